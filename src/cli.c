@@ -1,0 +1,602 @@
+/* cli — the dmn_mpi command line: parse options, read the config on rank 0
+ * and broadcast it, dispatch to a mode.  Errors that every rank sees alike
+ * (bad config, bad options) make every rank exit 2 together; a failure on
+ * one rank during a collective phase aborts all ranks (never a hang). */
+#include "cli.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <petscsys.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+#include <yaml.h>
+
+#include "config.h"
+#include "dmn_version.h"
+#include "episode.h"
+#include "gradcheck.h"
+#include "io.h"
+#include "model.h"
+#include "util.h"
+
+#define MAX_SETS 256
+
+typedef struct CliOptions {
+  const char *config_path;
+  const char *sets[MAX_SETS];
+  int n_sets;
+  const char *out_dir, *resume, *init, *dump;
+  int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only;
+  double duration;
+  long episodes, grad_steps;
+} CliOptions;
+
+static int rank_world(void) {
+  int r;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+
+static void usage(FILE *out) {
+  fprintf(out,
+          "Usage: mpirun -n N dmn_mpi [CONFIG.yaml] [options]\n"
+          "\n"
+          "Trains / simulates connectome-constrained spiking fly olfactory circuits in\n"
+          "closed loop with a walking body (see README.md).  CONFIG defaults to the\n"
+          "built-in defaults (= configs/default.yaml).\n"
+          "\n"
+          "Modes:\n"
+          "  --simulate            forward simulation only; writes simulation_data.h5\n"
+          "  --grad-check          BPTT gradient vs finite differences (smooth mode)\n"
+          "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
+          "  --loss-only           print the loss of the seeded episode (17 digits)\n"
+          "  --verify              check MPI, PETSc, parallel HDF5 and libyaml\n"
+          "  --print-config        print the effective config (defaults filled in)\n"
+          "  --config-reference    print every config key as a Markdown table\n"
+          "  --version             versions of dmn and its libraries\n"
+          "  --help                this text\n"
+          "\n"
+          "Options:\n"
+          "  --set KEY=VALUE       override a config key, e.g. --set circuit.n_kc=1000\n"
+          "                        (repeatable; validated like the file)\n"
+          "  --out DIR             run directory (default output.dir, else\n"
+          "                        runs/<config-name>-YYYYMMDD_HHMMSS)\n"
+          "  --init FILE           start from parameters in FILE (a --gradient-dump file)\n"
+          "  --duration SECONDS    episode length in seconds (sets sim.steps)\n"
+          "  --episodes N          episodes for --simulate (sets sim.episodes)\n"
+          "  --grad-steps N        episode length for --grad-check (default 100)\n"
+          "  --resume CKPT         resume training (arrives with training, issue 4)\n"
+          "\n"
+          "PETSc options such as -log_view are passed through.  The config reference is\n"
+          "in README.md (section \"Configuration\") and from --config-reference.\n");
+}
+
+/* Returns 0 ok, 2 usage error (message printed by rank 0). */
+static int parse_args(int argc, char **argv, CliOptions *o) {
+  memset(o, 0, sizeof(*o));
+  o->grad_steps = 100;
+  for (int i = 1; i < argc; i++) {
+    const char *a = argv[i];
+#define NEED_VALUE()                                                                     \
+  do {                                                                                   \
+    if (i + 1 >= argc) {                                                                 \
+      if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s needs a value\n", a);     \
+      return 2;                                                                          \
+    }                                                                                    \
+  } while (0)
+    if (!strcmp(a, "--help") || !strcmp(a, "-h")) o->help = 1;
+    else if (!strcmp(a, "--version")) o->version = 1;
+    else if (!strcmp(a, "--print-config")) o->print_config = 1;
+    else if (!strcmp(a, "--config-reference")) o->config_reference = 1;
+    else if (!strcmp(a, "--verify")) o->verify = 1;
+    else if (!strcmp(a, "--simulate")) o->simulate = 1;
+    else if (!strcmp(a, "--grad-check")) o->grad_check = 1;
+    else if (!strcmp(a, "--loss-only")) o->loss_only = 1;
+    else if (!strcmp(a, "--set")) {
+      NEED_VALUE();
+      if (o->n_sets < MAX_SETS) o->sets[o->n_sets++] = argv[++i];
+    } else if (!strncmp(a, "--set=", 6)) {
+      if (o->n_sets < MAX_SETS) o->sets[o->n_sets++] = a + 6;
+    } else if (!strcmp(a, "--out")) {
+      NEED_VALUE();
+      o->out_dir = argv[++i];
+    } else if (!strcmp(a, "--resume")) {
+      NEED_VALUE();
+      o->resume = argv[++i];
+    } else if (!strcmp(a, "--init")) {
+      NEED_VALUE();
+      o->init = argv[++i];
+    } else if (!strcmp(a, "--gradient-dump")) {
+      NEED_VALUE();
+      o->dump = argv[++i];
+    } else if (!strcmp(a, "--duration") || !strcmp(a, "--episodes") || !strcmp(a, "--grad-steps")) {
+      NEED_VALUE();
+      char *end;
+      double v = strtod(argv[++i], &end);
+      if (*end || v <= 0) {
+        if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s needs a positive number, got '%s'\n", a, argv[i]);
+        return 2;
+      }
+      if (!strcmp(a, "--duration")) o->duration = v;
+      else if (!strcmp(a, "--episodes")) o->episodes = (long)v;
+      else o->grad_steps = (long)v;
+    } else if (a[0] == '-' && a[1] == '-') {
+      if (!rank_world()) fprintf(stderr, "dmn_mpi: error: unknown option '%s' (see dmn_mpi --help)\n", a);
+      return 2;
+    } else if (a[0] == '-') {
+      /* single-dash: a PETSc option (-log_view, ...); skip its value if any */
+      if (i + 1 < argc && argv[i + 1][0] != '-') i++;
+    } else if (!o->config_path) {
+      o->config_path = a;
+    } else {
+      if (!rank_world()) fprintf(stderr, "dmn_mpi: error: more than one config file given ('%s' and '%s')\n", o->config_path, a);
+      return 2;
+    }
+#undef NEED_VALUE
+  }
+  return 0;
+}
+
+/* Rank 0 reads the file; everyone parses the same bytes, so everyone reaches
+ * the same verdict and exits together. */
+static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX]) {
+  config_defaults(cfg);
+  if (o->config_path) {
+    long len = 0;
+    char *buf = NULL;
+    char msg[DMN_ERR_MAX] = "";
+    if (!rank_world()) {
+      FILE *fp = fopen(o->config_path, "rb");
+      if (!fp) {
+        snprintf(msg, sizeof msg, "%s: cannot open config file: %s", o->config_path, strerror(errno));
+        len = -1;
+      } else {
+        fseek(fp, 0, SEEK_END);
+        len = ftell(fp);
+        fseek(fp, 0, SEEK_SET);
+        buf = malloc((size_t)len + 1);
+        len = (long)fread(buf, 1, (size_t)len, fp);
+        fclose(fp);
+      }
+    }
+    MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    if (len < 0) {
+      MPI_Bcast(msg, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+      snprintf(err, DMN_ERR_MAX, "%s", msg);
+      return 1;
+    }
+    if (rank_world()) buf = malloc((size_t)len + 1);
+    MPI_Bcast(buf, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    buf[len] = 0;
+    config_set_origin(cfg, o->config_path);
+    int rc = config_parse_text(cfg, buf, (size_t)len, o->config_path, err);
+    free(buf);
+    if (rc) return 1;
+  } else {
+    snprintf(cfg->name, sizeof cfg->name, "default");
+  }
+  for (int i = 0; i < o->n_sets; i++)
+    if (config_set(cfg, o->sets[i], err)) return 1;
+  if (o->duration > 0) cfg->sim_steps = (long)(o->duration * 1000.0 / cfg->sim_dt + 0.5);
+  if (o->episodes > 0) cfg->sim_episodes = o->episodes;
+  return config_validate(cfg, err);
+}
+
+static void print_versions(void) {
+  char mpi_ver[MPI_MAX_LIBRARY_VERSION_STRING];
+  int len;
+  MPI_Get_library_version(mpi_ver, &len);
+  char *nl = strchr(mpi_ver, ',');
+  if (nl) *nl = 0;
+  char petsc_ver[256];
+  PetscGetVersion(petsc_ver, sizeof petsc_ver);
+  unsigned maj, min, rel;
+  H5get_libversion(&maj, &min, &rel);
+  printf("dmn %s (git %s)\n", DMN_VERSION, DMN_GIT_HASH);
+  printf("  MPI:     %s\n", mpi_ver);
+  printf("  PETSc:   %s (%s scalars, %d-bit indices)\n", petsc_ver, sizeof(PetscScalar) == sizeof(double) ? "real double" : "other",
+         (int)sizeof(PetscInt) * 8);
+  printf("  HDF5:    %u.%u.%u (%s)\n", maj, min, rel,
+#ifdef H5_HAVE_PARALLEL
+         "parallel"
+#else
+         "serial"
+#endif
+  );
+  printf("  libyaml: %s\n", yaml_get_version_string());
+}
+
+static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir, size_t n) {
+  if (o->out_dir) {
+    snprintf(dir, n, "%s", o->out_dir);
+  } else if (cfg->output_dir[0]) {
+    snprintf(dir, n, "%s", cfg->output_dir);
+  } else {
+    char stamp[32] = "";
+    if (!rank_world()) {
+      time_t now = time(NULL);
+      strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", localtime(&now));
+    }
+    MPI_Bcast(stamp, sizeof stamp, MPI_CHAR, 0, MPI_COMM_WORLD); /* one directory for all ranks */
+    snprintf(dir, n, "runs/%s-%s", cfg->name, stamp);
+  }
+}
+
+/* Make the run directory on rank 0 and agree on success everywhere. */
+static int make_run_dir(const char *dir, char err[DMN_ERR_MAX]) {
+  int rc = 0;
+  if (!rank_world()) rc = io_mkdirs(dir, err);
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  if (rc) MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+  return rc;
+}
+
+/* ---- --verify ------------------------------------------------------------ */
+
+static int run_verify(const DmnConfig *cfg, const CliOptions *o) {
+  int rank, size, ok_all = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  char dir[DMN_STR_MAX], err[DMN_ERR_MAX] = "";
+  snprintf(dir, sizeof dir, "%s", o->out_dir ? o->out_dir : (cfg->output_dir[0] ? cfg->output_dir : "runs"));
+  if (!rank) printf("dmn %s environment check on %d rank%s\n", DMN_VERSION, size, size > 1 ? "s" : "");
+#define ROW(ok, what, detail)                                                     \
+  do {                                                                            \
+    if (!(ok)) ok_all = 0;                                                        \
+    if (!rank) printf("  %s %-9s %s\n", (ok) ? "\u2713" : "\u2717", what, detail); \
+  } while (0)
+  /* MPI: every rank answers an allreduce with the right sum */
+  long sum = rank, expect = (long)size * (size - 1) / 2;
+  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+  char line[DMN_ERR_MAX + 128];
+  snprintf(line, sizeof line, "%d rank%s answered an allreduce (sum of ranks %ld, expected %ld)", size, size > 1 ? "s" : "", sum, expect);
+  ROW(sum == expect, "MPI", line);
+  /* PETSc: real double scalars */
+  char pv[128];
+  PetscGetVersion(pv, sizeof pv);
+  int petsc_ok = sizeof(PetscScalar) == sizeof(double) && sizeof(PetscReal) == sizeof(double);
+#if defined(PETSC_USE_COMPLEX)
+  petsc_ok = 0;
+#endif
+  snprintf(line, sizeof line, "%s, scalar %s", pv, petsc_ok ? "real double" : "NOT real double (rebuild PETSc with real double scalars)");
+  ROW(petsc_ok, "PETSc", line);
+  /* HDF5: parallel build, collective write in the output directory */
+  int h5_ok = 0;
+#ifdef H5_HAVE_PARALLEL
+  h5_ok = 1;
+#endif
+  if (h5_ok) {
+    if (make_run_dir(dir, err)) h5_ok = 0;
+    else h5_ok = io_verify_collective(dir, MPI_COMM_WORLD, err) == 0;
+  } else {
+    snprintf(err, sizeof err, "HDF5 is a serial build");
+  }
+  unsigned maj, mn, rel;
+  H5get_libversion(&maj, &mn, &rel);
+  if (h5_ok)
+    snprintf(line, sizeof line, "%u.%u.%u parallel; collective write + read-back in %s/", maj, mn, rel, dir);
+  else
+    snprintf(line, sizeof line, "%u.%u.%u: %s", maj, mn, rel, err);
+  ROW(h5_ok, "HDF5", line);
+  /* libyaml: parse a document with the config parser */
+  DmnConfig probe;
+  config_defaults(&probe);
+  const char *doc = "sim:\n  steps: 7\n";
+  int y_ok = config_parse_text(&probe, doc, strlen(doc), "(probe)", err) == 0 && probe.sim_steps == 7;
+  snprintf(line, sizeof line, "%s parses YAML", yaml_get_version_string());
+  ROW(y_ok, "libyaml", line);
+  snprintf(line, sizeof line, "%s is valid", cfg->path[0] ? cfg->path : "built-in default config");
+  ROW(1, "config", line);
+#undef ROW
+  if (!rank) printf("%s\n", ok_all ? "All checks passed." : "Some checks FAILED.");
+  return ok_all ? 0 : 1;
+}
+
+/* ---- model set-up shared by the compute modes ----------------------------- */
+
+
+static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX],
+                                  int *user_err) {
+  PetscFunctionBeginUser;
+  *user_err = 0;
+  PetscErrorCode ierr = model_build(cfg, NULL, m, err);
+  if (ierr) {
+    *user_err = 1;
+    PetscFunctionReturn(0);
+  }
+  params_alloc(m, p);
+  model_init_params(m, p);
+  if (o->init) {
+    /* every rank reads the same file; all agree on failure */
+    int rc = io_read_params(o->init, m, p, err);
+    int any = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    if (any) {
+      if (!rc) snprintf(err, DMN_ERR_MAX, "%s: could not be read on another rank", o->init);
+      *user_err = 1;
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ---- --simulate --------------------------------------------------------------- */
+
+static void print_episode(const DmnEpisodeRecord *r, long n_total, double secs) {
+  printf("Episode %3ld/%ld | start (%5.1f, %5.1f) heading %6.1f deg | final %6.2f mm | mean %6.2f mm | path %6.2f mm | "
+         "rates Hz ORN %.1f PN %.1f KC %.2f (%.1f%% active) MBON %.1f DN %.1f | %.2f s\n",
+         r->episode + 1, n_total, r->start[0], r->start[1], r->start[2] * 180.0 / M_PI, r->metrics.final_distance,
+         r->metrics.mean_distance, r->metrics.path_length, r->rate_hz[DMN_L_ORN], r->rate_hz[DMN_L_PN], r->rate_hz[DMN_L_KC],
+         100.0 * r->metrics.kc_active_fraction, r->rate_hz[DMN_L_MBON], r->rate_hz[DMN_L_DN], secs);
+  fflush(stdout);
+}
+
+static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  char err[DMN_ERR_MAX] = "", dir[DMN_STR_MAX + 64];
+  DmnModel m;
+  DmnParams p;
+  int uerr;
+  PetscCall(setup_model(cfg, o, &m, &p, err, &uerr));
+  if (uerr) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  default_run_dir(cfg, o, dir, sizeof dir);
+  if (make_run_dir(dir, err)) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  long n_ep = cfg->sim_episodes;
+  if (!rank)
+    printf("dmn --simulate: %ld episode%s of %d steps (%.2f s) on %d rank%s, circuit ORN %d PN %d KC %d MBON %d DN %d, spike_fn %s\n",
+           n_ep, n_ep > 1 ? "s" : "", m.T, m.T * m.dt / 1000.0, size, size > 1 ? "s" : "", m.n[0], m.n[1], m.n[2], m.n[3], m.n[4],
+           config_enum_name("circuit", "spike_fn", cfg->circuit_spike_fn));
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  PetscCall(derived_create(&m, &d));
+  PetscCall(derived_update(&m, &p, &d));
+  tape_alloc(&m, &t);
+  work_alloc(&m, &w);
+  /* episode e runs on rank e % size; its start pose depends only on e */
+  long n_mine = 0;
+  for (long e = rank; e < n_ep; e += size) n_mine++;
+  DmnEpisodeRecord *mine = calloc((size_t)(n_mine ? n_mine : 1), sizeof(DmnEpisodeRecord));
+  double *secs = calloc((size_t)(n_mine ? n_mine : 1), sizeof(double));
+  int fail = 0;
+  long k = 0;
+  for (long e = rank; e < n_ep; e += size, k++) {
+    double p0[2], psi0, t0 = util_wtime();
+    episode_start_pose(&m, DMN_STREAM_SIM_START, 0, e, p0, &psi0);
+    if (episode_forward(&m, &p, &d, p0, psi0, &t, &w, err)) {
+      fprintf(stderr, "dmn_mpi: error on rank %d, episode %ld: %s\n", rank, e + 1, err);
+      fail = 1;
+      break;
+    }
+    record_from_tape(&m, &t, e, &mine[k]);
+    secs[k] = util_wtime() - t0;
+    if (size == 1) print_episode(&mine[k], n_ep, secs[k]);
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (fail) {
+    *exit_code = 1;
+  } else {
+    /* gather records on rank 0 in episode order and write one file */
+    DmnEpisodeRecord *all = NULL;
+    if (!rank) all = calloc((size_t)n_ep, sizeof(DmnEpisodeRecord));
+    for (long e = 0; e < n_ep; e++) {
+      int owner = (int)(e % size);
+      long idx = e / size;
+      if (owner == rank && rank == 0) all[e] = mine[idx], memset(&mine[idx], 0, sizeof mine[idx]);
+      else if (owner == rank) PetscCall(record_send(&mine[idx], 0, MPI_COMM_WORLD));
+      else if (!rank) PetscCall(record_recv(&m, &all[e], owner, MPI_COMM_WORLD));
+      if (!rank && size > 1) print_episode(&all[e], n_ep, owner == 0 ? secs[idx] : 0.0);
+    }
+    int rc = 0;
+    if (!rank) {
+      char path[DMN_STR_MAX + 64], cpath[DMN_STR_MAX + 64];
+      snprintf(path, sizeof path, "%s/simulation_data.h5", dir);
+      char *yaml = config_to_yaml(cfg);
+      rc = io_write_simulation(path, &m, all, (int)n_ep, yaml, err);
+      snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
+      FILE *fp = fopen(cpath, "w");
+      if (fp) {
+        fputs(yaml, fp);
+        fclose(fp);
+      }
+      free(yaml);
+      if (rc) {
+        fprintf(stderr, "dmn_mpi: error: %s\n", err);
+      } else {
+        double mean_final = 0, rates[DMN_NLAYER] = {0}, kc_act = 0;
+        for (long e = 0; e < n_ep; e++) {
+          mean_final += all[e].metrics.final_distance / n_ep;
+          kc_act += all[e].metrics.kc_active_fraction / n_ep;
+          for (int l = 0; l < DMN_NLAYER; l++) rates[l] += all[e].rate_hz[l] / n_ep;
+        }
+        printf("\nLayer mean rates (Hz): ORN %.1f  PN %.1f  KC %.2f  MBON %.1f  DN %.1f   KC active %.1f%%\n", rates[0], rates[1],
+               rates[2], rates[3], rates[4], 100 * kc_act);
+        printf("Final Trajectory Metrics (episode 1):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
+               "  total_distance_traveled: %.4f\n",
+               all[0].metrics.final_distance, all[0].metrics.mean_distance, all[0].metrics.path_length);
+        printf("\n\u2713 Results saved to %s/ (simulation_data.h5, config.yaml)\n", dir);
+      }
+      for (long e = 0; e < n_ep; e++) record_free(&all[e]);
+      free(all);
+    }
+    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    *exit_code = rc ? 1 : 0;
+  }
+  for (long i = 0; i < n_mine; i++) record_free(&mine[i]);
+  free(mine);
+  free(secs);
+  work_free(&w);
+  tape_free(&t);
+  PetscCall(derived_destroy(&d));
+  params_free(&p);
+  model_free(&m);
+  PetscFunctionReturn(0);
+}
+
+/* ---- --grad-check, --gradient-dump, --loss-only ---------------------------- */
+
+static PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char err[DMN_ERR_MAX] = "";
+  if (o->grad_check) {
+    /* MODEL §2: smooth spikes, full reset derivative and exact sensory
+     * feedback make BPTT the exact derivative of the loss. */
+    cfg.circuit_spike_fn = DMN_SPIKE_SIGMOID;
+    cfg.circuit_detach_reset = 0;
+    cfg.grad_sensory_feedback = DMN_FEEDBACK_FULL;
+    cfg.sim_steps = o->grad_steps;
+  }
+  DmnModel m;
+  DmnParams p, g;
+  int uerr;
+  PetscCall(setup_model(&cfg, o, &m, &p, err, &uerr));
+  if (uerr) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  params_alloc(&m, &g);
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  PetscCall(derived_create(&m, &d));
+  tape_alloc(&m, &t);
+  work_alloc(&m, &w);
+  double p0[2], psi0, loss;
+  episode_start_pose(&m, DMN_STREAM_SIM_START, 0, 0, p0, &psi0); /* "the seeded episode" */
+  int rc = 0;
+  if (rank == 0) { /* one rank computes; the others wait for the verdict */
+    double t0 = util_wtime();
+    PetscErrorCode ierr = gradcheck_gradient(&m, &p, &d, p0, psi0, &t, &w, &g, &loss, err);
+    if (ierr) {
+      fprintf(stderr, "dmn_mpi: error: %s\n", err[0] ? err : "internal error in the episode (see the PETSc message above)");
+      rc = 1;
+    } else if (o->grad_check) {
+      printf("dmn --grad-check: circuit ORN %d PN %d KC %d MBON %d DN %d, %zu parameters, T = %d (spike_fn sigmoid, detach_reset "
+             "false, sensory_feedback full)\n",
+             m.n[0], m.n[1], m.n[2], m.n[3], m.n[4], m.n_params, m.T);
+      GradCheckOptions opt = gradcheck_defaults();
+      GradCheckResult res;
+      if (gradcheck_compare(&m, &p, &g, p0, psi0, &opt, &res, err)) {
+        fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        rc = 1;
+      } else {
+        gradcheck_print(&m, &res, &opt);
+        printf("(%.1f s)\n", util_wtime() - t0);
+        rc = res.pass ? 0 : 1;
+      }
+    } else {
+      if (o->dump) {
+        char *yaml = config_to_yaml(&cfg);
+        if (io_write_params(o->dump, &m, &p, &g, loss, yaml, err)) {
+          fprintf(stderr, "dmn_mpi: error: %s\n", err);
+          rc = 1;
+        } else {
+          printf("Gradient dump: loss %.17g, %zu parameters -> %s (/params/<group>, /grads/<group>)\n", loss, m.n_params, o->dump);
+        }
+        free(yaml);
+      }
+      if (o->loss_only) printf("loss %.17g\n", loss);
+    }
+    fflush(stdout);
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  *exit_code = rc;
+  work_free(&w);
+  tape_free(&t);
+  PetscCall(derived_destroy(&d));
+  params_free(&g);
+  params_free(&p);
+  model_free(&m);
+  PetscFunctionReturn(0);
+}
+
+int cli_main(int argc, char **argv) {
+  /* PETSc sees only single-dash options (-log_view ...); ours are --long. */
+  char **pargv = malloc(sizeof(char *) * (size_t)(argc + 1));
+  int pargc = 0;
+  pargv[pargc++] = argv[0];
+  for (int i = 1; i < argc; i++)
+    if (argv[i][0] == '-' && argv[i][1] != '-') {
+      pargv[pargc++] = argv[i];
+      if (i + 1 < argc && argv[i + 1][0] != '-') pargv[pargc++] = argv[++i];
+    }
+  pargv[pargc] = NULL;
+  PetscErrorCode ierr = PetscInitialize(&pargc, &pargv, NULL, NULL);
+  if (ierr) return 1;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  CliOptions o;
+  int code = parse_args(argc, argv, &o);
+  if (code) goto out;
+  if (o.help) {
+    if (!rank) usage(stdout);
+    goto out;
+  }
+  if (o.version) {
+    if (!rank) print_versions();
+    goto out;
+  }
+  if (o.config_reference) {
+    if (!rank) {
+      char *md = config_reference_markdown();
+      fputs(md, stdout);
+      free(md);
+    }
+    goto out;
+  }
+  DmnConfig cfg;
+  char err[DMN_ERR_MAX] = "";
+  if (load_config(&o, &cfg, err)) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    code = 2;
+    goto out;
+  }
+  if (o.print_config) {
+    if (!rank) {
+      char *y = config_to_yaml(&cfg);
+      fputs(y, stdout);
+      free(y);
+    }
+  } else if (o.verify) {
+    code = run_verify(&cfg, &o);
+  } else if (o.resume) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: --resume: checkpoints arrive with the training loop (issue 4); this version can "
+                               "--simulate, --grad-check and --gradient-dump\n");
+    code = 2;
+  } else if (o.simulate) {
+    ierr = run_simulate(&cfg, &o, &code);
+  } else if (o.grad_check || o.dump || o.loss_only) {
+    ierr = run_gradient_modes(cfg, &o, &code);
+  } else {
+    if (!rank)
+      fprintf(stderr, "dmn_mpi: error: training is not in this version yet (issue 4).  Available: --simulate, --grad-check, "
+                      "--gradient-dump FILE, --loss-only, --verify, --print-config (see --help)\n");
+    code = 2;
+  }
+  if (ierr) {
+    /* a PETSc error in a collective phase: take every rank down, never hang */
+    fprintf(stderr, "dmn_mpi: internal error (PETSc code %d) on rank %d\n", (int)ierr, rank);
+    MPI_Abort(MPI_COMM_WORLD, 1);
+  }
+out:
+  fflush(stdout);
+  PetscFinalize();
+  free(pargv);
+  return code;
+}

@@ -1,0 +1,523 @@
+/* config — YAML parsing and validation driven by the field table (config.h).
+ *
+ * Every error is one line `PATH:LINE:COL: what 'section.key' ...` so that an
+ * editor can jump to it; --set errors name the assignment instead. */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <yaml.h>
+
+#define DMN_ROW(sec, key, type, dn, ds, mn, mx, unit, doc) \
+  {#sec, #key, DMN_T_##type, (double)(dn), ds, (double)(mn), (double)(mx), unit, doc, offsetof(DmnConfig, sec##_##key)},
+const DmnConfigField dmn_config_fields[] = {DMN_CONFIG_FIELDS(DMN_ROW)};
+#undef DMN_ROW
+const int dmn_config_n_fields = (int)(sizeof(dmn_config_fields) / sizeof(dmn_config_fields[0]));
+
+static void *field_ptr(DmnConfig *cfg, const DmnConfigField *f) { return (char *)cfg + f->offset; }
+static const void *field_cptr(const DmnConfig *cfg, const DmnConfigField *f) { return (const char *)cfg + f->offset; }
+
+static void fmt(char err[DMN_ERR_MAX], const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void fmt(char err[DMN_ERR_MAX], const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(err, DMN_ERR_MAX, f, ap);
+  va_end(ap);
+}
+
+void config_defaults(DmnConfig *cfg) {
+  memset(cfg, 0, sizeof(*cfg));
+  for (int i = 0; i < dmn_config_n_fields; i++) {
+    const DmnConfigField *f = &dmn_config_fields[i];
+    void *p = field_ptr(cfg, f);
+    switch (f->type) {
+    case DMN_T_DOUBLE: *(double *)p = f->def; break;
+    case DMN_T_INT: *(long *)p = (long)f->def; break;
+    case DMN_T_BOOL:
+    case DMN_T_ENUM: *(int *)p = (int)f->def; break;
+    case DMN_T_STRING: snprintf((char *)p, DMN_STR_MAX, "%s", f->def_str); break;
+    }
+  }
+}
+
+/* ---- lookup and "did you mean" ------------------------------------------- */
+
+static int edit_distance(const char *a, const char *b) {
+  int la = (int)strlen(a), lb = (int)strlen(b);
+  if (la > 63 || lb > 63) return 99;
+  int prev[64], cur[64];
+  for (int j = 0; j <= lb; j++) prev[j] = j;
+  for (int i = 1; i <= la; i++) {
+    cur[0] = i;
+    for (int j = 1; j <= lb; j++) {
+      int sub = prev[j - 1] + (a[i - 1] != b[j - 1]);
+      int del = prev[j] + 1, ins = cur[j - 1] + 1;
+      cur[j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+    }
+    memcpy(prev, cur, sizeof(int) * (size_t)(lb + 1));
+  }
+  return prev[lb];
+}
+
+static int section_exists(const char *sec) {
+  for (int i = 0; i < dmn_config_n_fields; i++)
+    if (!strcmp(dmn_config_fields[i].section, sec)) return 1;
+  return 0;
+}
+
+static int field_index(const char *sec, const char *key) {
+  for (int i = 0; i < dmn_config_n_fields; i++)
+    if (!strcmp(dmn_config_fields[i].section, sec) && !strcmp(dmn_config_fields[i].key, key)) return i;
+  return -1;
+}
+
+/* Best suggestion for an unknown section.key: a close spelling in the same
+ * section, or the same key in another section. */
+static void suggest_key(const char *sec, const char *key, char *out, size_t n) {
+  int best = 99;
+  out[0] = 0;
+  for (int i = 0; i < dmn_config_n_fields; i++) {
+    const DmnConfigField *f = &dmn_config_fields[i];
+    int d = !strcmp(f->section, sec) ? edit_distance(key, f->key) : (!strcmp(f->key, key) ? 1 : 99);
+    if (d < best) {
+      best = d;
+      snprintf(out, n, "%s.%s", f->section, f->key);
+    }
+  }
+  if (best > 3) out[0] = 0;
+}
+
+static void suggest_section(const char *sec, char *out, size_t n) {
+  int best = 99;
+  out[0] = 0;
+  for (int i = 0; i < dmn_config_n_fields; i++) {
+    int d = edit_distance(sec, dmn_config_fields[i].section);
+    if (d < best) {
+      best = d;
+      snprintf(out, n, "%s", dmn_config_fields[i].section);
+    }
+  }
+  if (best > 2) out[0] = 0;
+}
+
+/* ---- value conversion ----------------------------------------------------- */
+
+static void describe_range(const DmnConfigField *f, char *out, size_t n, int with_unit) {
+  if (f->type == DMN_T_ENUM) {
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", f->def_str);
+    for (char *c = buf; *c; c++)
+      if (*c == '|') *c = ',';
+    char pretty[320] = "";
+    for (char *tok = strtok(buf, ","); tok; tok = strtok(NULL, ",")) {
+      if (pretty[0]) strncat(pretty, ", ", sizeof pretty - strlen(pretty) - 1);
+      strncat(pretty, tok, sizeof pretty - strlen(pretty) - 1);
+    }
+    snprintf(out, n, "allowed: %s", pretty);
+  } else if (f->type == DMN_T_DOUBLE || f->type == DMN_T_INT) {
+    snprintf(out, n, "allowed %.6g .. %.6g%s%s", f->min, f->max, with_unit && f->unit[0] ? " " : "", with_unit ? f->unit : "");
+  } else if (f->type == DMN_T_BOOL) {
+    snprintf(out, n, "allowed: true, false");
+  } else {
+    out[0] = 0;
+  }
+}
+
+static int enum_index(const DmnConfigField *f, const char *s) {
+  const char *c = f->def_str;
+  int idx = 0;
+  size_t ls = strlen(s);
+  while (*c) {
+    const char *bar = strchr(c, '|');
+    size_t len = bar ? (size_t)(bar - c) : strlen(c);
+    if (len == ls && !strncmp(c, s, len)) return idx;
+    if (!bar) break;
+    c = bar + 1;
+    idx++;
+  }
+  return -1;
+}
+
+const char *config_enum_name(const char *section, const char *key, int value) {
+  static char buf[128];
+  int i = field_index(section, key);
+  if (i < 0 || dmn_config_fields[i].type != DMN_T_ENUM) return "?";
+  const char *c = dmn_config_fields[i].def_str;
+  for (int k = 0; k < value && c; k++) {
+    c = strchr(c, '|');
+    if (c) c++;
+  }
+  if (!c) return "?";
+  const char *bar = strchr(c, '|');
+  size_t len = bar ? (size_t)(bar - c) : strlen(c);
+  if (len >= sizeof buf) len = sizeof buf - 1;
+  memcpy(buf, c, len);
+  buf[len] = 0;
+  return buf;
+}
+
+/* Convert scalar text into the field.  `where` prefixes messages
+ * ("file:3:7" or "--set sim.dt=0"). */
+static int assign_value(DmnConfig *cfg, const DmnConfigField *f, const char *text, const char *where, char err[DMN_ERR_MAX]) {
+  void *p = field_ptr(cfg, f);
+  char range[400];
+  describe_range(f, range, sizeof range, 1);
+  const char *end = NULL;
+  switch (f->type) {
+  case DMN_T_DOUBLE: {
+    errno = 0;
+    char *e;
+    double v = strtod(text, &e);
+    end = e;
+    while (*end && isspace((unsigned char)*end)) end++;
+    if (e == text || *end || errno == ERANGE || !isfinite(v)) {
+      fmt(err, "%s: wrong type for '%s.%s': expected a number, got '%s'", where, f->section, f->key, text);
+      return 1;
+    }
+    if (v < f->min || v > f->max) {
+      fmt(err, "%s: value out of range for '%s.%s': %s (%s)", where, f->section, f->key, text, range);
+      return 1;
+    }
+    *(double *)p = v;
+    return 0;
+  }
+  case DMN_T_INT: {
+    errno = 0;
+    char *e;
+    long v = strtol(text, &e, 10);
+    end = e;
+    while (*end && isspace((unsigned char)*end)) end++;
+    if (e == text || *end || errno == ERANGE) {
+      fmt(err, "%s: wrong type for '%s.%s': expected an integer, got '%s'", where, f->section, f->key, text);
+      return 1;
+    }
+    if ((double)v < f->min || (double)v > f->max) {
+      fmt(err, "%s: value out of range for '%s.%s': %s (%s)", where, f->section, f->key, text, range);
+      return 1;
+    }
+    *(long *)p = v;
+    return 0;
+  }
+  case DMN_T_BOOL: {
+    static const char *yes[] = {"true", "True", "TRUE", "yes", "Yes", "on", NULL};
+    static const char *no[] = {"false", "False", "FALSE", "no", "No", "off", NULL};
+    for (int i = 0; yes[i]; i++)
+      if (!strcmp(text, yes[i])) return *(int *)p = 1, 0;
+    for (int i = 0; no[i]; i++)
+      if (!strcmp(text, no[i])) return *(int *)p = 0, 0;
+    fmt(err, "%s: wrong type for '%s.%s': expected true or false, got '%s'", where, f->section, f->key, text);
+    return 1;
+  }
+  case DMN_T_ENUM: {
+    int k = enum_index(f, text);
+    if (k < 0) {
+      fmt(err, "%s: invalid value for '%s.%s': '%s' (%s)", where, f->section, f->key, text, range);
+      return 1;
+    }
+    *(int *)p = k;
+    return 0;
+  }
+  case DMN_T_STRING:
+    if (strlen(text) >= DMN_STR_MAX) {
+      fmt(err, "%s: value too long for '%s.%s' (at most %d characters)", where, f->section, f->key, DMN_STR_MAX - 1);
+      return 1;
+    }
+    snprintf((char *)p, DMN_STR_MAX, "%s", text);
+    return 0;
+  }
+  return 1;
+}
+
+/* ---- YAML ------------------------------------------------------------------ */
+
+static const char *node_kind(const yaml_node_t *n) {
+  switch (n->type) {
+  case YAML_MAPPING_NODE: return "a mapping";
+  case YAML_SEQUENCE_NODE: return "a list";
+  default: return "a scalar";
+  }
+}
+
+int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, char err[DMN_ERR_MAX]) {
+  yaml_parser_t parser;
+  yaml_document_t doc;
+  int rc = 1;
+  err[0] = 0;
+  if (!yaml_parser_initialize(&parser)) {
+    fmt(err, "%s: cannot initialise the YAML parser", path);
+    return 1;
+  }
+  yaml_parser_set_input_string(&parser, (const unsigned char *)text, len);
+  if (!yaml_parser_load(&parser, &doc)) {
+    fmt(err, "%s:%zu:%zu: malformed YAML: %s%s%s", path, parser.problem_mark.line + 1, parser.problem_mark.column + 1,
+        parser.problem ? parser.problem : "syntax error", parser.context ? " " : "", parser.context ? parser.context : "");
+    yaml_parser_delete(&parser);
+    return 1;
+  }
+  /* Where each field / section was first set in this text, to report duplicates. */
+  int *seen_line = calloc((size_t)dmn_config_n_fields, sizeof(int));
+  enum { MAX_SEC = 64 };
+  char sec_seen[MAX_SEC][64];
+  int sec_line[MAX_SEC], n_sec = 0;
+  yaml_node_t *root = yaml_document_get_root_node(&doc);
+  if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
+    rc = 0; /* empty file: all defaults */
+    goto done;
+  }
+  if (root->type != YAML_MAPPING_NODE) {
+    fmt(err, "%s:%zu:%zu: expected a mapping of sections (sim:, circuit:, ...) at the top level, got %s", path,
+        root->start_mark.line + 1, root->start_mark.column + 1, node_kind(root));
+    goto done;
+  }
+  for (yaml_node_pair_t *sp = root->data.mapping.pairs.start; sp < root->data.mapping.pairs.top; sp++) {
+    yaml_node_t *sk = yaml_document_get_node(&doc, sp->key);
+    yaml_node_t *sv = yaml_document_get_node(&doc, sp->value);
+    size_t sl = sk->start_mark.line + 1, sc = sk->start_mark.column + 1;
+    if (sk->type != YAML_SCALAR_NODE) {
+      fmt(err, "%s:%zu:%zu: section names must be plain words", path, sl, sc);
+      goto done;
+    }
+    const char *sec = (const char *)sk->data.scalar.value;
+    if (!section_exists(sec)) {
+      char sug[128];
+      suggest_section(sec, sug, sizeof sug);
+      if (sug[0])
+        fmt(err, "%s:%zu:%zu: unknown section '%s' (did you mean '%s'?)", path, sl, sc, sec, sug);
+      else
+        fmt(err, "%s:%zu:%zu: unknown section '%s'", path, sl, sc, sec);
+      goto done;
+    }
+    for (int k = 0; k < n_sec; k++)
+      if (!strcmp(sec_seen[k], sec)) {
+        fmt(err, "%s:%zu:%zu: duplicate key '%s' (first at line %d)", path, sl, sc, sec, sec_line[k]);
+        goto done;
+      }
+    if (n_sec < MAX_SEC) {
+      snprintf(sec_seen[n_sec], sizeof sec_seen[0], "%s", sec);
+      sec_line[n_sec++] = (int)sl;
+    }
+    if (sv->type == YAML_SCALAR_NODE && sv->data.scalar.length == 0) continue; /* "sim:" with nothing below */
+    if (sv->type != YAML_MAPPING_NODE) {
+      fmt(err, "%s:%zu:%zu: wrong type for '%s': expected a mapping of keys, got %s", path, sv->start_mark.line + 1,
+          sv->start_mark.column + 1, sec, node_kind(sv));
+      goto done;
+    }
+    for (yaml_node_pair_t *kp = sv->data.mapping.pairs.start; kp < sv->data.mapping.pairs.top; kp++) {
+      yaml_node_t *kk = yaml_document_get_node(&doc, kp->key);
+      yaml_node_t *kv = yaml_document_get_node(&doc, kp->value);
+      size_t kl = kk->start_mark.line + 1, kc = kk->start_mark.column + 1;
+      if (kk->type != YAML_SCALAR_NODE) {
+        fmt(err, "%s:%zu:%zu: keys in '%s' must be plain words", path, kl, kc, sec);
+        goto done;
+      }
+      const char *key = (const char *)kk->data.scalar.value;
+      int fi = field_index(sec, key);
+      if (fi < 0) {
+        char sug[160];
+        suggest_key(sec, key, sug, sizeof sug);
+        if (sug[0])
+          fmt(err, "%s:%zu:%zu: unknown key '%s.%s' (did you mean '%s'?)", path, kl, kc, sec, key, sug);
+        else
+          fmt(err, "%s:%zu:%zu: unknown key '%s.%s' (dmn_mpi --config-reference lists all keys)", path, kl, kc, sec, key);
+        goto done;
+      }
+      if (seen_line[fi]) {
+        fmt(err, "%s:%zu:%zu: duplicate key '%s.%s' (first at line %d)", path, kl, kc, sec, key, seen_line[fi]);
+        goto done;
+      }
+      seen_line[fi] = (int)kl;
+      const DmnConfigField *f = &dmn_config_fields[fi];
+      char where[DMN_STR_MAX + 64];
+      snprintf(where, sizeof where, "%s:%zu:%zu", path, kv->start_mark.line + 1, kv->start_mark.column + 1);
+      if (kv->type != YAML_SCALAR_NODE) {
+        fmt(err, "%s: wrong type for '%s.%s': expected a single value, got %s", where, sec, key, node_kind(kv));
+        goto done;
+      }
+      if (assign_value(cfg, f, (const char *)kv->data.scalar.value, where, err)) goto done;
+    }
+  }
+  rc = 0;
+done:
+  free(seen_line);
+  yaml_document_delete(&doc);
+  yaml_parser_delete(&parser);
+  return rc;
+}
+
+static void set_name_from_path(DmnConfig *cfg, const char *path) {
+  snprintf(cfg->path, sizeof cfg->path, "%s", path);
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  snprintf(cfg->name, sizeof cfg->name, "%s", base);
+  char *dot = strrchr(cfg->name, '.');
+  if (dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml"))) *dot = 0;
+}
+
+int config_load_file(DmnConfig *cfg, const char *path, char err[DMN_ERR_MAX]) {
+  config_defaults(cfg);
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    fmt(err, "%s: cannot open config file: %s", path, strerror(errno));
+    return 1;
+  }
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *buf = malloc((size_t)n + 1);
+  size_t got = fread(buf, 1, (size_t)n, fp);
+  fclose(fp);
+  buf[got] = 0;
+  set_name_from_path(cfg, path);
+  int rc = config_parse_text(cfg, buf, got, path, err);
+  free(buf);
+  return rc;
+}
+
+void config_set_origin(DmnConfig *cfg, const char *path) { set_name_from_path(cfg, path); }
+
+int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]) {
+  char buf[DMN_STR_MAX + 128];
+  snprintf(buf, sizeof buf, "%s", assignment);
+  char where[DMN_STR_MAX + 160];
+  snprintf(where, sizeof where, "--set %s", assignment);
+  char *eq = strchr(buf, '=');
+  char *dot = strchr(buf, '.');
+  if (!eq || !dot || dot > eq) {
+    fmt(err, "%s: expected section.key=value", where);
+    return 1;
+  }
+  *eq = 0;
+  *dot = 0;
+  const char *sec = buf, *key = dot + 1, *val = eq + 1;
+  if (!section_exists(sec)) {
+    char sug[128];
+    suggest_section(sec, sug, sizeof sug);
+    if (sug[0])
+      fmt(err, "%s: unknown section '%s' (did you mean '%s'?)", where, sec, sug);
+    else
+      fmt(err, "%s: unknown section '%s'", where, sec);
+    return 1;
+  }
+  int fi = field_index(sec, key);
+  if (fi < 0) {
+    char sug[160];
+    suggest_key(sec, key, sug, sizeof sug);
+    if (sug[0])
+      fmt(err, "%s: unknown key '%s.%s' (did you mean '%s'?)", where, sec, key, sug);
+    else
+      fmt(err, "%s: unknown key '%s.%s'", where, sec, key);
+    return 1;
+  }
+  return assign_value(cfg, &dmn_config_fields[fi], val, where, err);
+}
+
+int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
+  const char *p = c->path[0] ? c->path : "(config)";
+  if (c->circuit_n_orn % 2) return fmt(err, "%s: 'circuit.n_orn' must be even (one half per antenna), got %ld", p, c->circuit_n_orn), 1;
+  if (c->circuit_n_kc % 2) return fmt(err, "%s: 'circuit.n_kc' must be even (one half per side), got %ld", p, c->circuit_n_kc), 1;
+  if (c->circuit_n_mbon % 2) return fmt(err, "%s: 'circuit.n_mbon' must be even (one half per side), got %ld", p, c->circuit_n_mbon), 1;
+  if (c->connectome_source == 0 && c->circuit_n_pn != c->circuit_n_orn)
+    return fmt(err, "%s: 'circuit.n_pn' (%ld) must equal 'circuit.n_orn' (%ld) for the synthetic connectome (one PN per glomerulus and side)", p,
+               c->circuit_n_pn, c->circuit_n_orn), 1;
+  if (c->circuit_kc_claws > c->circuit_n_pn / 2)
+    return fmt(err, "%s: 'circuit.kc_claws' (%ld) exceeds the PNs on one side (%ld)", p, c->circuit_kc_claws, c->circuit_n_pn / 2), 1;
+  if (c->sensing_c_min >= c->odor_c0)
+    return fmt(err, "%s: 'sensing.c_min' (%g) must be below 'odor.c0' (%g)", p, c->sensing_c_min, c->odor_c0), 1;
+  if (c->grad_sensory_feedback == DMN_FEEDBACK_WINDOW && c->grad_window > c->sim_steps)
+    return fmt(err, "%s: 'grad.window' (%ld) exceeds 'sim.steps' (%ld)", p, c->grad_window, c->sim_steps), 1;
+  return 0;
+}
+
+/* ---- printing ---------------------------------------------------------------- */
+
+typedef struct {
+  char *s;
+  size_t n, cap;
+} Buf;
+
+static void bprintf(Buf *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
+static void bprintf(Buf *b, const char *f, ...) {
+  va_list ap;
+  for (;;) {
+    va_start(ap, f);
+    int k = vsnprintf(b->s + b->n, b->cap - b->n, f, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k < b->cap - b->n) {
+      b->n += (size_t)k;
+      return;
+    }
+    b->cap = b->cap * 2 + (size_t)k + 64;
+    b->s = realloc(b->s, b->cap);
+  }
+}
+
+static void value_text(const DmnConfig *cfg, const DmnConfigField *f, char *out, size_t n) {
+  const void *p = field_cptr(cfg, f);
+  switch (f->type) {
+  case DMN_T_DOUBLE: snprintf(out, n, "%.17g", *(const double *)p); break;
+  case DMN_T_INT: snprintf(out, n, "%ld", *(const long *)p); break;
+  case DMN_T_BOOL: snprintf(out, n, "%s", *(const int *)p ? "true" : "false"); break;
+  case DMN_T_ENUM: snprintf(out, n, "%s", config_enum_name(f->section, f->key, *(const int *)p)); break;
+  case DMN_T_STRING: {
+    /* Double-quoted YAML scalar: escape backslash and quote. */
+    const char *s = (const char *)p;
+    size_t k = 0;
+    out[k++] = '"';
+    for (; *s && k + 3 < n; s++) {
+      if (*s == '"' || *s == '\\') out[k++] = '\\';
+      out[k++] = *s;
+    }
+    out[k++] = '"';
+    out[k] = 0;
+    break;
+  }
+  }
+}
+
+char *config_to_yaml(const DmnConfig *cfg) {
+  Buf b = {malloc(4096), 0, 4096};
+  b.s[0] = 0;
+  bprintf(&b, "# dmn effective configuration (every key; defaults filled in)\n");
+  const char *sec = "";
+  for (int i = 0; i < dmn_config_n_fields; i++) {
+    const DmnConfigField *f = &dmn_config_fields[i];
+    if (strcmp(sec, f->section)) {
+      sec = f->section;
+      bprintf(&b, "%s:\n", sec);
+    }
+    char v[DMN_STR_MAX * 2 + 8];
+    value_text(cfg, f, v, sizeof v);
+    bprintf(&b, "  %s: %s\n", f->key, v);
+  }
+  return b.s;
+}
+
+char *config_reference_markdown(void) {
+  Buf b = {malloc(8192), 0, 8192};
+  b.s[0] = 0;
+  DmnConfig def;
+  config_defaults(&def);
+  const char *sec = "";
+  for (int i = 0; i < dmn_config_n_fields; i++) {
+    const DmnConfigField *f = &dmn_config_fields[i];
+    if (strcmp(sec, f->section)) {
+      sec = f->section;
+      bprintf(&b, "\n**`%s:`**\n\n| key | default | allowed | unit | meaning |\n|---|---|---|---|---|\n", sec);
+    }
+    char v[DMN_STR_MAX * 2 + 8], r[400];
+    value_text(&def, f, v, sizeof v);
+    if (f->type == DMN_T_DOUBLE) snprintf(v, sizeof v, "%g", *(const double *)field_cptr(&def, f));
+    describe_range(f, r, sizeof r, 0);
+    const char *rr = r;
+    if (!strncmp(rr, "allowed: ", 9)) rr += 9;
+    else if (!strncmp(rr, "allowed ", 8)) rr += 8;
+    if (f->type == DMN_T_STRING) rr = "text";
+    bprintf(&b, "| `%s.%s` | `%s` | %s | %s | %s |\n", f->section, f->key, v, rr, f->unit, f->doc);
+  }
+  return b.s;
+}

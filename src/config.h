@@ -1,0 +1,172 @@
+/* config — the run description: one YAML file, one field table.
+ *
+ * DMN_CONFIG_FIELDS is the single source of truth for every key: its section,
+ * name, type, default, allowed range (or choices), unit and one-line doc.
+ * It generates the DmnConfig struct, the defaults, the parser and validator,
+ * `--print-config` and the README's config reference (`--config-reference`).
+ *
+ * Row: X(section, key, TYPE, default_number, default_string_or_choices,
+ *        min, max, unit, doc)
+ *   DOUBLE/INT: default_number, range [min, max]
+ *   BOOL:       default_number (0/1)
+ *   ENUM:       default_number = index into the '|'-separated choices
+ *   STRING:     default_string
+ */
+#ifndef DMN_CONFIG_H
+#define DMN_CONFIG_H
+
+#include <stddef.h>
+
+#define DMN_STR_MAX 512
+#define DMN_ERR_MAX 1024
+
+/* clang-format off */
+#define DMN_CONFIG_FIELDS(X) \
+  X(sim, dt,            DOUBLE, 1.0,   "", 0.01, 10.0, "ms", "time step shared by brain and body (MODEL §2)") \
+  X(sim, steps,         INT,    5000,  "", 1, 100000000, "steps", "episode length T") \
+  X(sim, episodes,      INT,    1,     "", 1, 1000000, "", "episodes run by --simulate (spread over ranks)") \
+  X(sim, seed,          INT,    1,     "", 0, 2147483647, "", "base seed: connectome, initial weights, start poses") \
+  X(arena, size_x,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in x; position is clamped to [0, size_x]") \
+  X(arena, size_y,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in y") \
+  X(arena, size_z,      DOUBLE, 50.0,  "", 1.0, 1e6, "mm", "arena height (informational; the fly walks on the floor)") \
+  X(arena, start_radius, DOUBLE, 30.0, "", 0.0, 1e6, "mm", "start poses lie on a circle of this radius around the source") \
+  X(odor, field,        ENUM,   0, "exponential|gaussian", 0, 0, "", "odor field shape (MODEL §3)") \
+  X(odor, source_x,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source x") \
+  X(odor, source_y,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source y") \
+  X(odor, source_z,     DOUBLE, 0.0,   "", -1e6, 1e6, "mm", "odor source z (the antennae are at z = 0)") \
+  X(odor, c0,           DOUBLE, 1.0,   "", 1e-9, 1e9, "", "peak concentration C0") \
+  X(odor, lambda,       DOUBLE, 15.0,  "", 1e-3, 1e6, "mm", "decay length of the exponential field") \
+  X(odor, sigma,        DOUBLE, 25.0,  "", 1e-3, 1e6, "mm", "width of the gaussian field") \
+  X(sensing, antenna_x, DOUBLE, 1.0,   "", -10.0, 10.0, "mm", "antenna position ahead of the body origin") \
+  X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
+  X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
+  X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
+  X(circuit, n_orn,     INT,    50,    "", 2, 100000, "neurons", "ORNs (half per antenna; one receptor each)") \
+  X(circuit, n_pn,      INT,    50,    "", 2, 100000, "neurons", "PNs (synthetic connectome: must equal n_orn, one per glomerulus and side)") \
+  X(circuit, n_kc,      INT,    2000,  "", 2, 1000000, "neurons", "Kenyon cells (half per side)") \
+  X(circuit, n_mbon,    INT,    34,    "", 2, 100000, "neurons", "mushroom-body output neurons (half per side)") \
+  X(circuit, n_dn,      INT,    10,    "", 1, 100000, "neurons", "descending neurons") \
+  X(circuit, kc_claws,  INT,    7,     "", 1, 1000, "synapses", "distinct same-side PN inputs per KC (synthetic connectome)") \
+  X(circuit, dale,      BOOL,   1,     "", 0, 1, "", "sign-constrained weights w = sigma*softplus(u) on connectome projections") \
+  X(circuit, lh_signed, BOOL,   0,     "", 0, 1, "", "apply Dale's sign to PN->DN too (off: the lateral-horn relay has excitatory and inhibitory LHNs, so w = u)") \
+  X(circuit, spike_fn,  ENUM,   0, "heaviside|sigmoid", 0, 0, "", "heaviside + surrogate (training) or sigmoid (smooth mode for gradient checks)") \
+  X(circuit, detach_reset, BOOL, 1,    "", 0, 1, "", "treat the reset term s*(V - V_reset) as constant in the backward pass") \
+  X(circuit, surrogate_gamma, DOUBLE, 0.05, "", 1e-6, 100.0, "1/mV", "SuperSpike surrogate height gamma") \
+  X(circuit, surrogate_beta,  DOUBLE, 0.5,  "", 0.0, 100.0, "1/mV", "SuperSpike surrogate sharpness beta") \
+  X(circuit, tau_syn,   DOUBLE, 5.0,   "", 0.01, 1e4, "ms", "synaptic current time constant (fixed)") \
+  X(circuit, tau_min,   DOUBLE, 1.0,   "", 0.0, 1e4, "ms", "tau = tau_min + softplus(rho)") \
+  X(circuit, v_rest,    DOUBLE, -70.0, "", -200.0, 100.0, "mV", "resting potential") \
+  X(circuit, v_reset,   DOUBLE, -70.0, "", -200.0, 100.0, "mV", "reset potential after a spike") \
+  X(circuit, theta_init, DOUBLE, -50.0, "", -200.0, 100.0, "mV", "initial threshold of every neuron") \
+  X(circuit, tau_orn,   DOUBLE, 15.0,  "", 0.01, 1e4, "ms", "initial membrane tau, ORN") \
+  X(circuit, tau_pn,    DOUBLE, 15.0,  "", 0.01, 1e4, "ms", "initial membrane tau, PN") \
+  X(circuit, tau_kc,    DOUBLE, 20.0,  "", 0.01, 1e4, "ms", "initial membrane tau, KC") \
+  X(circuit, tau_mbon,  DOUBLE, 25.0,  "", 0.01, 1e4, "ms", "initial membrane tau, MBON") \
+  X(circuit, tau_dn,    DOUBLE, 30.0,  "", 0.01, 1e4, "ms", "initial membrane tau, DN") \
+  X(circuit, sparse_backend, ENUM, 0, "petsc|csr", 0, 0, "", "PN->KC and KC->MBON through PETSc AIJ MatMult (default) or the built-in CSR loop") \
+  X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
+  X(init, orn_to_pn,    DOUBLE, 6.0,   "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
+  X(init, pn_to_kc,     DOUBLE, 4.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
+  X(init, kc_to_mbon,   DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
+  X(init, mbon_to_dn,   DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
+  X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
+  X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
+  X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
+  X(init, motor_w,      DOUBLE, 6.0,   "", 0.0, 1e6, "ms", "initial motor map entries M (drive per spike/ms of DN rate)") \
+  X(init, motor_b,      DOUBLE, 0.0,   "", -10.0, 10.0, "", "initial motor bias m") \
+  X(motor, tau_q,       DOUBLE, 50.0,  "", 0.01, 1e5, "ms", "DN rate low-pass filter time constant") \
+  X(body, cpg_freq,     DOUBLE, 10.0,  "", 0.0, 1000.0, "Hz", "tripod gait frequency f") \
+  X(body, amplitude,    DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "coxa yaw amplitude A at full drive") \
+  X(body, lift,         DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "femur lift amplitude L") \
+  X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
+  X(loss, w_nav,        DOUBLE, 1.0,   "", 0.0, 1e9, "1/mm", "weight of mean distance to the source") \
+  X(loss, w_energy,     DOUBLE, 0.1,   "", 0.0, 1e9, "", "weight of mean |d|^2") \
+  X(loss, w_sparse,     DOUBLE, 0.01,  "", 0.0, 1e9, "1/Hz^2", "weight of KC rates above kc_max_hz") \
+  X(loss, w_rate,       DOUBLE, 0.001, "", 0.0, 1e9, "1/Hz^2", "weight of rates above max_rate_hz, every layer") \
+  X(loss, w_silent,     DOUBLE, 1.0,   "", 0.0, 1e9, "1/Hz^2", "weight of layer mean rates below their floor") \
+  X(loss, kc_max_hz,    DOUBLE, 10.0,  "", 0.0, 1e4, "Hz", "KC sparseness target") \
+  X(loss, max_rate_hz,  DOUBLE, 100.0, "", 0.0, 1e4, "Hz", "rate ceiling for every neuron") \
+  X(loss, min_rate_orn, DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor ORN") \
+  X(loss, min_rate_pn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor PN") \
+  X(loss, min_rate_kc,  DOUBLE, 0.5,   "", 0.0, 1e4, "Hz", "silent-layer floor KC") \
+  X(loss, min_rate_mbon, DOUBLE, 5.0,  "", 0.0, 1e4, "Hz", "silent-layer floor MBON") \
+  X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
+  X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
+  X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
+  X(train, episodes,    INT,    20,    "", 1, 100000000, "", "training episodes in total (reserved: training loop lands with issue 4)") \
+  X(train, batch_per_rank, INT, 1,     "", 1, 100000, "", "episodes per rank per update (reserved)") \
+  X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate, default group (reserved)") \
+  X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip, 0 = off (reserved)") \
+  X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (reserved)") \
+  X(connectome, source, ENUM,   0, "synthetic", 0, 0, "", "where the circuit comes from (FlyWire / hemibrain loaders: issue 5)") \
+  X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals (1 = plain gradient training; reserved)") \
+  X(output, dir,        STRING, 0, "", 0, 0, "", "run directory; empty = runs/<config-name>-YYYYMMDD_HHMMSS") \
+  X(output, checkpoint_every, INT, 10, "", 1, 100000000, "episodes", "checkpoint interval (reserved)")
+/* clang-format on */
+
+#define DMN_DECL_DOUBLE(name) double name;
+#define DMN_DECL_INT(name)    long name;
+#define DMN_DECL_BOOL(name)   int name;
+#define DMN_DECL_ENUM(name)   int name;
+#define DMN_DECL_STRING(name) char name[DMN_STR_MAX];
+#define DMN_DECL_FIELD(sec, key, type, dn, ds, mn, mx, unit, doc) DMN_DECL_##type(sec##_##key)
+
+typedef struct DmnConfig {
+  DMN_CONFIG_FIELDS(DMN_DECL_FIELD)
+  char path[DMN_STR_MAX]; /* file it came from ("" = built-in defaults) */
+  char name[DMN_STR_MAX]; /* basename without .yaml, for run directories */
+} DmnConfig;
+
+/* Enum values (indices into the choices strings above). */
+enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
+enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
+enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 };
+enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
+
+typedef enum { DMN_T_DOUBLE, DMN_T_INT, DMN_T_BOOL, DMN_T_ENUM, DMN_T_STRING } DmnFieldType;
+
+typedef struct DmnConfigField {
+  const char *section, *key;
+  DmnFieldType type;
+  double def;
+  const char *def_str; /* STRING default, or ENUM choices "a|b|c" */
+  double min, max;
+  const char *unit, *doc;
+  size_t offset;
+} DmnConfigField;
+
+extern const DmnConfigField dmn_config_fields[];
+extern const int dmn_config_n_fields;
+
+/* All keys at their defaults. */
+void config_defaults(DmnConfig *cfg);
+
+/* Parse YAML text (already read; `path` only names it in messages) on top of
+ * the current contents of cfg.  Returns 0, or nonzero with a one-line
+ * message `PATH:LINE:COL: ...` in err. */
+int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, char err[DMN_ERR_MAX]);
+
+/* Read and parse a file (defaults first).  Used by MPI-free tools and tests;
+ * dmn_mpi reads on rank 0 and broadcasts the bytes (cli.c). */
+int config_load_file(DmnConfig *cfg, const char *path, char err[DMN_ERR_MAX]);
+
+/* Record where the config came from (path, and name = basename sans .yaml). */
+void config_set_origin(DmnConfig *cfg, const char *path);
+
+/* Apply one `--set section.key=value`, validated like a file entry. */
+int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]);
+
+/* Cross-field checks (sizes that must agree, ...). */
+int config_validate(const DmnConfig *cfg, char err[DMN_ERR_MAX]);
+
+/* The effective config as YAML, every key with its value.  Returns a
+ * malloc'd string. */
+char *config_to_yaml(const DmnConfig *cfg);
+
+/* The README's config reference (Markdown table), malloc'd. */
+char *config_reference_markdown(void);
+
+/* Name of an enum value, e.g. config_enum_name("circuit", "spike_fn", 1) -> "sigmoid". */
+const char *config_enum_name(const char *section, const char *key, int value);
+
+#endif

@@ -1,0 +1,84 @@
+#include "env.h"
+
+#include <math.h>
+
+void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn) {
+  e->field = c->odor_field;
+  e->src[0] = c->odor_source_x;
+  e->src[1] = c->odor_source_y;
+  e->src[2] = c->odor_source_z;
+  e->c0 = c->odor_c0;
+  e->lambda = c->odor_lambda;
+  e->sigma = c->odor_sigma;
+  e->eps = c->sensing_eps;
+  e->ant_x = c->sensing_antenna_x;
+  e->ant_y = c->sensing_antenna_y;
+  e->n_orn = n_orn;
+  e->n_side = n_orn / 2;
+  e->mu_lo = log(c->sensing_c_min);
+  e->mu_step = e->n_side > 1 ? (log(c->odor_c0) - e->mu_lo) / (e->n_side - 1) : 1.0;
+  e->tune_w = e->mu_step;
+}
+
+double env_concentration(const EnvModel *e, double x, double y, double grad[2]) {
+  double dx = x - e->src[0], dy = y - e->src[1], dz = -e->src[2];
+  double r2 = dx * dx + dy * dy + dz * dz;
+  if (e->field == 1) { /* gaussian: C0 exp(-|a-g|^2 / (2 sigma^2)) */
+    double C = e->c0 * exp(-r2 / (2.0 * e->sigma * e->sigma));
+    double k = -C / (e->sigma * e->sigma);
+    grad[0] = k * dx;
+    grad[1] = k * dy;
+    return C;
+  }
+  /* exponential: C0 exp(-|a-g| / lambda); the gradient at the source itself
+   * is undefined (cone tip) and taken as 0 there. */
+  double r = sqrt(r2);
+  double C = e->c0 * exp(-r / e->lambda);
+  double k = r > 0 ? -C / (e->lambda * r) : 0.0;
+  grad[0] = k * dx;
+  grad[1] = k * dy;
+  return C;
+}
+
+/* Antenna k (0 left, 1 right) world position for pose (p, psi). */
+static void antenna_pos(const EnvModel *e, const double p[2], double psi, int k, double a[2]) {
+  double ay = k == 0 ? e->ant_y : -e->ant_y, c = cos(psi), s = sin(psi);
+  a[0] = p[0] + c * e->ant_x - s * ay;
+  a[1] = p[1] + s * e->ant_x + c * ay;
+}
+
+void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
+  for (int k = 0; k < 2; k++) {
+    double a[2], g[2];
+    antenna_pos(e, p, psi, k, a);
+    conc[k] = env_concentration(e, a[0], a[1], g);
+    /* r_i = exp(-(ln(C + eps) - mu_i)^2 / (2 w^2)) */
+    double lc = log(conc[k] + e->eps);
+    for (int i = 0; i < e->n_side; i++) {
+      double z = (lc - (e->mu_lo + i * e->mu_step)) / e->tune_w;
+      recept[k * e->n_side + i] = exp(-0.5 * z * z);
+    }
+  }
+}
+
+void env_sense_backward(const EnvModel *e, const double p[2], double psi, const double conc[2], const double *recept,
+                        const double *d_recept, double d_p[2], double *d_psi) {
+  for (int k = 0; k < 2; k++) {
+    double lc = log(conc[k] + e->eps), d_lc = 0.0;
+    /* fwd: r = exp(-z^2/2), z = (lc - mu)/w  =>  dr/dlc = -r z / w */
+    for (int i = 0; i < e->n_side; i++) {
+      double z = (lc - (e->mu_lo + i * e->mu_step)) / e->tune_w;
+      d_lc += d_recept[k * e->n_side + i] * (-recept[k * e->n_side + i] * z / e->tune_w);
+    }
+    double d_c = d_lc / (conc[k] + e->eps);
+    double a[2], g[2];
+    antenna_pos(e, p, psi, k, a);
+    env_concentration(e, a[0], a[1], g);
+    double da0 = d_c * g[0], da1 = d_c * g[1];
+    /* fwd: a = p + R(psi) (ant_x, ay) */
+    double ay = k == 0 ? e->ant_y : -e->ant_y, c = cos(psi), s = sin(psi);
+    d_p[0] += da0;
+    d_p[1] += da1;
+    *d_psi += da0 * (-s * e->ant_x - c * ay) + da1 * (c * e->ant_x - s * ay);
+  }
+}

@@ -1,0 +1,330 @@
+#include "episode.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "snn.h"
+#include "util.h"
+
+static double *zalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
+
+void tape_alloc(const DmnModel *m, DmnTape *t) {
+  memset(t, 0, sizeof(*t));
+  size_t T = (size_t)m->T, n = (size_t)m->n_neuron;
+  t->T = m->T;
+  t->n_neuron = m->n_neuron;
+  t->v = zalloc(T * n);
+  t->s = zalloc(T * n);
+  t->cur = zalloc(T * n);
+  t->recept = zalloc(T * (size_t)m->n[DMN_L_ORN]);
+  t->conc = zalloc(T * 2);
+  t->q = zalloc(T * (size_t)m->n[DMN_L_DN]);
+  t->drive = zalloc(T * 2);
+  t->body = calloc(T, sizeof(BodyStep));
+  t->rate_hz = zalloc(n);
+}
+
+void tape_free(DmnTape *t) {
+  free(t->v);
+  free(t->s);
+  free(t->cur);
+  free(t->recept);
+  free(t->conc);
+  free(t->q);
+  free(t->drive);
+  free(t->body);
+  free(t->rate_hz);
+  memset(t, 0, sizeof(*t));
+}
+
+void work_alloc(const DmnModel *m, DmnWork *w) {
+  size_t n = (size_t)m->n_neuron;
+  w->vp = zalloc(n);
+  w->vp_prev = zalloc(n);
+  w->g_vp = zalloc(n);
+  w->g_i = zalloc(n);
+  w->d_s = zalloc(n);
+  w->d_x = zalloc(n);
+  w->d_nu = zalloc(n);
+  w->d_recept = zalloc((size_t)m->n[DMN_L_ORN]);
+  w->d_q = zalloc((size_t)m->n[DMN_L_DN]);
+  w->q_prev = zalloc((size_t)m->n[DMN_L_DN]);
+}
+
+void work_free(DmnWork *w) {
+  free(w->vp);
+  free(w->vp_prev);
+  free(w->g_vp);
+  free(w->g_i);
+  free(w->d_s);
+  free(w->d_x);
+  free(w->d_nu);
+  free(w->d_recept);
+  free(w->d_q);
+  free(w->q_prev);
+  memset(w, 0, sizeof(*w));
+}
+
+void episode_start_pose(const DmnModel *m, int stream, long individual, long episode, double p0[2], double *psi0) {
+  DmnRng r = util_rng((uint64_t)m->cfg.sim_seed, (uint64_t)stream, (uint64_t)individual, (uint64_t)episode);
+  double ang = 2.0 * M_PI * util_rng_uniform(&r);
+  p0[0] = m->env.src[0] + m->cfg.arena_start_radius * cos(ang);
+  p0[1] = m->env.src[1] + m->cfg.arena_start_radius * sin(ang);
+  *psi0 = 2.0 * M_PI * util_rng_uniform(&r);
+}
+
+static SnnConst snn_const(const DmnModel *m) {
+  SnnConst k = {m->v_rest, m->v_reset, m->a_syn, m->gamma, m->beta, m->smooth, m->detach_reset};
+  return k;
+}
+
+/* Add the projections into `post` at step t (row pointers into the tape). */
+static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, double *cur_row) {
+  PetscFunctionBeginUser;
+  const DmnProjection *pr = &m->conn.proj[q];
+  const double *x = s_row + m->layer_off[pr->pre];
+  double *y = cur_row + m->layer_off[pr->post];
+  if (d->mat[q])
+    PetscCall(snn_project_forward_petsc(d->mat[q], d->vin[q], d->vout[q], x, y));
+  else
+    snn_project_forward(pr, d->w[q], x, y);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const double *d_x,
+                                   double *d_s, DmnParams *g) {
+  PetscFunctionBeginUser;
+  const DmnProjection *pr = &m->conn.proj[q];
+  const double *x = s_row + m->layer_off[pr->pre];
+  const double *dy = d_x + m->layer_off[pr->post];
+  double *dx = d_s + m->layer_off[pr->pre];
+  double *gu = params_group(g, m, DMN_G_orn_to_pn + q);
+  if (d->mat[q])
+    PetscCall(snn_project_backward_petsc(d->mat[q], d->vout[q], d->vin[q], pr, d->dw_du[q], x, dy, dx, gu));
+  else
+    snn_project_backward(pr, d->w[q], d->dw_du[q], x, dy, dx, gu);
+  PetscFunctionReturn(0);
+}
+
+/* Projections feeding each layer, in the order signals cross within a step. */
+static const int layer_inputs[DMN_NLAYER][2] = {
+    {-1, -1}, {DMN_P_ORN_TO_PN, -1}, {DMN_P_PN_TO_KC, -1}, {DMN_P_KC_TO_MBON, -1}, {DMN_P_MBON_TO_DN, DMN_P_PN_TO_DN}};
+
+static void nav_distance(const DmnModel *m, const double p[2], double *dist, double grad[2]) {
+  double dx = p[0] - m->env.src[0], dy = p[1] - m->env.src[1], dz = -m->env.src[2];
+  *dist = sqrt(dx * dx + dy * dy + dz * dz);
+  grad[0] = *dist > 0 ? dx / *dist : 0.0;
+  grad[1] = *dist > 0 ? dy / *dist : 0.0;
+}
+
+PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                               DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
+  const SnnConst k = snn_const(m);
+  tape->p0[0] = p0[0];
+  tape->p0[1] = p0[1];
+  tape->psi0 = psi0;
+  for (int i = 0; i < n; i++) w->vp[i] = m->v_rest; /* V = V_rest, cur = 0 at the start */
+  memset(w->q_prev, 0, sizeof(double) * (size_t)n_dn);
+  /* Feet before the first step: the drive the circuit gives at rest, tanh(m)
+   * (body-reference U2), so the first step does not jerk the heading. */
+  tape->d_init[0] = tanh(p->motor_b[0]);
+  tape->d_init[1] = tanh(p->motor_b[1]);
+  body_feet(&m->body, -1, tape->d_init, tape->r_init);
+
+  double nav = 0.0, energy = 0.0, path = 0.0;
+  for (int t = 0; t < T; t++) {
+    const double *pp = t ? tape->body[t - 1].p : p0;
+    double psi_prev = t ? tape->body[t - 1].psi : psi0;
+    double *cur = tape->cur + (size_t)t * n, *v = tape->v + (size_t)t * n, *s = tape->s + (size_t)t * n;
+    double *rec = tape->recept + (size_t)t * n_orn;
+    /* sensing at the pose before the step (MODEL §3) */
+    env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
+    /* cur[t] = a_s cur[t-1] + W x[t] */
+    if (t) {
+      const double *cur_prev = cur - n;
+      for (int i = 0; i < n; i++) cur[i] = m->a_syn * cur_prev[i];
+    } else {
+      memset(cur, 0, sizeof(double) * (size_t)n);
+    }
+    for (int i = 0; i < n_orn; i++) cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
+    for (int l = 0; l < DMN_NLAYER; l++) {
+      for (int j = 0; j < 2; j++)
+        if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
+      int o = m->layer_off[l];
+      snn_lif_forward(&k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, w->vp + o, v + o, s + o);
+    }
+    /* motor (MODEL §4): q = a_q q + (1 - a_q) s_DN / dt;  d = tanh(M q + m) */
+    double *q = tape->q + (size_t)t * n_dn, *dr = tape->drive + 2 * t;
+    const double *s_dn = s + m->layer_off[DMN_L_DN];
+    for (int i = 0; i < n_dn; i++) q[i] = m->a_q * w->q_prev[i] + (1.0 - m->a_q) * s_dn[i] / m->dt;
+    memcpy(w->q_prev, q, sizeof(double) * (size_t)n_dn);
+    for (int side = 0; side < 2; side++) {
+      double z = p->motor_b[side];
+      for (int i = 0; i < n_dn; i++) z += p->motor_w[side * n_dn + i] * q[i];
+      dr[side] = tanh(z);
+    }
+    /* body (MODEL §5) */
+    const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
+    body_step(&m->body, t, dr, r_prev, pp, psi_prev, &tape->body[t]);
+    double dist, gdummy[2];
+    nav_distance(m, tape->body[t].p, &dist, gdummy);
+    nav += dist;
+    energy += dr[0] * dr[0] + dr[1] * dr[1];
+    path += hypot(tape->body[t].p[0] - pp[0], tape->body[t].p[1] - pp[1]);
+  }
+
+  /* rates nu_i = 1000 / (T dt) sum_t s_i[t] (Hz) */
+  double hz = 1000.0 / (T * m->dt);
+  memset(tape->rate_hz, 0, sizeof(double) * (size_t)n);
+  for (int t = 0; t < T; t++) {
+    const double *s = tape->s + (size_t)t * n;
+    for (int i = 0; i < n; i++) tape->rate_hz[i] += s[i];
+  }
+  for (int i = 0; i < n; i++) tape->rate_hz[i] *= hz;
+
+  DmnLoss *L = &tape->loss;
+  memset(L, 0, sizeof(*L));
+  L->nav = m->cfg.loss_w_nav * nav / T;
+  L->energy = m->cfg.loss_w_energy * energy / T;
+  loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
+  L->total = L->nav + L->energy + L->sparse + L->rate + L->silent;
+
+  DmnMetrics *M = &tape->metrics;
+  double gdummy[2];
+  nav_distance(m, tape->body[T - 1].p, &M->final_distance, gdummy);
+  M->mean_distance = nav / T;
+  M->path_length = path;
+  int kc_active = 0;
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    double sum = 0.0;
+    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) {
+      sum += tape->rate_hz[i];
+      if (l == DMN_L_KC && tape->rate_hz[i] > 0) kc_active++;
+    }
+    M->rate_hz[l] = m->n[l] ? sum / m->n[l] : 0.0;
+  }
+  M->kc_active_fraction = m->n[DMN_L_KC] ? (double)kc_active / m->n[DMN_L_KC] : 0.0;
+
+  if (!isfinite(L->total)) {
+    /* Find where it went wrong, only on failure (no cost on the normal path). */
+    for (int t = 0; t < T; t++) {
+      for (int l = 0; l < DMN_NLAYER; l++)
+        for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+          if (!isfinite(tape->v[(size_t)t * n + i]) || !isfinite(tape->cur[(size_t)t * n + i])) {
+            snprintf(err, DMN_ERR_MAX, "non-finite membrane state in layer %s (neuron %d) at step %d of the episode",
+                     dmn_layer_names[l], i - m->layer_off[l], t);
+            PetscFunctionReturn(PETSC_ERR_FP);
+          }
+      if (!isfinite(tape->body[t].p[0]) || !isfinite(tape->body[t].p[1]) || !isfinite(tape->body[t].psi)) {
+        snprintf(err, DMN_ERR_MAX, "non-finite body pose at step %d of the episode", t);
+        PetscFunctionReturn(PETSC_ERR_FP);
+      }
+    }
+    snprintf(err, DMN_ERR_MAX, "non-finite loss (nav %g, energy %g, sparse %g, rate %g, silent %g)", L->nav, L->energy, L->sparse,
+             L->rate, L->silent);
+    PetscFunctionReturn(PETSC_ERR_FP);
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
+                                DmnParams *g, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
+  const SnnConst k = snn_const(m);
+  const double hz = 1000.0 / (T * m->dt);
+  const double w_nav = m->cfg.loss_w_nav / T, w_energy = m->cfg.loss_w_energy / T;
+  /* carries: adjoints of the state after step t, flowing to step t-1 */
+  memset(w->g_vp, 0, sizeof(double) * (size_t)n);
+  memset(w->g_i, 0, sizeof(double) * (size_t)n);
+  memset(w->d_q, 0, sizeof(double) * (size_t)n_dn);
+  double d_r[2 * DMN_LEGS] = {0}, d_p[2] = {0, 0}, d_psi = 0.0;
+  const int sense_from = m->feedback == DMN_FEEDBACK_FULL ? 0 : (m->feedback == DMN_FEEDBACK_WINDOW ? T - m->window : T);
+
+  for (int t = T - 1; t >= 0; t--) {
+    const double *v = tape->v + (size_t)t * n, *s = tape->s + (size_t)t * n, *cur = tape->cur + (size_t)t * n;
+    const double *pp = t ? tape->body[t - 1].p : tape->p0;
+    double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
+    const double *dr = tape->drive + 2 * t;
+
+    /* loss: w_nav mean_t |p_t - g| */
+    double dist, gd[2];
+    nav_distance(m, tape->body[t].p, &dist, gd);
+    d_p[0] += w_nav * gd[0];
+    d_p[1] += w_nav * gd[1];
+
+    /* body */
+    double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0}, d_p_prev[2], d_psi_prev;
+    const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
+    body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], d_r, d_psi, d_p, d_d, d_r_prev, d_p_prev, &d_psi_prev);
+
+    /* loss: w_energy mean_t |d_t|^2 */
+    d_d[0] += 2.0 * w_energy * dr[0];
+    d_d[1] += 2.0 * w_energy * dr[1];
+
+    /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
+    const double *q = tape->q + (size_t)t * n_dn;
+    for (int i = 0; i < n; i++) w->d_s[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
+    for (int side = 0; side < 2; side++) {
+      double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
+      g->motor_b[side] += dz;
+      for (int i = 0; i < n_dn; i++) {
+        g->motor_w[side * n_dn + i] += dz * q[i];
+        w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
+      }
+    }
+    double *ds_dn = w->d_s + m->layer_off[DMN_L_DN];
+    for (int i = 0; i < n_dn; i++) {
+      ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
+      w->d_q[i] *= m->a_q; /* carry to q[t-1] */
+    }
+
+    /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
+    for (int l = DMN_NLAYER - 1; l >= 0; l--) {
+      int o = m->layer_off[l], nl = m->n[l];
+      const double *vprev;
+      if (t) {
+        const double *v1 = v - n + o, *s1 = s - n + o;
+        for (int i = 0; i < nl; i++) w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
+      } else {
+        for (int i = 0; i < nl; i++) w->vp_prev[o + i] = m->v_rest;
+      }
+      vprev = w->vp_prev + o;
+      snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, s + o, cur + o, vprev, w->d_s + o,
+                       w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
+      for (int j = 0; j < 2; j++)
+        if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w->d_x, w->d_s, g));
+    }
+
+    /* receptors -> ORN: x = g_i r_i */
+    const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->d_x + m->layer_off[DMN_L_ORN];
+    for (int i = 0; i < n_orn; i++) {
+      g->orn_gain[i] += dx_orn[i] * rec[i];
+      w->d_recept[i] = dx_orn[i] * p->orn_gain[i];
+    }
+    /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
+    if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);
+
+    memcpy(d_r, d_r_prev, sizeof d_r);
+    d_p[0] = d_p_prev[0];
+    d_p[1] = d_p_prev[1];
+    d_psi = d_psi_prev;
+  }
+  /* feet at t = -1 depend on the motor bias through d[-1] = tanh(m) */
+  double d_dinit[2] = {0, 0};
+  body_feet_backward(&m->body, -1, tape->d_init, d_r, d_dinit);
+  for (int side = 0; side < 2; side++) g->motor_b[side] += d_dinit[side] * (1.0 - tape->d_init[side] * tape->d_init[side]);
+
+  for (size_t i = 0; i < g->n; i++)
+    if (!isfinite(g->data[i])) {
+      char where[128];
+      params_locate(m, i, where, sizeof where);
+      snprintf(err, DMN_ERR_MAX, "non-finite gradient at %s (backward pass); lower the learning rate or shorten grad.window", where);
+      PetscFunctionReturn(PETSC_ERR_FP);
+    }
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,53 @@
+/* episode — one closed-loop episode: odor -> receptors -> ORN -> PN -> KC ->
+ * MBON -> DN -> drive -> legs -> pose -> odor, recorded on a tape, and the
+ * reverse sweep (BPTT) that turns the loss into dL/dtheta for every
+ * parameter.  Nothing here allocates once the tape and workspace exist. */
+#ifndef DMN_EPISODE_H
+#define DMN_EPISODE_H
+
+#include "body.h"
+#include "loss.h"
+#include "model.h"
+
+typedef struct DmnTape {
+  int T, n_neuron;
+  double *v;      /* (T x n_neuron) membrane potential, mV */
+  double *s;      /* (T x n_neuron) spikes (0/1; real in smooth mode) */
+  double *cur;    /* (T x n_neuron) synaptic current I, mV */
+  double *recept; /* (T x n_orn) receptor responses */
+  double *conc;   /* (T x 2) odor at the left / right antenna */
+  double *q;      /* (T x n_dn) filtered DN rate, spikes/ms */
+  double *drive;  /* (T x 2) descending drive d = tanh(M q + m) */
+  BodyStep *body; /* (T) feet, velocities, pose after each step */
+  double r_init[2 * DMN_LEGS], d_init[2]; /* feet and drive at t = -1 */
+  double p0[2], psi0;                     /* start pose */
+  double *rate_hz;                        /* (n_neuron) episode rates */
+  DmnLoss loss;
+  DmnMetrics metrics;
+} DmnTape;
+
+/* Per-episode scratch for the forward state and the adjoint carries. */
+typedef struct DmnWork {
+  double *vp, *vp_prev, *g_vp, *g_i, *d_s, *d_x, *d_nu, *d_recept, *d_q, *q_prev;
+} DmnWork;
+
+void tape_alloc(const DmnModel *m, DmnTape *t);
+void tape_free(DmnTape *t);
+void work_alloc(const DmnModel *m, DmnWork *w);
+void work_free(DmnWork *w);
+
+/* Start pose of an episode: on the start circle around the source, uniform
+ * heading, from the counter-based stream (seed, stream, individual, episode). */
+void episode_start_pose(const DmnModel *m, int stream, long individual, long episode, double p0[2], double *psi0);
+
+/* Forward: runs T steps from (p0, psi0) with derived weights d.  Fills the
+ * tape, tape->loss and tape->metrics.  A non-finite value stops with a
+ * message naming layer and step (returns PETSC_ERR_FP). */
+PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                               DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]);
+
+/* Backward: adds dL/dparams into g (caller zeroes). */
+PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
+                                DmnParams *g, char err[DMN_ERR_MAX]);
+
+#endif

@@ -1,0 +1,381 @@
+#include "io.h"
+
+#include <errno.h>
+#include <hdf5.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "dmn_version.h"
+
+static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
+
+void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r) {
+  memset(r, 0, sizeof(*r));
+  int T = t->T, n = m->n_neuron;
+  r->episode = episode;
+  r->T = T;
+  r->position = xmalloc(sizeof(double) * 3 * T);
+  r->heading = xmalloc(sizeof(double) * T);
+  r->odor = xmalloc(sizeof(double) * 2 * T);
+  r->drive = xmalloc(sizeof(double) * 2 * T);
+  r->joints = xmalloc(sizeof(double) * 3 * DMN_LEGS * T);
+  r->contact = xmalloc(sizeof(double) * DMN_LEGS * T);
+  for (int k = 0; k < T; k++) {
+    r->position[3 * k] = t->body[k].p[0];
+    r->position[3 * k + 1] = t->body[k].p[1];
+    r->position[3 * k + 2] = 0.0;
+    r->heading[k] = t->body[k].psi;
+    memcpy(r->odor + 2 * k, t->conc + 2 * k, 2 * sizeof(double));
+    memcpy(r->drive + 2 * k, t->drive + 2 * k, 2 * sizeof(double));
+    body_joints(&m->body, k, t->drive + 2 * k, r->joints + 3 * DMN_LEGS * k, r->contact + DMN_LEGS * k);
+  }
+  /* spikes as (step, neuron) pairs; in smooth mode a "spike" is s > 0.5 */
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    int cnt = 0;
+    for (int k = 0; k < T; k++)
+      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += t->s[(size_t)k * n + i] > 0.5;
+    r->n_spikes[l] = cnt;
+    r->spike_step[l] = xmalloc(sizeof(int) * cnt);
+    r->spike_id[l] = xmalloc(sizeof(int) * cnt);
+    cnt = 0;
+    for (int k = 0; k < T; k++)
+      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+        if (t->s[(size_t)k * n + i] > 0.5) {
+          r->spike_step[l][cnt] = k;
+          r->spike_id[l][cnt++] = i - m->layer_off[l];
+        }
+    r->rate_hz[l] = t->metrics.rate_hz[l];
+  }
+  r->loss = t->loss;
+  r->metrics = t->metrics;
+  r->start[0] = t->p0[0];
+  r->start[1] = t->p0[1];
+  r->start[2] = t->psi0;
+}
+
+void record_free(DmnEpisodeRecord *r) {
+  free(r->position);
+  free(r->heading);
+  free(r->odor);
+  free(r->drive);
+  free(r->joints);
+  free(r->contact);
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    free(r->spike_step[l]);
+    free(r->spike_id[l]);
+  }
+  memset(r, 0, sizeof(*r));
+}
+
+PetscErrorCode record_send(const DmnEpisodeRecord *r, int dest, MPI_Comm comm) {
+  PetscFunctionBeginUser;
+  int T = r->T;
+  PetscCallMPI(MPI_Send(r, (int)sizeof(*r), MPI_BYTE, dest, 1, comm)); /* header; pointers are ignored */
+  PetscCallMPI(MPI_Send(r->position, 3 * T, MPI_DOUBLE, dest, 2, comm));
+  PetscCallMPI(MPI_Send(r->heading, T, MPI_DOUBLE, dest, 3, comm));
+  PetscCallMPI(MPI_Send(r->odor, 2 * T, MPI_DOUBLE, dest, 4, comm));
+  PetscCallMPI(MPI_Send(r->drive, 2 * T, MPI_DOUBLE, dest, 5, comm));
+  PetscCallMPI(MPI_Send(r->joints, 3 * DMN_LEGS * T, MPI_DOUBLE, dest, 6, comm));
+  PetscCallMPI(MPI_Send(r->contact, DMN_LEGS * T, MPI_DOUBLE, dest, 7, comm));
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    PetscCallMPI(MPI_Send(r->spike_step[l], r->n_spikes[l], MPI_INT, dest, 8, comm));
+    PetscCallMPI(MPI_Send(r->spike_id[l], r->n_spikes[l], MPI_INT, dest, 9, comm));
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_Comm comm) {
+  PetscFunctionBeginUser;
+  (void)m;
+  PetscCallMPI(MPI_Recv(r, (int)sizeof(*r), MPI_BYTE, src, 1, comm, MPI_STATUS_IGNORE));
+  int T = r->T;
+  r->position = xmalloc(sizeof(double) * 3 * T);
+  r->heading = xmalloc(sizeof(double) * T);
+  r->odor = xmalloc(sizeof(double) * 2 * T);
+  r->drive = xmalloc(sizeof(double) * 2 * T);
+  r->joints = xmalloc(sizeof(double) * 3 * DMN_LEGS * T);
+  r->contact = xmalloc(sizeof(double) * DMN_LEGS * T);
+  PetscCallMPI(MPI_Recv(r->position, 3 * T, MPI_DOUBLE, src, 2, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->heading, T, MPI_DOUBLE, src, 3, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->odor, 2 * T, MPI_DOUBLE, src, 4, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->drive, 2 * T, MPI_DOUBLE, src, 5, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->joints, 3 * DMN_LEGS * T, MPI_DOUBLE, src, 6, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->contact, DMN_LEGS * T, MPI_DOUBLE, src, 7, comm, MPI_STATUS_IGNORE));
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    r->spike_step[l] = xmalloc(sizeof(int) * r->n_spikes[l]);
+    r->spike_id[l] = xmalloc(sizeof(int) * r->n_spikes[l]);
+    PetscCallMPI(MPI_Recv(r->spike_step[l], r->n_spikes[l], MPI_INT, src, 8, comm, MPI_STATUS_IGNORE));
+    PetscCallMPI(MPI_Recv(r->spike_id[l], r->n_spikes[l], MPI_INT, src, 9, comm, MPI_STATUS_IGNORE));
+  }
+  PetscFunctionReturn(0);
+}
+
+/* ---- HDF5 helpers (every call checked; messages name file and object) ---- */
+
+typedef struct {
+  const char *path;
+  char *err;
+  int failed;
+} H5Ctx;
+
+static void h5fail(H5Ctx *c, const char *what, const char *obj) {
+  if (!c->failed) snprintf(c->err, DMN_ERR_MAX, "%s: cannot %s '%s'", c->path, what, obj);
+  c->failed = 1;
+}
+
+static void write_ds(H5Ctx *c, hid_t loc, const char *name, hid_t mem_type, const void *data, int rank, const hsize_t *dims) {
+  if (c->failed) return;
+  hid_t sp = H5Screate_simple(rank, dims, NULL);
+  hid_t ds = sp < 0 ? -1 : H5Dcreate2(loc, name, mem_type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0 || (dims[0] > 0 && H5Dwrite(ds, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data) < 0)) h5fail(c, "write dataset", name);
+  if (ds >= 0) H5Dclose(ds);
+  if (sp >= 0) H5Sclose(sp);
+}
+
+static void write_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n) { write_ds(c, loc, name, H5T_NATIVE_DOUBLE, x, 1, &n); }
+static void write_d2(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n0, hsize_t n1) {
+  hsize_t d[2] = {n0, n1};
+  write_ds(c, loc, name, H5T_NATIVE_DOUBLE, x, 2, d);
+}
+static void write_i1(H5Ctx *c, hid_t loc, const char *name, const int *x, hsize_t n) { write_ds(c, loc, name, H5T_NATIVE_INT, x, 1, &n); }
+
+static void write_str_attr(H5Ctx *c, hid_t loc, const char *name, const char *s) {
+  if (c->failed) return;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(s) + 1);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(loc, name, t, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0 || H5Awrite(a, t, s) < 0) h5fail(c, "write attribute", name);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  H5Tclose(t);
+}
+
+static void write_num_attr(H5Ctx *c, hid_t loc, const char *name, double v) {
+  if (c->failed) return;
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(loc, name, H5T_NATIVE_DOUBLE, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &v) < 0) h5fail(c, "write attribute", name);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+}
+
+/* The effective config as a string dataset /config (YAML text). */
+static void write_config(H5Ctx *c, hid_t f, const char *yaml) {
+  if (c->failed) return;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(yaml) + 1);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t ds = H5Dcreate2(f, "config", t, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0 || H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, yaml) < 0) h5fail(c, "write dataset", "config");
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(sp);
+  H5Tclose(t);
+}
+
+static hid_t make_group(H5Ctx *c, hid_t loc, const char *name) {
+  if (c->failed) return -1;
+  hid_t g = H5Gcreate2(loc, name, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (g < 0) h5fail(c, "create group", name);
+  return g;
+}
+
+static hid_t open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's stack dumps */
+  snprintf(tmp, n, "%s.tmp", path);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (f < 0) {
+    snprintf(c->err, DMN_ERR_MAX, "%s: cannot create file (check that the directory exists and is writable)", tmp);
+    c->failed = 1;
+  }
+  return f;
+}
+
+static int close_and_rename(H5Ctx *c, hid_t f, const char *tmp, const char *path) {
+  if (f >= 0 && H5Fclose(f) < 0) h5fail(c, "close", tmp);
+  if (c->failed) {
+    unlink(tmp);
+    return 1;
+  }
+  if (rename(tmp, path)) {
+    snprintf(c->err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+    return 1;
+  }
+  return 0;
+}
+
+static void write_version(H5Ctx *c, hid_t f) {
+  write_str_attr(c, f, "dmn_version", DMN_VERSION);
+  write_str_attr(c, f, "dmn_git", DMN_GIT_HASH);
+  write_str_attr(c, f, "model_contract", "MODEL.md v1");
+}
+
+int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *yaml,
+                        char err[DMN_ERR_MAX]) {
+  H5Ctx c = {path, err, 0};
+  char tmp[DMN_STR_MAX + 8];
+  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
+  write_version(&c, f);
+  write_config(&c, f, yaml);
+  write_num_attr(&c, f, "dt_ms", m->dt);
+  write_num_attr(&c, f, "episodes", n);
+  static const char *names[] = {"position", "heading", "odor_input", "dn_drive", "joint_angles", "foot_contacts", "spikes", "rates_hz"};
+  for (int e = 0; e < n && !c.failed; e++) {
+    const DmnEpisodeRecord *r = &recs[e];
+    char gname[64];
+    snprintf(gname, sizeof gname, "episode_%04ld", r->episode);
+    hid_t g = make_group(&c, f, gname);
+    hsize_t T = (hsize_t)r->T;
+    write_d2(&c, g, "position", r->position, T, 3);
+    write_d1(&c, g, "heading", r->heading, T);
+    write_d2(&c, g, "odor_input", r->odor, T, 2);
+    write_d2(&c, g, "dn_drive", r->drive, T, 2);
+    write_d2(&c, g, "joint_angles", r->joints, T, 3 * DMN_LEGS);
+    write_d2(&c, g, "foot_contacts", r->contact, T, DMN_LEGS);
+    write_d1(&c, g, "rates_hz", r->rate_hz, DMN_NLAYER);
+    write_d1(&c, g, "start_pose", r->start, 3);
+    hid_t sg = make_group(&c, g, "spikes");
+    for (int l = 0; l < DMN_NLAYER && !c.failed; l++) {
+      hid_t lg = make_group(&c, sg, dmn_layer_names[l]);
+      write_i1(&c, lg, "step", r->spike_step[l], (hsize_t)r->n_spikes[l]);
+      write_i1(&c, lg, "neuron", r->spike_id[l], (hsize_t)r->n_spikes[l]);
+      write_num_attr(&c, lg, "n_neurons", m->n[l]);
+      if (lg >= 0) H5Gclose(lg);
+    }
+    if (sg >= 0) H5Gclose(sg);
+    write_num_attr(&c, g, "loss_total", r->loss.total);
+    write_num_attr(&c, g, "loss_nav", r->loss.nav);
+    write_num_attr(&c, g, "loss_energy", r->loss.energy);
+    write_num_attr(&c, g, "loss_sparse", r->loss.sparse);
+    write_num_attr(&c, g, "loss_rate", r->loss.rate);
+    write_num_attr(&c, g, "loss_silent", r->loss.silent);
+    write_num_attr(&c, g, "final_distance_to_goal", r->metrics.final_distance);
+    write_num_attr(&c, g, "mean_distance_to_goal", r->metrics.mean_distance);
+    write_num_attr(&c, g, "total_distance_traveled", r->metrics.path_length);
+    write_num_attr(&c, g, "kc_active_fraction", r->metrics.kc_active_fraction);
+    if (g >= 0) H5Gclose(g);
+    if (e == 0) /* the seed's readers open f['position'] etc.: link to episode 0 */
+      for (size_t k = 0; k < sizeof names / sizeof names[0] && !c.failed; k++) {
+        char target[128];
+        snprintf(target, sizeof target, "/%s/%s", gname, names[k]);
+        if (H5Lcreate_soft(target, f, names[k], H5P_DEFAULT, H5P_DEFAULT) < 0) h5fail(&c, "link", names[k]);
+      }
+  }
+  return close_and_rename(&c, f, tmp, path);
+}
+
+int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, const DmnParams *g, double loss, const char *yaml,
+                    char err[DMN_ERR_MAX]) {
+  H5Ctx c = {path, err, 0};
+  char tmp[DMN_STR_MAX + 8];
+  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
+  write_version(&c, f);
+  write_config(&c, f, yaml);
+  write_num_attr(&c, f, "loss", loss);
+  hid_t gp = make_group(&c, f, "params");
+  hid_t gg = g ? make_group(&c, f, "grads") : -1;
+  for (int k = 0; k < DMN_NGROUP; k++) {
+    write_d1(&c, gp, dmn_group_names[k], params_group(p, m, k), m->group_n[k]);
+    if (g) write_d1(&c, gg, dmn_group_names[k], params_group(g, m, k), m->group_n[k]);
+  }
+  if (gp >= 0) H5Gclose(gp);
+  if (gg >= 0) H5Gclose(gg);
+  return close_and_rename(&c, f, tmp, path);
+}
+
+int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  if (access(path, R_OK)) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot read parameter file: %s", path, strerror(errno));
+    return 1;
+  }
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: not a readable HDF5 file (corrupt or truncated?)", path);
+    return 1;
+  }
+  int rc = 0;
+  for (int k = 0; k < DMN_NGROUP && !rc; k++) {
+    char name[128];
+    snprintf(name, sizeof name, "/params/%s", dmn_group_names[k]);
+    hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+    if (ds < 0) {
+      snprintf(err, DMN_ERR_MAX, "%s: missing dataset '%s'", path, name);
+      rc = 1;
+      break;
+    }
+    hid_t sp = H5Dget_space(ds);
+    hssize_t npts = H5Sget_simple_extent_npoints(sp);
+    if (npts != (hssize_t)m->group_n[k]) {
+      snprintf(err, DMN_ERR_MAX, "%s: dataset '%s' has %lld entries, this model needs %zu (different circuit sizes or connectome?)", path,
+               name, (long long)npts, m->group_n[k]);
+      rc = 1;
+    } else if (npts > 0 && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, params_group(p, m, k)) < 0) {
+      snprintf(err, DMN_ERR_MAX, "%s: cannot read dataset '%s' (corrupt file?)", path, name);
+      rc = 1;
+    }
+    H5Sclose(sp);
+    H5Dclose(ds);
+  }
+  H5Fclose(f);
+  return rc;
+}
+
+int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]) {
+  int rank, size, rc = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  char path[DMN_STR_MAX + 64];
+  snprintf(path, sizeof path, "%s/.dmn_verify_%d.h5", dir, 0);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (f < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot create a file collectively (is the directory on a shared, writable file system?)", path);
+    return 1;
+  }
+  const hsize_t per = 16, total = per * (hsize_t)size;
+  hid_t fs = H5Screate_simple(1, &total, NULL);
+  hid_t ds = H5Dcreate2(f, "ranks", H5T_NATIVE_DOUBLE, fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  double buf[16], back[16];
+  for (int i = 0; i < 16; i++) buf[i] = rank * 1000.0 + i;
+  hsize_t start = per * (hsize_t)rank;
+  H5Sselect_hyperslab(fs, H5S_SELECT_SET, &start, NULL, &per, NULL);
+  hid_t ms = H5Screate_simple(1, &per, NULL);
+  hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+  if (ds < 0 || H5Dwrite(ds, H5T_NATIVE_DOUBLE, ms, fs, xfer, buf) < 0) rc = 1;
+  if (!rc && H5Dread(ds, H5T_NATIVE_DOUBLE, ms, fs, xfer, back) < 0) rc = 1;
+  for (int i = 0; !rc && i < 16; i++)
+    if (back[i] != buf[i]) rc = 1;
+  H5Pclose(xfer);
+  H5Sclose(ms);
+  if (ds >= 0) H5Dclose(ds);
+  H5Sclose(fs);
+  if (H5Fclose(f) < 0) rc = 1;
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, comm);
+  if (rank == 0) unlink(path);
+  if (rc) snprintf(err, DMN_ERR_MAX, "%s: collective write/read-back of dataset 'ranks' failed", path);
+  return rc;
+}
+
+int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]) {
+  char buf[DMN_STR_MAX];
+  snprintf(buf, sizeof buf, "%s", dir);
+  for (char *p = buf + 1; *p; p++)
+    if (*p == '/') {
+      *p = 0;
+      if (mkdir(buf, 0775) && errno != EEXIST) goto fail;
+      *p = '/';
+    }
+  if (mkdir(buf, 0775) && errno != EEXIST) goto fail;
+  return 0;
+fail:
+  snprintf(err, DMN_ERR_MAX, "%s: cannot create directory: %s", buf, strerror(errno));
+  return 1;
+}

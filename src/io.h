@@ -1,0 +1,55 @@
+/* io — HDF5 files: simulation output, gradient dumps / parameter files, and
+ * the collective-write check of --verify.  Every failure names the file and
+ * the dataset.  Files are written to PATH.tmp and renamed into place, so a
+ * killed job never leaves a half-written file under the final name. */
+#ifndef DMN_IO_H
+#define DMN_IO_H
+
+#include <mpi.h>
+#include <petscsys.h>
+
+#include "episode.h"
+#include "model.h"
+
+/* Compact per-episode record for output (owned by the rank that ran it). */
+typedef struct DmnEpisodeRecord {
+  long episode;
+  int T;
+  double *position; /* (T x 3) mm */
+  double *heading;  /* (T) rad, unwrapped */
+  double *odor;     /* (T x 2) concentration at left / right antenna */
+  double *drive;    /* (T x 2) descending drive (left, right) */
+  double *joints;   /* (T x 18) q1 q2 q3 per leg LF LM LH RF RM RH, rad */
+  double *contact;  /* (T x 6) stance weights */
+  int n_spikes[DMN_NLAYER];
+  int *spike_step[DMN_NLAYER], *spike_id[DMN_NLAYER];
+  double rate_hz[DMN_NLAYER];
+  DmnLoss loss;
+  DmnMetrics metrics;
+  double start[3]; /* x0, y0, psi0 */
+} DmnEpisodeRecord;
+
+void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r);
+void record_free(DmnEpisodeRecord *r);
+/* Ship a record to rank `dest` / receive one from `src` (T known to both). */
+PetscErrorCode record_send(const DmnEpisodeRecord *r, int dest, MPI_Comm comm);
+PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_Comm comm);
+
+/* simulation_data.h5: /episode_NNNN/... for every episode and top-level
+ * links to episode 0 (position, heading, odor_input, dn_drive, ...). */
+int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *config_yaml,
+                        char err[DMN_ERR_MAX]);
+
+/* /params/<name> and (if g) /grads/<name>, /loss, /config. */
+int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, const DmnParams *g, double loss,
+                    const char *config_yaml, char err[DMN_ERR_MAX]);
+int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]);
+
+/* Each rank writes its slice of one dataset collectively in dir, reads it
+ * back and removes the file.  Collective over comm. */
+int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]);
+
+/* mkdir -p */
+int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]);
+
+#endif

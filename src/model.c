@@ -1,0 +1,189 @@
+#include "model.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "util.h"
+
+#define DMN_GROUP_NAME(name, doc) #name,
+#define DMN_GROUP_DOC(name, doc) doc,
+const char *const dmn_group_names[DMN_NGROUP] = {DMN_PARAM_GROUPS(DMN_GROUP_NAME)};
+const char *const dmn_group_docs[DMN_NGROUP] = {DMN_PARAM_GROUPS(DMN_GROUP_DOC)};
+
+PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnModel *m, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  memset(m, 0, sizeof(*m));
+  m->cfg = *cfg;
+  if (config_validate(cfg, err)) PetscFunctionReturn(PETSC_ERR_USER_INPUT);
+  if (conn) {
+    connectome_copy(conn, &m->conn);
+  } else if (connectome_build_synthetic(cfg, &m->conn, err)) {
+    PetscFunctionReturn(PETSC_ERR_USER_INPUT);
+  }
+  m->n_neuron = 0;
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    m->n[l] = m->conn.n[l];
+    m->layer_off[l] = m->n_neuron;
+    m->n_neuron += m->n[l];
+  }
+  m->layer_off[DMN_NLAYER] = m->n_neuron;
+  m->T = (int)cfg->sim_steps;
+  m->dt = cfg->sim_dt;
+  m->a_syn = exp(-m->dt / cfg->circuit_tau_syn);
+  m->a_q = exp(-m->dt / cfg->motor_tau_q);
+  m->tau_min = cfg->circuit_tau_min;
+  m->v_rest = cfg->circuit_v_rest;
+  m->v_reset = cfg->circuit_v_reset;
+  m->gamma = cfg->circuit_surrogate_gamma;
+  m->beta = cfg->circuit_surrogate_beta;
+  m->smooth = cfg->circuit_spike_fn == DMN_SPIKE_SIGMOID;
+  m->detach_reset = cfg->circuit_detach_reset;
+  m->feedback = cfg->grad_sensory_feedback;
+  m->window = (int)cfg->grad_window;
+  /* The mushroom-body projections are the large sparse ones: PETSc AIJ. */
+  m->use_petsc[DMN_P_PN_TO_KC] = m->use_petsc[DMN_P_KC_TO_MBON] = cfg->circuit_sparse_backend == DMN_SPARSE_PETSC;
+  env_model_init(&m->env, cfg, m->n[DMN_L_ORN]);
+  body_model_init(&m->body, cfg);
+
+  size_t sizes[DMN_NGROUP] = {0};
+  sizes[DMN_G_orn_gain] = (size_t)m->n[DMN_L_ORN];
+  for (int g = 0; g < DMN_NGROUP; g++)
+    if (model_group_proj(g) >= 0) sizes[g] = (size_t)m->conn.proj[model_group_proj(g)].nnz;
+  sizes[DMN_G_rho] = sizes[DMN_G_theta] = sizes[DMN_G_bias] = (size_t)m->n_neuron;
+  sizes[DMN_G_motor_w] = 2 * (size_t)m->n[DMN_L_DN];
+  sizes[DMN_G_motor_b] = 2;
+  size_t off = 0;
+  for (int g = 0; g < DMN_NGROUP; g++) {
+    m->group_off[g] = off;
+    m->group_n[g] = sizes[g];
+    off += sizes[g];
+  }
+  m->n_params = off;
+  PetscFunctionReturn(0);
+}
+
+void model_free(DmnModel *m) { connectome_free(&m->conn); }
+
+void params_alloc(const DmnModel *m, DmnParams *p) {
+  p->n = m->n_params;
+  p->data = calloc(p->n ? p->n : 1, sizeof(double));
+#define DMN_GROUP_SET(name, doc) p->name = p->data + m->group_off[DMN_G_##name];
+  DMN_PARAM_GROUPS(DMN_GROUP_SET)
+#undef DMN_GROUP_SET
+}
+
+void params_free(DmnParams *p) {
+  free(p->data);
+  memset(p, 0, sizeof(*p));
+}
+void params_copy(DmnParams *dst, const DmnParams *src) { memcpy(dst->data, src->data, sizeof(double) * src->n); }
+void params_zero(DmnParams *p) { memset(p->data, 0, sizeof(double) * p->n); }
+double *params_group(const DmnParams *p, const DmnModel *m, int g) { return p->data + m->group_off[g]; }
+
+void params_locate(const DmnModel *m, size_t k, char *buf, size_t n) {
+  for (int g = DMN_NGROUP - 1; g >= 0; g--)
+    if (k >= m->group_off[g] && m->group_n[g]) {
+      snprintf(buf, n, "%s[%zu]", dmn_group_names[g], k - m->group_off[g]);
+      return;
+    }
+  snprintf(buf, n, "?[%zu]", k);
+}
+
+void model_init_params(const DmnModel *m, DmnParams *p) {
+  const DmnConfig *c = &m->cfg;
+  DmnRng r = util_rng((uint64_t)c->sim_seed, DMN_STREAM_INIT, 0, 0);
+  for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = c->init_orn_gain;
+  const double scale[DMN_NPROJ] = {c->init_orn_to_pn, c->init_pn_to_kc, c->init_kc_to_mbon, c->init_mbon_to_dn, c->init_pn_to_dn};
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    const DmnProjection *pr = &m->conn.proj[q];
+    double *u = params_group(p, m, DMN_G_orn_to_pn + q);
+    for (int row = 0; row < pr->n_post; row++)
+      for (int k = pr->row_ptr[row]; k < pr->row_ptr[row + 1]; k++) {
+        double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]);
+        double mag = scale[q] * (sgn < 0 ? c->init_inhibitory_scale : 1.0);
+        mag *= 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
+        if (pr->is_signed)
+          u[k] = util_softplus_inv(mag > 1e-6 ? mag : 1e-6); /* softplus cannot reach 0 */
+        else
+          u[k] = sgn * mag;
+      }
+  }
+  const double tau0[DMN_NLAYER] = {c->circuit_tau_orn, c->circuit_tau_pn, c->circuit_tau_kc, c->circuit_tau_mbon, c->circuit_tau_dn};
+  for (int l = 0; l < DMN_NLAYER; l++)
+    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) {
+      double excess = tau0[l] - m->tau_min;
+      p->rho[i] = util_softplus_inv(excess > 1e-3 ? excess : 1e-3);
+      p->theta[i] = c->circuit_theta_init;
+      p->bias[i] = 0.0;
+    }
+  for (int k = 0; k < 2 * m->n[DMN_L_DN]; k++)
+    p->motor_w[k] = c->init_motor_w * (1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0));
+  p->motor_b[0] = p->motor_b[1] = c->init_motor_b;
+}
+
+PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d) {
+  PetscFunctionBeginUser;
+  memset(d, 0, sizeof(*d));
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    const DmnProjection *pr = &m->conn.proj[q];
+    d->w[q] = calloc((size_t)pr->nnz + 1, sizeof(double));
+    d->dw_du[q] = calloc((size_t)pr->nnz + 1, sizeof(double));
+    if (m->use_petsc[q]) {
+      /* The Mat wraps our CSR arrays (no copy): updating w[] updates the Mat. */
+      PetscCall(MatCreateSeqAIJWithArrays(PETSC_COMM_SELF, pr->n_post, pr->n_pre, pr->row_ptr, pr->col, d->w[q], &d->mat[q]));
+      PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_pre, NULL, &d->vin[q]));
+      PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_post, NULL, &d->vout[q]));
+    }
+  }
+  d->a = calloc((size_t)m->n_neuron, sizeof(double));
+  d->da_drho = calloc((size_t)m->n_neuron, sizeof(double));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived *d) {
+  PetscFunctionBeginUser;
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    const DmnProjection *pr = &m->conn.proj[q];
+    const double *u = params_group(p, m, DMN_G_orn_to_pn + q);
+    double *w = d->w[q];
+    if (d->mat[q]) PetscCall(MatSeqAIJGetArray(d->mat[q], &w)); /* same array; keeps PETSc's object state honest */
+    for (int row = 0; row < pr->n_post; row++)
+      for (int k = pr->row_ptr[row]; k < pr->row_ptr[row + 1]; k++) {
+        if (!pr->alive[k]) {
+          w[k] = d->dw_du[q][k] = 0.0;
+        } else if (pr->is_signed) {
+          /* Dale (MODEL §1): w = sigma_pre * softplus(u) */
+          double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]);
+          w[k] = sgn * util_softplus(u[k]);
+          d->dw_du[q][k] = sgn * util_sigmoid(u[k]);
+        } else {
+          w[k] = u[k];
+          d->dw_du[q][k] = 1.0;
+        }
+      }
+    if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
+  }
+  /* a = exp(-dt/tau), tau = tau_min + softplus(rho) (MODEL §2) */
+  for (int i = 0; i < m->n_neuron; i++) {
+    double tau = m->tau_min + util_softplus(p->rho[i]);
+    d->a[i] = exp(-m->dt / tau);
+    d->da_drho[i] = d->a[i] * m->dt / (tau * tau) * util_sigmoid(p->rho[i]);
+  }
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode derived_destroy(DmnDerived *d) {
+  PetscFunctionBeginUser;
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    if (d->mat[q]) PetscCall(MatDestroy(&d->mat[q]));
+    if (d->vin[q]) PetscCall(VecDestroy(&d->vin[q]));
+    if (d->vout[q]) PetscCall(VecDestroy(&d->vout[q]));
+    free(d->w[q]);
+    free(d->dw_du[q]);
+  }
+  free(d->a);
+  free(d->da_drho);
+  memset(d, 0, sizeof(*d));
+  PetscFunctionReturn(0);
+}

@@ -1,0 +1,88 @@
+#include "snn.h"
+
+void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
+                     double *vp, double *v, double *s) {
+  for (int i = 0; i < n; i++) {
+    /* V = V_rest + a (Vp[t-1] - V_rest) + (1 - a)(cur + b);  s = H(V - theta);  Vp = V - s (V - V_reset) */
+    double vi = k->v_rest + a[i] * (vp[i] - k->v_rest) + (1.0 - a[i]) * (cur[i] + bias[i]);
+    double si = snn_spike(k, vi - theta[i]);
+    v[i] = vi;
+    s[i] = si;
+    vp[i] = vi - si * (vi - k->v_reset);
+  }
+}
+
+void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *da_drho, const double *theta, const double *bias,
+                      const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
+                      double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho) {
+  for (int i = 0; i < n; i++) {
+    double ds = d_s[i], dv;
+    /* fwd: Vp = V - s (V - V_reset); detach_reset treats s (V - V_reset) as a constant */
+    if (k->detach_reset) {
+      dv = g_vp[i];
+    } else {
+      dv = g_vp[i] * (1.0 - s[i]);
+      ds -= g_vp[i] * (v[i] - k->v_reset);
+    }
+    /* fwd: s = H(V - theta), surrogate (or exact sigmoid) derivative */
+    double sg = snn_spike_grad(k, v[i] - theta[i], s[i]) * ds;
+    dv += sg;
+    g_theta[i] -= sg;
+    /* fwd: V = V_rest + a (Vp_prev - V_rest) + (1 - a)(cur + b) */
+    double di = g_i[i] + (1.0 - a[i]) * dv;
+    g_bias[i] += (1.0 - a[i]) * dv;
+    g_rho[i] += dv * (vp_prev[i] - k->v_rest - cur[i] - bias[i]) * da_drho[i];
+    g_vp[i] = a[i] * dv;
+    /* fwd: cur = a_syn cur_prev + x */
+    d_x[i] = di;
+    g_i[i] = k->a_syn * di;
+  }
+}
+
+void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y) {
+  for (int i = 0; i < p->n_post; i++) {
+    double acc = 0.0;
+    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) acc += w[q] * x[p->col[q]];
+    y[i] += acc;
+  }
+}
+
+void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
+                          double *d_x, double *g_u) {
+  for (int i = 0; i < p->n_post; i++) {
+    double dyi = d_y[i];
+    if (dyi == 0.0) continue;
+    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) {
+      int j = p->col[q];
+      d_x[j] += w[q] * dyi;              /* fwd: y_i += w_ij x_j */
+      g_u[q] += dyi * x[j] * dw_du[q];   /* dw/du is 0 for a lesioned synapse */
+    }
+  }
+}
+
+PetscErrorCode snn_project_forward_petsc(Mat W, Vec vin, Vec vout, const double *x, double *y) {
+  PetscFunctionBeginUser;
+  PetscCall(VecPlaceArray(vin, x));
+  PetscCall(VecPlaceArray(vout, y));
+  PetscCall(MatMultAdd(W, vin, vout, vout)); /* y = y + W x */
+  PetscCall(VecResetArray(vin));
+  PetscCall(VecResetArray(vout));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode snn_project_backward_petsc(Mat W, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
+                                          const double *d_y, double *d_x, double *g_u) {
+  PetscFunctionBeginUser;
+  PetscCall(VecPlaceArray(vin, d_y));
+  PetscCall(VecPlaceArray(vout, d_x));
+  PetscCall(MatMultTransposeAdd(W, vin, vout, vout)); /* d_x = d_x + W^T d_y */
+  PetscCall(VecResetArray(vin));
+  PetscCall(VecResetArray(vout));
+  /* The weight gradient touches existing synapses only. */
+  for (int i = 0; i < p->n_post; i++) {
+    double dyi = d_y[i];
+    if (dyi == 0.0) continue;
+    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) g_u[q] += dyi * x[p->col[q]] * dw_du[q];
+  }
+  PetscFunctionReturn(0);
+}

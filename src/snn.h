@@ -1,0 +1,65 @@
+/* snn — current-based LIF layers and synaptic projections (MODEL §2), each
+ * forward kernel with its backward next to it.  Kernels never allocate and
+ * never fail; backward kernels ADD into gradients (the caller zeroes). */
+#ifndef DMN_SNN_H
+#define DMN_SNN_H
+
+#include <petscmat.h>
+
+#include "connectome.h"
+
+/* Constants of the spike nonlinearity shared by all layers. */
+typedef struct SnnConst {
+  double v_rest, v_reset, a_syn;
+  double gamma, beta; /* surrogate gamma / (1 + beta |V - theta|)^2 */
+  int smooth;         /* s = sigmoid(4 gamma (V - theta)) instead of Heaviside */
+  int detach_reset;
+} SnnConst;
+
+/* Spike value and the derivative used by the backward pass at V - theta = x. */
+static inline double snn_spike(const SnnConst *k, double x) {
+  if (k->smooth) {
+    double z = 4.0 * k->gamma * x;
+    return z >= 0 ? 1.0 / (1.0 + exp(-z)) : exp(z) / (1.0 + exp(z));
+  }
+  return x >= 0.0 ? 1.0 : 0.0;
+}
+static inline double snn_spike_grad(const SnnConst *k, double x, double s) {
+  if (k->smooth) return 4.0 * k->gamma * s * (1.0 - s);
+  double q = 1.0 + k->beta * fabs(x);
+  return k->gamma / (q * q);
+}
+
+/* LIF step for n neurons (MODEL §2).  cur holds a_syn*cur[t-1] + W x[t] on entry
+ * (the caller has added the projections); vp is the post-reset potential of
+ * the previous step on entry and of this step on exit. */
+void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
+                     double *vp, double *v, double *s);
+
+/* Backward of snn_lif_forward for one step.
+ * In:  v, s, cur (this step), vp_prev (post-reset potential of the previous
+ *      step), d_s (dL/ds from the layers above and the loss), g_vp (dL/dvp
+ *      of this step, carried from t+1), g_i (dL/dI of this step carried from
+ *      t+1, i.e. a_syn * d_I[t+1]).
+ * Out: d_x = dL/d(input current added at this step); g_vp, g_i overwritten
+ *      with the carries for step t-1; gradients of theta, bias, rho added. */
+void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *da_drho, const double *theta, const double *bias,
+                      const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
+                      double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho);
+
+/* Post-reset potential from a step's V and s: vp = V - s (V - V_reset). */
+static inline double snn_post_reset(const SnnConst *k, double v, double s) { return v - s * (v - k->v_reset); }
+
+/* Projection y += W x for W in CSR (row = postsynaptic neuron). */
+void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y);
+/* Backward: d_x += W^T d_y and g_u += (d_y_i x_j) dw/du for every synapse. */
+void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
+                          double *d_x, double *g_u);
+
+/* The same through a PETSc AIJ Mat that wraps w (MatMultAdd / MatMultTransposeAdd).
+ * vin/vout are array-less Vecs reused for every call. */
+PetscErrorCode snn_project_forward_petsc(Mat W, Vec vin, Vec vout, const double *x, double *y);
+PetscErrorCode snn_project_backward_petsc(Mat W, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
+                                          const double *d_y, double *d_x, double *g_u);
+
+#endif

@@ -1,0 +1,68 @@
+#include "util.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <time.h>
+
+/* SplitMix64 finaliser: a bijective 64-bit mixer with full avalanche. */
+uint64_t util_mix64(uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
+}
+
+DmnRng util_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b) {
+  uint64_t k = util_mix64(seed);
+  k = util_mix64(k ^ (stream * 0xD1B54A32D192ED03ull));
+  k = util_mix64(k ^ (a * 0xABC98388FB8FAC03ull));
+  k = util_mix64(k ^ (b * 0x8CB92BA72F3D8DD7ull));
+  DmnRng r = {k, 0};
+  return r;
+}
+
+uint64_t util_rng_u64(DmnRng *r) { return util_mix64(r->key ^ util_mix64(r->ctr++)); }
+
+double util_rng_uniform(DmnRng *r) { return (double)(util_rng_u64(r) >> 11) * 0x1.0p-53; }
+
+double util_rng_normal(DmnRng *r) {
+  double u1 = util_rng_uniform(r), u2 = util_rng_uniform(r);
+  return sqrt(-2.0 * log(1.0 - u1)) * cos(2.0 * M_PI * u2);
+}
+
+uint64_t util_rng_below(DmnRng *r, uint64_t n) {
+  uint64_t lim = UINT64_MAX - UINT64_MAX % n;
+  uint64_t x;
+  do x = util_rng_u64(r);
+  while (x >= lim);
+  return x % n;
+}
+
+double util_norm2(const double *x, size_t n) {
+  double scale = 0.0, ssq = 1.0;
+  for (size_t i = 0; i < n; i++) {
+    double a = fabs(x[i]);
+    if (a == 0.0) continue;
+    if (!(a <= 1e308)) return a; /* inf or nan propagates */
+    if (scale < a) {
+      ssq = 1.0 + ssq * (scale / a) * (scale / a);
+      scale = a;
+    } else {
+      ssq += (a / scale) * (a / scale);
+    }
+  }
+  return scale * sqrt(ssq);
+}
+
+double util_wtime(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+long util_peak_rss_kb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_maxrss;
+}

@@ -1,0 +1,43 @@
+/* util — pure helpers with no MPI or PETSc: counter-based RNG, smooth
+ * nonlinearities, small array kernels, a wall clock. */
+#ifndef DMN_UTIL_H
+#define DMN_UTIL_H
+
+#include <math.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Counter-based RNG: the k-th number of stream (seed, stream, a, b) is a pure
+ * function of its key and k, so episode e of individual i draws the same
+ * start pose whichever rank runs it, for any rank count.  Never rand(). */
+typedef struct DmnRng {
+  uint64_t key, ctr;
+} DmnRng;
+
+enum { DMN_STREAM_CONNECTOME = 1, DMN_STREAM_INIT = 2, DMN_STREAM_TRAIN_START = 3, DMN_STREAM_EVAL_START = 4,
+       DMN_STREAM_GRADCHECK = 5, DMN_STREAM_SIM_START = 6 };
+
+uint64_t util_mix64(uint64_t x);
+DmnRng util_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
+uint64_t util_rng_u64(DmnRng *r);
+double util_rng_uniform(DmnRng *r);             /* [0, 1) with 53 random bits */
+double util_rng_normal(DmnRng *r);              /* standard normal (Box-Muller) */
+uint64_t util_rng_below(DmnRng *r, uint64_t n); /* uniform in [0, n) without modulo bias */
+
+/* softplus(x) = log(1 + e^x), stable for large |x|; its derivative is sigmoid. */
+static inline double util_softplus(double x) { return x > 30.0 ? x : (x < -30.0 ? exp(x) : log1p(exp(x))); }
+static inline double util_sigmoid(double x) {
+  if (x >= 0) return 1.0 / (1.0 + exp(-x));
+  double e = exp(x);
+  return e / (1.0 + e);
+}
+/* Inverse of softplus for y > 0: u such that softplus(u) = y. */
+static inline double util_softplus_inv(double y) { return y > 30.0 ? y : log(expm1(y)); }
+
+/* Overflow-safe Euclidean norm (scaled sum of squares, as LAPACK dnrm2). */
+double util_norm2(const double *x, size_t n);
+
+double util_wtime(void); /* seconds, monotonic */
+long util_peak_rss_kb(void);
+
+#endif
