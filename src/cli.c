@@ -402,7 +402,7 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
     }
     int rc = 0;
     if (!rank) {
-      char path[DMN_STR_MAX + 64], cpath[DMN_STR_MAX + 64];
+      char path[DMN_STR_MAX + 128], cpath[DMN_STR_MAX + 128];
       snprintf(path, sizeof path, "%s/simulation_data.h5", dir);
       char *yaml = config_to_yaml(cfg);
       rc = io_write_simulation(path, &m, all, (int)n_ep, yaml, err);

@@ -65,10 +65,10 @@
   X(circuit, tau_dn,    DOUBLE, 30.0,  "", 0.01, 1e4, "ms", "initial membrane tau, DN") \
   X(circuit, sparse_backend, ENUM, 0, "petsc|csr", 0, 0, "", "PN->KC and KC->MBON through PETSc AIJ MatMult (default) or the built-in CSR loop") \
   X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
-  X(init, orn_to_pn,    DOUBLE, 6.0,   "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
-  X(init, pn_to_kc,     DOUBLE, 4.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
-  X(init, kc_to_mbon,   DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
-  X(init, mbon_to_dn,   DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
+  X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
+  X(init, pn_to_kc,     DOUBLE, 10.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
+  X(init, kc_to_mbon,   DOUBLE, 1.3,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
+  X(init, mbon_to_dn,   DOUBLE, 24.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \

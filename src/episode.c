@@ -198,16 +198,29 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   nav_distance(m, tape->body[T - 1].p, &M->final_distance, gdummy);
   M->mean_distance = nav / T;
   M->path_length = path;
-  int kc_active = 0;
   for (int l = 0; l < DMN_NLAYER; l++) {
     double sum = 0.0;
-    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) {
-      sum += tape->rate_hz[i];
-      if (l == DMN_L_KC && tape->rate_hz[i] > 0) kc_active++;
-    }
+    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) sum += tape->rate_hz[i];
     M->rate_hz[l] = m->n[l] ? sum / m->n[l] : 0.0;
   }
-  M->kc_active_fraction = m->n[DMN_L_KC] ? (double)kc_active / m->n[DMN_L_KC] : 0.0;
+  /* KC population sparseness: the fraction of KCs that spike within a
+   * 100 ms window, averaged over the windows of the episode (a KC counted
+   * as active for having spiked once in 5 s would overstate it while the
+   * fly walks through changing odor). */
+  int win = (int)(100.0 / m->dt + 0.5), n_win = 0, o_kc = m->layer_off[DMN_L_KC], n_kc = m->n[DMN_L_KC];
+  M->kc_active_fraction = 0.0;
+  if (win < 1) win = 1;
+  for (int t0 = 0; t0 + win <= T && n_kc; t0 += win, n_win++) {
+    int active = 0;
+    for (int i = 0; i < n_kc; i++)
+      for (int t = t0; t < t0 + win; t++)
+        if (tape->s[(size_t)t * n + o_kc + i] > 0.5) {
+          active++;
+          break;
+        }
+    M->kc_active_fraction += (double)active / n_kc;
+  }
+  if (n_win) M->kc_active_fraction /= n_win;
 
   if (!isfinite(L->total)) {
     /* Find where it went wrong, only on failure (no cost on the normal path). */

@@ -78,7 +78,7 @@ PetscErrorCode gradcheck_compare(const DmnModel *m, const DmnParams *p, const Dm
     double num = 0.0, den = 0.0;
     for (int a = 0; a < k; a++) {
       size_t idx = off + pick[a];
-      double x0 = x.data[idx], h = o->h_rel * fmax(1.0, fabs(x0)), L[4];
+      double x0 = x.data[idx], h = o->h_rel, L[4]; /* absolute: theta = -50 mV is an offset, its scale is the sigmoid width */
       const double step[4] = {-2, -1, 1, 2};
       for (int s = 0; s < 4; s++) {
         x.data[idx] = x0 + step[s] * h;

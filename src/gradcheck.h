@@ -8,7 +8,7 @@
 
 typedef struct GradCheckOptions {
   int max_per_group; /* entries checked per group (all if the group is smaller) */
-  double h_rel;      /* step = h_rel * max(1, |theta_k|), 4-point stencil */
+  double h_rel;      /* finite-difference step (absolute), 4-point stencil */
   double tol;        /* pass if every relative error is below tol */
   unsigned long seed;
 } GradCheckOptions;

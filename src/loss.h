@@ -11,7 +11,7 @@ typedef struct DmnLoss {
 typedef struct DmnMetrics {
   double final_distance, mean_distance, path_length; /* mm */
   double rate_hz[DMN_NLAYER];                         /* layer mean rates */
-  double kc_active_fraction;                          /* KCs that spiked at least once */
+  double kc_active_fraction; /* mean fraction of KCs spiking per 100 ms window */
 } DmnMetrics;
 
 struct DmnModel;

@@ -1,0 +1,240 @@
+/* Gradients of whole modules and of the closed loop (MODEL §2 smooth mode:
+ * exact derivative, rel. error < 1e-6), the harness self-test (a flipped
+ * sign must FAIL), spiking-mode gradients, lesions, the PETSc and CSR
+ * backends, and the initial firing rates of the default circuit. */
+#include <petscsys.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "gradcheck.h"
+#include "util.h"
+
+static void small_circuit(DmnConfig *c, int T) {
+  config_defaults(c);
+  c->circuit_n_orn = c->circuit_n_pn = 10;
+  c->circuit_n_kc = 40;
+  c->circuit_kc_claws = 3;
+  c->circuit_n_mbon = 6;
+  c->circuit_n_dn = 4;
+  c->sim_steps = T;
+  c->circuit_spike_fn = DMN_SPIKE_SIGMOID;
+  c->circuit_detach_reset = 0;
+  c->grad_sensory_feedback = DMN_FEEDBACK_FULL;
+}
+
+typedef struct {
+  DmnModel m;
+  DmnParams p, g;
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  double p0[2], psi0, loss;
+} Setup;
+
+static PetscErrorCode setup(Setup *s, const DmnConfig *c, const DmnConnectome *conn) {
+  PetscFunctionBeginUser;
+  char err[DMN_ERR_MAX];
+  PetscCall(model_build(c, conn, &s->m, err));
+  params_alloc(&s->m, &s->p);
+  params_alloc(&s->m, &s->g);
+  model_init_params(&s->m, &s->p);
+  PetscCall(derived_create(&s->m, &s->d));
+  tape_alloc(&s->m, &s->t);
+  work_alloc(&s->m, &s->w);
+  episode_start_pose(&s->m, DMN_STREAM_SIM_START, 0, 0, s->p0, &s->psi0);
+  PetscCall(gradcheck_gradient(&s->m, &s->p, &s->d, s->p0, s->psi0, &s->t, &s->w, &s->g, &s->loss, err));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode teardown(Setup *s) {
+  PetscFunctionBeginUser;
+  work_free(&s->w);
+  tape_free(&s->t);
+  PetscCall(derived_destroy(&s->d));
+  params_free(&s->g);
+  params_free(&s->p);
+  model_free(&s->m);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode check_fd_h(const char *label, const DmnConfig *c, int expect_pass, Setup *keep, double h_rel) {
+  PetscFunctionBeginUser;
+  Setup s;
+  char err[DMN_ERR_MAX];
+  PetscCall(setup(&s, c, NULL));
+  GradCheckOptions o = gradcheck_defaults();
+  if (h_rel > 0) o.h_rel = h_rel;
+  GradCheckResult r;
+  PetscCall(gradcheck_compare(&s.m, &s.p, &s.g, s.p0, s.psi0, &o, &r, err));
+  printf("--- %s\n", label);
+  gradcheck_print(&s.m, &r, &o);
+  CHECK(r.pass == expect_pass, "%s: gradient check %s", label, r.pass ? "passed" : "failed");
+  for (int k = 0; k < DMN_NGROUP; k++) CHECK(r.n_checked[k] > 0, "%s: group %s checked", label, dmn_group_names[k]);
+  if (keep) *keep = s;
+  else PetscCall(teardown(&s));
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode check_fd(const char *label, const DmnConfig *c, int expect_pass, Setup *keep) {
+  return check_fd_h(label, c, expect_pass, keep, getenv("DMN_TEST_H") ? atof(getenv("DMN_TEST_H")) : 0.0);
+}
+
+int main(int argc, char **argv) {
+  PetscCall(PetscInitialize(&argc, &argv, NULL, NULL));
+  DmnConfig c;
+  char err[DMN_ERR_MAX];
+
+  /* 1. the whole closed loop, T = 120 (tripod switches at 50 and 100 couple
+   *    the drive into the pose), every parameter group */
+  small_circuit(&c, 120);
+  Setup loop;
+  PetscCall(check_fd("closed loop, T = 120", &c, 1, &loop));
+
+  /* 2. harness self-test: one flipped sign must FAIL */
+  {
+    size_t k = loop.m.group_off[DMN_G_pn_to_kc], best = k;
+    for (size_t i = k; i < k + loop.m.group_n[DMN_G_pn_to_kc]; i++)
+      if (fabs(loop.g.data[i]) > fabs(loop.g.data[best])) best = i;
+    /* make sure the flipped entry is among the checked ones: check all of it */
+    GradCheckOptions o = gradcheck_defaults();
+    o.max_per_group = (int)loop.m.group_n[DMN_G_pn_to_kc];
+    loop.g.data[best] = -loop.g.data[best];
+    GradCheckResult r;
+    PetscCall(gradcheck_compare(&loop.m, &loop.p, &loop.g, loop.p0, loop.psi0, &o, &r, err));
+    char where[64];
+    params_locate(&loop.m, r.worst_index, where, sizeof where);
+    printf("--- self-test: flipped sign of the largest pn_to_kc entry -> %s, worst %s (rel %.2e)\n", r.pass ? "PASSED (bad)" : "FAILED (good)",
+           where, r.worst_rel);
+    CHECK(!r.pass && r.worst_index == best, "a flipped gradient sign must fail the check and be named");
+    PetscCall(teardown(&loop));
+  }
+
+  /* 3. circuit module alone, T = 20: only the rate terms of the loss */
+  small_circuit(&c, 20);
+  c.loss_w_nav = c.loss_w_energy = 0.0;
+  c.loss_min_rate_kc = 30; /* make the silent-layer term active */
+  PetscCall(check_fd("circuit module (rate terms), T = 20", &c, 1, NULL));
+
+  /* 4. the other odor field, and window feedback spanning the episode
+   *    (equal to full there, so the gradient is exact) */
+  small_circuit(&c, 60);
+  c.odor_field = DMN_ODOR_GAUSSIAN;
+  c.grad_sensory_feedback = DMN_FEEDBACK_WINDOW;
+  c.grad_window = 60;
+  PetscCall(check_fd("closed loop, gaussian field, window = T = 60", &c, 1, NULL));
+
+  /* 5. spiking mode (Heaviside + surrogate, defaults): finite, non-zero in every group */
+  {
+    config_defaults(&c);
+    c.sim_steps = 600;
+    Setup s;
+    PetscCall(setup(&s, &c, NULL));
+    for (int k = 0; k < DMN_NGROUP; k++) {
+      double *g = params_group(&s.g, &s.m, k), nrm = 0;
+      int finite = 1;
+      for (size_t i = 0; i < s.m.group_n[k]; i++) {
+        finite &= isfinite(g[i]);
+        nrm += g[i] * g[i];
+      }
+      printf("  spiking mode |grad %-10s| = %.3e\n", dmn_group_names[k], sqrt(nrm));
+      CHECK(finite && nrm > 0, "spiking-mode gradient of %s finite and non-zero", dmn_group_names[k]);
+    }
+    PetscCall(teardown(&s));
+  }
+
+  /* 6. lesions: removed synapses get gradient exactly 0 and have no influence */
+  {
+    small_circuit(&c, 80);
+    DmnConnectome conn;
+    CHECK(connectome_build_synthetic(&c, &conn, err) == 0, "%s", err);
+    int removed = connectome_lesion_synapse(&conn, DMN_P_PN_TO_KC, 5);
+    removed += connectome_ablate_neuron(&conn, DMN_L_KC, 3);
+    CHECK(removed == 1 + 3 + 3, "lesion removed %d synapses (1 + 3 claws + 3 MBON outputs)", removed);
+    Setup s;
+    PetscCall(setup(&s, &c, &conn));
+    const DmnProjection *pk = &s.m.conn.proj[DMN_P_PN_TO_KC], *pm = &s.m.conn.proj[DMN_P_KC_TO_MBON];
+    int zero = 1, n_dead = 0;
+    for (int q = 0; q < DMN_NPROJ; q++) {
+      const DmnProjection *pr = &s.m.conn.proj[q];
+      double *g = params_group(&s.g, &s.m, DMN_G_orn_to_pn + q);
+      for (int k = 0; k < pr->nnz; k++)
+        if (!pr->alive[k]) {
+          n_dead++;
+          zero &= g[k] == 0.0;
+        }
+    }
+    CHECK(n_dead == removed && zero, "every lesioned synapse has gradient exactly 0 (%d dead)", n_dead);
+    /* no influence: changing a dead parameter changes nothing */
+    double loss0 = s.loss, l1;
+    s.p.pn_to_kc[5] += 3.0;
+    PetscCall(gradcheck_loss(&s.m, &s.p, &s.d, s.p0, s.psi0, &s.t, &s.w, &l1, err));
+    CHECK(l1 == loss0, "a lesioned synapse has no influence on the loss");
+    (void)pk;
+    (void)pm;
+    PetscCall(teardown(&s));
+    connectome_free(&conn);
+  }
+
+  /* 7. PETSc AIJ and the plain CSR loop agree */
+  {
+    config_defaults(&c);
+    c.sim_steps = 400;
+    Setup a, b;
+    PetscCall(setup(&a, &c, NULL));
+    c.circuit_sparse_backend = DMN_SPARSE_CSR;
+    PetscCall(setup(&b, &c, NULL));
+    double md = 0, mg = 0;
+    for (size_t i = 0; i < a.g.n; i++) {
+      md = fmax(md, fabs(a.g.data[i] - b.g.data[i]));
+      mg = fmax(mg, fabs(a.g.data[i]));
+    }
+    printf("  PETSc vs CSR: loss %.17g vs %.17g, max |grad diff| %.2e (max |grad| %.2e)\n", a.loss, b.loss, md, mg);
+    CHECK(fabs(a.loss - b.loss) <= 1e-12 * fabs(a.loss), "losses agree");
+    CHECK(md <= 1e-9 * mg, "gradients agree");
+    PetscCall(teardown(&a));
+    PetscCall(teardown(&b));
+  }
+
+  /* 8. initial rates of the default circuit (MODEL §2): plausible before learning */
+  {
+    config_defaults(&c);
+    DmnModel m;
+    DmnParams p;
+    DmnDerived d;
+    DmnTape t;
+    DmnWork w;
+    PetscCall(model_build(&c, NULL, &m, err));
+    params_alloc(&m, &p);
+    model_init_params(&m, &p);
+    PetscCall(derived_create(&m, &d));
+    PetscCall(derived_update(&m, &p, &d));
+    tape_alloc(&m, &t);
+    work_alloc(&m, &w);
+    double rate[DMN_NLAYER] = {0}, kc_act = 0;
+    const int n_ep = 3;
+    for (int e = 0; e < n_ep; e++) {
+      double p0[2], psi0;
+      episode_start_pose(&m, DMN_STREAM_SIM_START, 0, e, p0, &psi0);
+      PetscCall(episode_forward(&m, &p, &d, p0, psi0, &t, &w, err));
+      for (int l = 0; l < DMN_NLAYER; l++) rate[l] += t.metrics.rate_hz[l] / n_ep;
+      kc_act += t.metrics.kc_active_fraction / n_ep;
+    }
+    printf("  default circuit at init: ORN %.1f PN %.1f KC %.2f Hz (%.1f%% active per 100 ms) MBON %.1f DN %.1f Hz\n", rate[0], rate[1],
+           rate[2], 100 * kc_act, rate[3], rate[4]);
+    CHECK(rate[DMN_L_ORN] >= 10 && rate[DMN_L_ORN] <= 100, "ORN tens of Hz: %.1f", rate[DMN_L_ORN]);
+    CHECK(rate[DMN_L_PN] >= 10 && rate[DMN_L_PN] <= 100, "PN tens of Hz: %.1f", rate[DMN_L_PN]);
+    CHECK(rate[DMN_L_KC] >= 0.5 && rate[DMN_L_KC] <= 10, "KC a few Hz: %.2f", rate[DMN_L_KC]);
+    CHECK(kc_act >= 0.05 && kc_act <= 0.20, "5-20%% of KCs active: %.3f", kc_act);
+    CHECK(rate[DMN_L_MBON] >= 10 && rate[DMN_L_MBON] <= 100, "MBON tens of Hz: %.1f", rate[DMN_L_MBON]);
+    CHECK(rate[DMN_L_DN] >= 10 && rate[DMN_L_DN] <= 100, "DN tens of Hz: %.1f", rate[DMN_L_DN]);
+    work_free(&w);
+    tape_free(&t);
+    PetscCall(derived_destroy(&d));
+    params_free(&p);
+    model_free(&m);
+  }
+  int rc = th_summary("test_grad");
+  PetscCall(PetscFinalize());
+  return rc;
+}

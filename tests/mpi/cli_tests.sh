@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# dmn_mpi end to end at NP ranks: --verify, bad input exits non-zero on all
+# ranks without hanging, --set, print-config round trip, --simulate
+# reproducible across rank counts, gradient dump -> --init --loss-only.
+set -u
+DMN=$1 SRC=$2 NP=$3
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
+RUN="mpirun --oversubscribe -n $NP $DMN"
+W=$(mktemp -d)
+trap 'rm -rf "$W"' EXIT
+pass=0 fail=0
+ok() { pass=$((pass + 1)); echo "ok   $1"; }
+bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && sed 's/^/     | /' "$2" | head -20; }
+
+# --verify
+if timeout 120 $RUN --verify --out "$W/verify" > "$W/v.out" 2>&1 && grep -q "All checks passed" "$W/v.out" \
+   && grep -q "$NP rank" "$W/v.out"; then ok "--verify at $NP ranks"; cat "$W/v.out"; else bad "--verify at $NP ranks" "$W/v.out"; fi
+
+# bad input: every class exits 2 within the timeout with the exact message, once
+for f in "$SRC"/tests/data/bad_*.yaml; do
+  want=$(sed -n 's/^# expect: //p' "$f" | head -1)
+  name=$(basename "$f")
+  (cd "$SRC/tests/data" && timeout 60 $RUN "$name" --simulate > "$W/b.out" 2> "$W/b.err")
+  rc=$?
+  if [ $rc -eq 2 ] && grep -qF "dmn_mpi: error: $want" "$W/b.err" && [ "$(grep -c 'dmn_mpi: error' "$W/b.err")" -eq 1 ]; then
+    ok "bad config $name -> exit 2"
+  else
+    echo "rc=$rc" >> "$W/b.err"; bad "bad config $name (wanted: $want)" "$W/b.err"
+  fi
+done
+timeout 60 $RUN /nonexistent/run.yaml --simulate > /dev/null 2> "$W/m.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "/nonexistent/run.yaml: cannot open config file" "$W/m.err"; then ok "missing config names the path"; else bad "missing config" "$W/m.err"; fi
+timeout 60 $RUN --simulate --set sim.dtt=2 > /dev/null 2> "$W/s.err"; rc=$?
+if [ $rc -eq 2 ] && grep -qF "unknown key 'sim.dtt' (did you mean 'sim.dt'?)" "$W/s.err"; then ok "--set typo"; else bad "--set typo" "$W/s.err"; fi
+timeout 60 $RUN --bogus > /dev/null 2> "$W/o.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "unknown option '--bogus'" "$W/o.err"; then ok "unknown option"; else bad "unknown option" "$W/o.err"; fi
+
+# print-config round trip (and --set reaches it)
+$RUN --print-config --set circuit.n_kc=100 --set odor.field=gaussian > "$W/c1.yaml" 2>&1
+$RUN "$W/c1.yaml" --print-config > "$W/c2.yaml" 2>&1
+if cmp -s "$W/c1.yaml" "$W/c2.yaml" && grep -q "n_kc: 100" "$W/c1.yaml" && grep -q "field: gaussian" "$W/c1.yaml"; then
+  ok "print-config round trip"; else bad "print-config round trip" "$W/c2.yaml"; fi
+if cmp -s <($RUN --print-config) <($RUN "$SRC/configs/default.yaml" --print-config); then ok "configs/default.yaml = built-in defaults"
+else bad "configs/default.yaml differs from the defaults"; fi
+
+# --simulate: same episodes, same results, whatever the rank count
+SIMARGS="--simulate --episodes 4 --set sim.steps=400 --set circuit.n_kc=200"
+timeout 120 mpirun --oversubscribe -n 1 $DMN $SIMARGS --out "$W/s1" > "$W/s1.out" 2>&1
+timeout 120 $RUN $SIMARGS --out "$W/sn" > "$W/sn.out" 2>&1
+strip() { grep '^Episode' "$1" | sed 's/| [0-9.]* s$//'; }
+if [ -s "$W/sn/simulation_data.h5" ] && [ "$(strip "$W/s1.out")" = "$(strip "$W/sn.out")" ] && [ "$(strip "$W/sn.out" | wc -l)" -eq 4 ]; then
+  ok "--simulate at $NP ranks reproduces 1 rank"; else bad "--simulate reproducibility" "$W/sn.out"; diff <(strip "$W/s1.out") <(strip "$W/sn.out"); fi
+
+# gradient dump, then --init FILE --loss-only gives the same loss
+GA="--set sim.steps=300 --set circuit.n_kc=200"
+timeout 120 $RUN $GA --gradient-dump "$W/g.h5" > "$W/g.out" 2>&1
+timeout 120 $RUN $GA --init "$W/g.h5" --loss-only > "$W/l.out" 2>&1
+l1=$(sed -n 's/^Gradient dump: loss \([^,]*\),.*/\1/p' "$W/g.out"); l2=$(sed -n 's/^loss //p' "$W/l.out")
+if [ -n "$l1" ] && [ "$l1" = "$l2" ] && [ ! -e "$W/g.h5.tmp" ]; then ok "gradient dump -> --init --loss-only ($l1)"; else bad "dump/init loss ($l1 vs $l2)" "$W/l.out"; fi
+timeout 60 $RUN $GA --init "$W/nothere.h5" --loss-only > /dev/null 2> "$W/i.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "$W/nothere.h5: cannot read parameter file" "$W/i.err"; then ok "missing --init file names the path"; else bad "missing --init" "$W/i.err"; fi
+echo "garbage" > "$W/corrupt.h5"
+timeout 60 $RUN $GA --init "$W/corrupt.h5" --loss-only > /dev/null 2> "$W/k.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "corrupt.h5: not a readable HDF5 file" "$W/k.err"; then ok "corrupt --init file named"; else bad "corrupt --init" "$W/k.err"; fi
+timeout 60 $RUN --set circuit.n_kc=100 --set sim.steps=300 --init "$W/g.h5" --loss-only > /dev/null 2> "$W/z.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "dataset '/params/pn_to_kc' has" "$W/z.err"; then ok "mismatched --init names the dataset"; else bad "mismatched --init" "$W/z.err"; fi
+
+echo "cli_np$NP: $pass passed, $fail failed"
+[ $fail -eq 0 ]

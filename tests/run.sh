@@ -1,0 +1,27 @@
+#!/usr/bin/env bash
+# Install what is missing, build, and run the whole test suite (ctest), then
+# the MPI-free unit tests again under AddressSanitizer + UBSan and valgrind.
+#   tests/run.sh            everything (CI runs exactly this)
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/.." && pwd)
+bash "$ROOT/jobs/install_deps.sh" valgrind
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+export OMPI_MCA_rmaps_base_oversubscribe=1
+
+echo "== build (Release, -Wall -Wextra, warnings fail the build)"
+BUILD_DIR=$ROOT/build bash "$ROOT/jobs/build.sh"
+echo "== ctest"
+ctest --test-dir "$ROOT/build" --output-on-failure -j 2
+
+echo "== unit tests under AddressSanitizer + UBSan (-Werror)"
+BUILD_DIR=$ROOT/build-strict bash "$ROOT/jobs/build.sh" -DDMN_STRICT=ON
+ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$ROOT/build-strict" --output-on-failure -L unit
+
+echo "== unit tests under valgrind (MPI-free)"
+for t in test_body test_kernels; do
+  valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/$t" > /dev/null
+  echo "valgrind clean: $t"
+done
+valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/test_config" "$ROOT/tests/data" > /dev/null
+echo "valgrind clean: test_config"
+echo "tests/run.sh: all stages passed"

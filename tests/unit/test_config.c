@@ -1,0 +1,106 @@
+/* Config: defaults are valid, print -> parse round trip, --set, and every
+ * bad-input class with its exact message (tests/data/bad_*.yaml, first line
+ * "# expect: <message>").  MPI-free. */
+#include <dirent.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "config.h"
+
+static char *slurp(const char *path, size_t *len) {
+  FILE *f = fopen(path, "rb");
+  if (!f) return NULL;
+  fseek(f, 0, SEEK_END);
+  long n = ftell(f);
+  fseek(f, 0, SEEK_SET);
+  char *b = malloc((size_t)n + 1);
+  *len = fread(b, 1, (size_t)n, f);
+  b[*len] = 0;
+  fclose(f);
+  return b;
+}
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
+
+int main(int argc, char **argv) {
+  const char *data = argc > 1 ? argv[1] : "tests/data";
+  char err[DMN_ERR_MAX];
+  DmnConfig a, b;
+
+  config_defaults(&a);
+  CHECK(config_validate(&a, err) == 0, "defaults invalid: %s", err);
+  CHECK(a.sim_steps == 5000 && a.circuit_n_kc == 2000 && a.circuit_n_mbon == 34, "MODEL defaults");
+  CHECK(a.circuit_surrogate_gamma == 0.05 && a.circuit_surrogate_beta == 0.5, "surrogate defaults");
+
+  /* round trip: print -> parse gives the same config, byte for byte */
+  CHECK(config_set(&a, "circuit.n_kc=1000", err) == 0, "%s", err);
+  CHECK(config_set(&a, "odor.field=gaussian", err) == 0, "%s", err);
+  CHECK(config_set(&a, "output.dir=runs/with \"quote\"", err) == 0, "%s", err);
+  CHECK(config_set(&a, "loss.w_energy=0.123456789012345678", err) == 0, "%s", err);
+  char *y = config_to_yaml(&a);
+  config_defaults(&b);
+  CHECK(config_parse_text(&b, y, strlen(y), "(roundtrip)", err) == 0, "round trip parse: %s", err);
+  char *y2 = config_to_yaml(&b);
+  CHECK(!strcmp(y, y2), "round trip differs");
+  CHECK(b.circuit_n_kc == 1000 && b.odor_field == DMN_ODOR_GAUSSIAN && !strcmp(b.output_dir, "runs/with \"quote\""), "values");
+  CHECK(b.loss_w_energy == a.loss_w_energy, "double round trip exact");
+  free(y);
+  free(y2);
+
+  /* --set errors */
+  struct {
+    const char *set, *expect;
+  } sets[] = {
+      {"sim.dtt=1", "--set sim.dtt=1: unknown key 'sim.dtt' (did you mean 'sim.dt'?)"},
+      {"simm.dt=1", "--set simm.dt=1: unknown section 'simm' (did you mean 'sim'?)"},
+      {"sim.dt=abc", "--set sim.dt=abc: wrong type for 'sim.dt': expected a number, got 'abc'"},
+      {"sim.dt=100", "--set sim.dt=100: value out of range for 'sim.dt': 100 (allowed 0.01 .. 10 ms)"},
+      {"sim.dt", "--set sim.dt: expected section.key=value"},
+      {"grad.sensory_feedback=exact", "--set grad.sensory_feedback=exact: invalid value for 'grad.sensory_feedback': 'exact' (allowed: detach, window, full)"},
+  };
+  for (size_t i = 0; i < sizeof sets / sizeof sets[0]; i++) {
+    config_defaults(&a);
+    int rc = config_set(&a, sets[i].set, err);
+    CHECK(rc != 0 && !strcmp(err, sets[i].expect), "--set %s\n   got:    %s\n   wanted: %s", sets[i].set, err, sets[i].expect);
+  }
+  config_defaults(&a);
+  CHECK(config_set(&a, "grad.sensory_feedback=window", err) == 0 && a.grad_sensory_feedback == DMN_FEEDBACK_WINDOW, "enum set");
+
+  /* every tests/data/bad_*.yaml fails with exactly its expected message */
+  DIR *dir = opendir(data);
+  CHECK(dir != NULL, "cannot open %s", data);
+  char *names[64];
+  int n = 0;
+  for (struct dirent *e; dir && (e = readdir(dir)) && n < 64;)
+    if (!strncmp(e->d_name, "bad_", 4)) names[n++] = strdup(e->d_name);
+  if (dir) closedir(dir);
+  qsort(names, (size_t)n, sizeof(char *), cmp_str);
+  CHECK(n >= 10, "expected at least 10 bad_*.yaml files, found %d", n);
+  for (int i = 0; i < n; i++) {
+    char path[1024];
+    size_t len;
+    snprintf(path, sizeof path, "%s/%s", data, names[i]);
+    char *text = slurp(path, &len);
+    const char *exp = text ? strstr(text, "# expect: ") : NULL;
+    CHECK(exp != NULL, "%s has no '# expect:' line", names[i]);
+    if (!exp) continue;
+    char want[DMN_ERR_MAX];
+    exp += 10;
+    size_t k = strcspn(exp, "\n");
+    memcpy(want, exp, k);
+    want[k] = 0;
+    config_defaults(&a);
+    config_set_origin(&a, names[i]);
+    int rc = config_parse_text(&a, text, len, names[i], err);
+    if (!rc) rc = config_validate(&a, err);
+    CHECK(rc != 0 && !strcmp(err, want), "%s\n   got:    %s\n   wanted: %s", names[i], rc ? err : "(accepted)", want);
+    printf("  %-28s -> %s\n", names[i], err);
+    free(text);
+    free(names[i]);
+  }
+  /* a missing file names the path */
+  CHECK(config_load_file(&a, "/nonexistent/x.yaml", err) != 0 && strstr(err, "/nonexistent/x.yaml: cannot open config file"), "%s", err);
+  /* the shipped configs parse */
+  return th_summary("test_config");
+}

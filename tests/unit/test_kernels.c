@@ -1,0 +1,200 @@
+/* Kernel gradients against central differences (MPI-free): odor field and
+ * receptors (both fields), the LIF layer over 20 steps in smooth mode with
+ * the full reset derivative, a CSR projection with Dale signs, and the
+ * surrogate derivative against its closed form. */
+#include <stdlib.h>
+#include <string.h>
+
+#include "../harness.h"
+#include "env.h"
+#include "snn.h"
+#include "util.h"
+
+/* ---- env ---- */
+static double env_loss(const EnvModel *e, const double p[2], double psi, const double *wts) {
+  double conc[2], rec[64];
+  env_sense(e, p, psi, conc, rec);
+  double L = 0;
+  for (int i = 0; i < e->n_orn; i++) L += wts[i] * rec[i];
+  return L;
+}
+
+static void test_env(int field) {
+  DmnConfig c;
+  config_defaults(&c);
+  c.odor_field = field;
+  EnvModel e;
+  env_model_init(&e, &c, 50);
+  DmnRng r = util_rng(7, 99, (uint64_t)field, 0);
+  double wts[50];
+  for (int i = 0; i < 50; i++) wts[i] = util_rng_normal(&r);
+  for (int trial = 0; trial < 5; trial++) {
+    double p[2] = {50 + 40 * (util_rng_uniform(&r) - 0.5), 50 + 40 * (util_rng_uniform(&r) - 0.5)}, psi = 6 * util_rng_uniform(&r);
+    double conc[2], rec[50];
+    env_sense(&e, p, psi, conc, rec);
+    double d_p[2] = {0, 0}, d_psi = 0;
+    env_sense_backward(&e, p, psi, conc, rec, wts, d_p, &d_psi);
+    const double h = 1e-5;
+    for (int k = 0; k < 3; k++) {
+      double pp[2] = {p[0], p[1]}, pm[2] = {p[0], p[1]}, sp = psi, sm = psi;
+      if (k < 2) pp[k] += h, pm[k] -= h;
+      else sp += h, sm -= h;
+      double fd = (env_loss(&e, pp, sp, wts) - env_loss(&e, pm, sm, wts)) / (2 * h);
+      double g = k < 2 ? d_p[k] : d_psi;
+      CHECK(fabs(g - fd) <= 1e-6 * fmax(fabs(fd), 1e-4), "env field %d trial %d coord %d: adjoint %.10g fd %.10g", field, trial, k, g, fd);
+    }
+  }
+}
+
+/* ---- LIF: N neurons, T steps, input x[t] given, loss = sum_t c[t].s[t] ---- */
+enum { N = 6, TS = 20 };
+typedef struct {
+  double theta[N], bias[N], rho[N], x[TS][N], cs[TS][N];
+} LifProblem;
+
+static double lif_run(const SnnConst *k, const LifProblem *P, double v[TS][N], double s[TS][N], double cur_t[TS][N]) {
+  double a[N], vp[N], cur[N] = {0}, L = 0;
+  for (int i = 0; i < N; i++) {
+    a[i] = exp(-1.0 / (1.0 + util_softplus(P->rho[i])));
+    vp[i] = k->v_rest;
+  }
+  for (int t = 0; t < TS; t++) {
+    for (int i = 0; i < N; i++) cur[i] = k->a_syn * cur[i] + P->x[t][i];
+    memcpy(cur_t[t], cur, sizeof cur);
+    snn_lif_forward(k, N, a, P->theta, P->bias, cur, vp, v[t], s[t]);
+    for (int i = 0; i < N; i++) L += P->cs[t][i] * s[t][i];
+  }
+  return L;
+}
+
+static void test_lif(void) {
+  SnnConst k = {-70, -70, exp(-0.2), 0.05, 0.5, 1, 0};
+  LifProblem P;
+  DmnRng r = util_rng(3, 98, 0, 0);
+  for (int i = 0; i < N; i++) {
+    P.theta[i] = -50 + 4 * util_rng_normal(&r);
+    P.bias[i] = 5 * util_rng_normal(&r);
+    P.rho[i] = 2.5 + util_rng_normal(&r);
+  }
+  for (int t = 0; t < TS; t++)
+    for (int i = 0; i < N; i++) {
+      P.x[t][i] = 8 * util_rng_uniform(&r);
+      P.cs[t][i] = util_rng_normal(&r);
+    }
+  static double v[TS][N], s[TS][N], cur_t[TS][N];
+  lif_run(&k, &P, v, s, cur_t);
+  double a[N], da[N], g_vp[N] = {0}, g_i[N] = {0}, d_x[TS][N], gth[N] = {0}, gb[N] = {0}, gr[N] = {0};
+  for (int i = 0; i < N; i++) {
+    double tau = 1.0 + util_softplus(P.rho[i]);
+    a[i] = exp(-1.0 / tau);
+    da[i] = a[i] / (tau * tau) * util_sigmoid(P.rho[i]);
+  }
+  for (int t = TS - 1; t >= 0; t--) {
+    double ds[N], vprev[N];
+    for (int i = 0; i < N; i++) {
+      ds[i] = P.cs[t][i];
+      vprev[i] = t ? snn_post_reset(&k, v[t - 1][i], s[t - 1][i]) : -70.0;
+    }
+    snn_lif_backward(&k, N, a, da, P.theta, P.bias, v[t], s[t], cur_t[t], vprev, ds, g_vp, g_i, d_x[t], gth, gb, gr);
+  }
+  const double h = 1e-6;
+  double worst = 0;
+  for (int which = 0; which < 4; which++)
+    for (int i = 0; i < N; i++) {
+      double *ptr = which == 0 ? &P.theta[i] : which == 1 ? &P.bias[i] : which == 2 ? &P.rho[i] : &P.x[7][i];
+      double g = which == 0 ? gth[i] : which == 1 ? gb[i] : which == 2 ? gr[i] : d_x[7][i];
+      double x0 = *ptr;
+      *ptr = x0 + h;
+      double lp = lif_run(&k, &P, v, s, cur_t);
+      *ptr = x0 - h;
+      double lm = lif_run(&k, &P, v, s, cur_t);
+      *ptr = x0;
+      double fd = (lp - lm) / (2 * h), e = fabs(g - fd) / fmax(fabs(fd), 1e-4);
+      if (e > worst) worst = e;
+      CHECK(e < 1e-6, "LIF param %d neuron %d: adjoint %.10g fd %.10g", which, i, g, fd);
+    }
+  printf("  LIF (smooth, full reset derivative, %d steps): worst rel err %.2e\n", TS, worst);
+}
+
+/* ---- projection with Dale signs ---- */
+static void test_projection(void) {
+  DmnProjection p = {0};
+  int rows[5] = {0, 2, 3, 6, 8}, cols[8] = {0, 3, 1, 0, 2, 3, 1, 2};
+  uint8_t alive[8] = {1, 1, 1, 1, 0, 1, 1, 1};
+  p.n_post = 4;
+  p.n_pre = 4;
+  p.nnz = 8;
+  p.row_ptr = rows;
+  p.col = cols;
+  p.alive = alive;
+  const double sign[4] = {1, -1, 1, -1};
+  double u[8], x[4] = {0.3, 1.0, 0.0, 0.7}, c[4] = {0.5, -1.2, 0.8, 2.0};
+  DmnRng r = util_rng(5, 97, 0, 0);
+  for (int q = 0; q < 8; q++) u[q] = util_rng_normal(&r);
+#define FWD(L)                                                                                     \
+  do {                                                                                             \
+    double w[8], y[4] = {0, 0, 0, 0};                                                              \
+    for (int q = 0; q < 8; q++) w[q] = alive[q] ? sign[cols[q]] * util_softplus(u[q]) : 0.0;       \
+    snn_project_forward(&p, w, x, y);                                                              \
+    L = 0;                                                                                         \
+    for (int i = 0; i < 4; i++) L += c[i] * y[i];                                                  \
+  } while (0)
+  double w[8], dw[8], dx[4] = {0}, gu[8] = {0};
+  for (int q = 0; q < 8; q++) {
+    w[q] = alive[q] ? sign[cols[q]] * util_softplus(u[q]) : 0.0;
+    dw[q] = alive[q] ? sign[cols[q]] * util_sigmoid(u[q]) : 0.0;
+  }
+  snn_project_backward(&p, w, dw, x, c, dx, gu);
+  const double h = 1e-6;
+  for (int q = 0; q < 8; q++) {
+    double L, lp, lm, u0 = u[q];
+    u[q] = u0 + h;
+    FWD(L);
+    lp = L;
+    u[q] = u0 - h;
+    FWD(L);
+    lm = L;
+    u[q] = u0;
+    double fd = (lp - lm) / (2 * h);
+    CHECK(fabs(gu[q] - fd) <= 1e-7 * fmax(1, fabs(fd)), "projection u[%d]: %.10g vs %.10g", q, gu[q], fd);
+  }
+  CHECK(gu[4] == 0.0, "lesioned synapse gradient exactly 0 (got %g)", gu[4]);
+  for (int j = 0; j < 4; j++) {
+    double L, lp, lm, x0 = x[j];
+    x[j] = x0 + h;
+    FWD(L);
+    lp = L;
+    x[j] = x0 - h;
+    FWD(L);
+    lm = L;
+    x[j] = x0;
+    double fd = (lp - lm) / (2 * h);
+    CHECK(fabs(dx[j] - fd) <= 1e-7 * fmax(1, fabs(fd)), "projection x[%d]: %.10g vs %.10g", j, dx[j], fd);
+  }
+#undef FWD
+}
+
+static void test_surrogate(void) {
+  SnnConst k = {-70, -70, 0.8, 0.05, 0.5, 0, 1};
+  const double xs[] = {-30, -5, -0.1, 0, 0.2, 4, 25};
+  for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+    double want = 0.05 / pow(1 + 0.5 * fabs(xs[i]), 2);
+    CHECK_CLOSE(snn_spike_grad(&k, xs[i], snn_spike(&k, xs[i])), want, 1e-15, "SuperSpike surrogate");
+    CHECK(snn_spike(&k, xs[i]) == (xs[i] >= 0 ? 1.0 : 0.0), "Heaviside forward");
+  }
+  SnnConst ks = k;
+  ks.smooth = 1;
+  for (size_t i = 0; i < sizeof xs / sizeof xs[0]; i++) {
+    double h = 1e-6, fd = (snn_spike(&ks, xs[i] + h) - snn_spike(&ks, xs[i] - h)) / (2 * h);
+    CHECK_CLOSE(snn_spike_grad(&ks, xs[i], snn_spike(&ks, xs[i])), fd, 1e-8, "sigmoid spike derivative");
+  }
+}
+
+int main(void) {
+  test_env(0);
+  test_env(1);
+  test_lif();
+  test_projection();
+  test_surrogate();
+  return th_summary("test_kernels");
+}
