@@ -19,9 +19,9 @@ ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$ROOT/build-strict" --output-on-fa
 
 echo "== unit tests under valgrind (MPI-free)"
 for t in test_body test_kernels; do
-  valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/$t" > /dev/null
+  valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/$t" > /dev/null
   echo "valgrind clean: $t"
 done
-valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/test_config" "$ROOT/tests/data" > /dev/null
+valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/test_config" "$ROOT/tests/data" > /dev/null
 echo "valgrind clean: test_config"
 echo "tests/run.sh: all stages passed"
