@@ -382,7 +382,7 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
       break;
     }
     record_from_tape(&m, &t, e, &mine[k]);
-    secs[k] = util_wtime() - t0;
+    secs[k] = mine[k].seconds = util_wtime() - t0;
     if (size == 1) print_episode(&mine[k], n_ep, secs[k]);
   }
   MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
@@ -398,7 +398,7 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
       if (owner == rank && rank == 0) all[e] = mine[idx], memset(&mine[idx], 0, sizeof mine[idx]);
       else if (owner == rank) PetscCall(record_send(&mine[idx], 0, MPI_COMM_WORLD));
       else if (!rank) PetscCall(record_recv(&m, &all[e], owner, MPI_COMM_WORLD));
-      if (!rank && size > 1) print_episode(&all[e], n_ep, owner == 0 ? secs[idx] : 0.0);
+      if (!rank && size > 1) print_episode(&all[e], n_ep, all[e].seconds);
     }
     int rc = 0;
     if (!rank) {

@@ -27,6 +27,7 @@ typedef struct DmnEpisodeRecord {
   DmnLoss loss;
   DmnMetrics metrics;
   double start[3]; /* x0, y0, psi0 */
+  double seconds;  /* wall time of the episode on its rank */
 } DmnEpisodeRecord;
 
 void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r);
