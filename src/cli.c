@@ -20,6 +20,7 @@
 #include "gradcheck.h"
 #include "io.h"
 #include "model.h"
+#include "train.h"
 #include "util.h"
 
 #define MAX_SETS 256
@@ -28,10 +29,10 @@ typedef struct CliOptions {
   const char *config_path;
   const char *sets[MAX_SETS];
   int n_sets;
-  const char *out_dir, *resume, *init, *dump;
+  const char *out_dir, *resume, *init, *dump, *evaluate;
   int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only;
   double duration;
-  long episodes, grad_steps;
+  long episodes, grad_steps, stop_after;
 } CliOptions;
 
 static int rank_world(void) {
@@ -48,7 +49,10 @@ static void usage(FILE *out) {
           "closed loop with a walking body (see README.md).  CONFIG defaults to the\n"
           "built-in defaults (= configs/default.yaml).\n"
           "\n"
-          "Modes:\n"
+          "Modes (default: train):\n"
+          "  (none)                train by BPTT; checkpoint.h5, results.h5, training_results.json\n"
+          "  --resume CKPT         continue a training run from its checkpoint (same ranks: bit for bit)\n"
+          "  --evaluate CKPT       evaluate CKPT's parameters (and the untrained ones) on held-out starts\n"
           "  --simulate            forward simulation only; writes simulation_data.h5\n"
           "  --grad-check          BPTT gradient vs finite differences (smooth mode)\n"
           "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
@@ -64,11 +68,11 @@ static void usage(FILE *out) {
           "                        (repeatable; validated like the file)\n"
           "  --out DIR             run directory (default output.dir, else\n"
           "                        runs/<config-name>-YYYYMMDD_HHMMSS)\n"
-          "  --init FILE           start from parameters in FILE (a --gradient-dump file)\n"
+          "  --init FILE           start from parameters in FILE (checkpoint or gradient dump)\n"
+          "  --stop-after N        stop cleanly after N updates (checkpoint written; --resume later)\n"
           "  --duration SECONDS    episode length in seconds (sets sim.steps)\n"
-          "  --episodes N          episodes for --simulate (sets sim.episodes)\n"
+          "  --episodes N          episodes for --simulate (sets sim.episodes; training: train.episodes)\n"
           "  --grad-steps N        episode length for --grad-check (default 100)\n"
-          "  --resume CKPT         resume training (arrives with training, issue 4)\n"
           "\n"
           "PETSc options such as -log_view are passed through.  The config reference is\n"
           "in README.md (section \"Configuration\") and from --config-reference.\n");
@@ -106,13 +110,16 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
     } else if (!strcmp(a, "--resume")) {
       NEED_VALUE();
       o->resume = argv[++i];
+    } else if (!strcmp(a, "--evaluate")) {
+      NEED_VALUE();
+      o->evaluate = argv[++i];
     } else if (!strcmp(a, "--init")) {
       NEED_VALUE();
       o->init = argv[++i];
     } else if (!strcmp(a, "--gradient-dump")) {
       NEED_VALUE();
       o->dump = argv[++i];
-    } else if (!strcmp(a, "--duration") || !strcmp(a, "--episodes") || !strcmp(a, "--grad-steps")) {
+    } else if (!strcmp(a, "--duration") || !strcmp(a, "--episodes") || !strcmp(a, "--grad-steps") || !strcmp(a, "--stop-after")) {
       NEED_VALUE();
       char *end;
       double v = strtod(argv[++i], &end);
@@ -122,6 +129,7 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
       }
       if (!strcmp(a, "--duration")) o->duration = v;
       else if (!strcmp(a, "--episodes")) o->episodes = (long)v;
+      else if (!strcmp(a, "--stop-after")) o->stop_after = (long)v;
       else o->grad_steps = (long)v;
     } else if (a[0] == '-' && a[1] == '-') {
       if (!rank_world()) fprintf(stderr, "dmn_mpi: error: unknown option '%s' (see dmn_mpi --help)\n", a);
@@ -181,7 +189,8 @@ static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX
   for (int i = 0; i < o->n_sets; i++)
     if (config_set(cfg, o->sets[i], err)) return 1;
   if (o->duration > 0) cfg->sim_steps = (long)(o->duration * 1000.0 / cfg->sim_dt + 0.5);
-  if (o->episodes > 0) cfg->sim_episodes = o->episodes;
+  if (o->episodes > 0) cfg->sim_episodes = o->simulate ? o->episodes : cfg->sim_episodes;
+  if (o->episodes > 0 && !o->simulate) cfg->train_episodes = o->episodes;
   return config_validate(cfg, err);
 }
 
@@ -526,6 +535,98 @@ static PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int
   PetscFunctionReturn(0);
 }
 
+/* ---- training and evaluation ---------------------------------------------------- */
+
+static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char err[DMN_ERR_MAX] = "", dir[DMN_STR_MAX + 64];
+  DmnModel m;
+  DmnParams p;
+  int uerr;
+  PetscCall(setup_model(cfg, o, &m, &p, err, &uerr));
+  if (uerr) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  if (o->resume && !o->out_dir) {
+    /* continue in the directory the checkpoint lives in */
+    snprintf(dir, sizeof dir, "%s", o->resume);
+    char *slash = strrchr(dir, '/');
+    if (slash) *slash = 0;
+    else snprintf(dir, sizeof dir, ".");
+  } else {
+    default_run_dir(cfg, o, dir, sizeof dir);
+  }
+  if (make_run_dir(dir, err)) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+  } else {
+    if (!rank) {
+      char path[DMN_STR_MAX + 128];
+      snprintf(path, sizeof path, "%s/config.yaml", dir);
+      char *yaml = config_to_yaml(cfg);
+      FILE *fp = fopen(path, "w");
+      if (fp) {
+        fputs(yaml, fp);
+        fclose(fp);
+      }
+      free(yaml);
+    }
+    TrainOptions to = {dir, o->resume, o->stop_after};
+    PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
+  }
+  params_free(&p);
+  model_free(&m);
+  PetscFunctionReturn(0);
+}
+
+static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char err[DMN_ERR_MAX] = "";
+  DmnModel m;
+  DmnParams init, p;
+  int uerr;
+  CliOptions o2 = *o;
+  o2.init = NULL;
+  PetscCall(setup_model(cfg, &o2, &m, &init, err, &uerr));
+  if (uerr) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  params_alloc(&m, &p);
+  int rc = io_read_params(o->evaluate, &m, &p, err), any = rc;
+  MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  if (any) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "parameters unreadable on another rank");
+    *exit_code = 2;
+  } else {
+    DmnEvalSummary tr, in, ctl;
+    int f1, f2, f3;
+    DmnModel cm = train_control_model(&m);
+    PetscCall(train_evaluate(&m, &p, MPI_COMM_WORLD, &tr, NULL, 0, &f1));
+    PetscCall(train_evaluate(&m, &init, MPI_COMM_WORLD, &in, NULL, 0, &f2));
+    PetscCall(train_evaluate(&cm, &p, MPI_COMM_WORLD, &ctl, NULL, 0, &f3));
+    if (f1 || f2 || f3) *exit_code = 1;
+    else if (!rank) {
+      printf("Parameters: %s\n", o->evaluate);
+      train_print_eval_table(&tr, &in, &ctl);
+    }
+    eval_summary_free(&tr);
+    eval_summary_free(&in);
+    eval_summary_free(&ctl);
+  }
+  params_free(&p);
+  params_free(&init);
+  model_free(&m);
+  PetscFunctionReturn(0);
+}
+
 int cli_main(int argc, char **argv) {
   /* PETSc sees only single-dash options (-log_view ...); ours are --long. */
   char **pargv = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -575,19 +676,14 @@ int cli_main(int argc, char **argv) {
     }
   } else if (o.verify) {
     code = run_verify(&cfg, &o);
-  } else if (o.resume) {
-    if (!rank) fprintf(stderr, "dmn_mpi: error: --resume: checkpoints arrive with the training loop (issue 4); this version can "
-                               "--simulate, --grad-check and --gradient-dump\n");
-    code = 2;
   } else if (o.simulate) {
     ierr = run_simulate(&cfg, &o, &code);
   } else if (o.grad_check || o.dump || o.loss_only) {
     ierr = run_gradient_modes(cfg, &o, &code);
+  } else if (o.evaluate) {
+    ierr = run_evaluate(&cfg, &o, &code);
   } else {
-    if (!rank)
-      fprintf(stderr, "dmn_mpi: error: training is not in this version yet (issue 4).  Available: --simulate, --grad-check, "
-                      "--gradient-dump FILE, --loss-only, --verify, --print-config (see --help)\n");
-    code = 2;
+    ierr = run_train(&cfg, &o, &code);
   }
   if (ierr) {
     /* a PETSc error in a collective phase: take every rank down, never hang */

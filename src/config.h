@@ -68,7 +68,7 @@
   X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
   X(init, pn_to_kc,     DOUBLE, 10.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
   X(init, kc_to_mbon,   DOUBLE, 1.3,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
-  X(init, mbon_to_dn,   DOUBLE, 24.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
+  X(init, mbon_to_dn,   DOUBLE, 30.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
@@ -93,15 +93,31 @@
   X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
   X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
-  X(train, episodes,    INT,    20,    "", 1, 100000000, "", "training episodes in total (reserved: training loop lands with issue 4)") \
-  X(train, batch_per_rank, INT, 1,     "", 1, 100000, "", "episodes per rank per update (reserved)") \
-  X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate, default group (reserved)") \
-  X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip, 0 = off (reserved)") \
-  X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (reserved)") \
+  X(train, episodes,    INT,    1600,  "", 1, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks))") \
+  X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \
+  X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate of every group whose lr_<group> is -1") \
+  X(train, lr_orn_gain, DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of orn_gain (-1: train.lr, 0: frozen)") \
+  X(train, lr_orn_to_pn, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of orn_to_pn") \
+  X(train, lr_pn_to_kc, DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of pn_to_kc") \
+  X(train, lr_kc_to_mbon, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of kc_to_mbon") \
+  X(train, lr_mbon_to_dn, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of mbon_to_dn") \
+  X(train, lr_pn_to_dn, DOUBLE, 0.3,   "", -1.0, 10.0, "", "learning rate of pn_to_dn (weights of ~10 mV need ~0.3: TRAINING-NOTES)") \
+  X(train, lr_rho,      DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of rho (membrane tau)") \
+  X(train, lr_theta,    DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of theta") \
+  X(train, lr_bias,     DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of bias") \
+  X(train, lr_motor_w,  DOUBLE, 0.01,  "", -1.0, 10.0, "", "learning rate of motor_w (entries of ~0.3 need ~0.01)") \
+  X(train, lr_motor_b,  DOUBLE, 0.01,  "", -1.0, 10.0, "", "learning rate of motor_b") \
+  X(train, beta1,       DOUBLE, 0.9,   "", 0.0, 0.999999, "", "Adam beta1") \
+  X(train, beta2,       DOUBLE, 0.999, "", 0.0, 0.99999999, "", "Adam beta2") \
+  X(train, adam_eps,    DOUBLE, 1e-8,  "", 0.0, 1.0, "", "Adam epsilon") \
+  X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip (0 = off), computed overflow-safe") \
+  X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
+  X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
+  X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \
   X(connectome, source, ENUM,   0, "synthetic", 0, 0, "", "where the circuit comes from (FlyWire / hemibrain loaders: issue 5)") \
   X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals (1 = plain gradient training; reserved)") \
   X(output, dir,        STRING, 0, "", 0, 0, "", "run directory; empty = runs/<config-name>-YYYYMMDD_HHMMSS") \
-  X(output, checkpoint_every, INT, 10, "", 1, 100000000, "episodes", "checkpoint interval (reserved)")
+  X(output, checkpoint_every, INT, 400, "", 1, 100000000, "episodes", "write checkpoint.h5 whenever this many more episodes are done (and at the end)")
 /* clang-format on */
 
 #define DMN_DECL_DOUBLE(name) double name;

@@ -18,6 +18,7 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn) {
   e->mu_lo = log(c->sensing_c_min);
   e->mu_step = e->n_side > 1 ? (log(c->odor_c0) - e->mu_lo) / (e->n_side - 1) : 1.0;
   e->tune_w = e->mu_step;
+  e->constant_odor = -1.0;
 }
 
 double env_concentration(const EnvModel *e, double x, double y, double grad[2]) {
@@ -51,7 +52,7 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
   for (int k = 0; k < 2; k++) {
     double a[2], g[2];
     antenna_pos(e, p, psi, k, a);
-    conc[k] = env_concentration(e, a[0], a[1], g);
+    conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
     /* r_i = exp(-(ln(C + eps) - mu_i)^2 / (2 w^2)) */
     double lc = log(conc[k] + e->eps);
     for (int i = 0; i < e->n_side; i++) {
@@ -63,6 +64,7 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
 
 void env_sense_backward(const EnvModel *e, const double p[2], double psi, const double conc[2], const double *recept,
                         const double *d_recept, double d_p[2], double *d_psi) {
+  if (e->constant_odor >= 0) return; /* the control's odor does not depend on the pose */
   for (int k = 0; k < 2; k++) {
     double lc = log(conc[k] + e->eps), d_lc = 0.0;
     /* fwd: r = exp(-z^2/2), z = (lc - mu)/w  =>  dr/dlc = -r z / w */

@@ -12,6 +12,7 @@ typedef struct EnvModel {
   double ant_x, ant_y; /* antenna at (ant_x, +-ant_y, 0) in the body frame, mm */
   int n_orn, n_side;   /* receptors: n_side per antenna, left first */
   double mu_lo, mu_step, tune_w; /* mu_i = mu_lo + i*mu_step over [ln c_min, ln C0]; width = spacing */
+  double constant_odor;          /* >= 0: both antennae sense this instead of the field (control) */
 } EnvModel;
 
 void env_model_init(EnvModel *e, const DmnConfig *cfg, int n_orn);

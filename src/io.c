@@ -213,6 +213,52 @@ static void write_version(H5Ctx *c, hid_t f) {
   write_str_attr(c, f, "model_contract", "MODEL.md v1");
 }
 
+/* /<loc>/episode_NNNN/... for each record (shared by simulation and results). */
+static void write_episodes(H5Ctx *c, hid_t loc, const DmnModel *m, const DmnEpisodeRecord *recs, int n, int link_first) {
+  static const char *names[] = {"position", "heading", "odor_input", "dn_drive", "joint_angles", "foot_contacts", "spikes", "rates_hz"};
+  for (int e = 0; e < n && !c->failed; e++) {
+    const DmnEpisodeRecord *r = &recs[e];
+    char gname[64];
+    snprintf(gname, sizeof gname, "episode_%04ld", r->episode);
+    hid_t g = make_group(c, loc, gname);
+    hsize_t T = (hsize_t)r->T;
+    write_d2(c, g, "position", r->position, T, 3);
+    write_d1(c, g, "heading", r->heading, T);
+    write_d2(c, g, "odor_input", r->odor, T, 2);
+    write_d2(c, g, "dn_drive", r->drive, T, 2);
+    write_d2(c, g, "joint_angles", r->joints, T, 3 * DMN_LEGS);
+    write_d2(c, g, "foot_contacts", r->contact, T, DMN_LEGS);
+    write_d1(c, g, "rates_hz", r->rate_hz, DMN_NLAYER);
+    write_d1(c, g, "start_pose", r->start, 3);
+    hid_t sg = make_group(c, g, "spikes");
+    for (int l = 0; l < DMN_NLAYER && !c->failed; l++) {
+      hid_t lg = make_group(c, sg, dmn_layer_names[l]);
+      write_i1(c, lg, "step", r->spike_step[l], (hsize_t)r->n_spikes[l]);
+      write_i1(c, lg, "neuron", r->spike_id[l], (hsize_t)r->n_spikes[l]);
+      write_num_attr(c, lg, "n_neurons", m->n[l]);
+      if (lg >= 0) H5Gclose(lg);
+    }
+    if (sg >= 0) H5Gclose(sg);
+    write_num_attr(c, g, "loss_total", r->loss.total);
+    write_num_attr(c, g, "loss_nav", r->loss.nav);
+    write_num_attr(c, g, "loss_energy", r->loss.energy);
+    write_num_attr(c, g, "loss_sparse", r->loss.sparse);
+    write_num_attr(c, g, "loss_rate", r->loss.rate);
+    write_num_attr(c, g, "loss_silent", r->loss.silent);
+    write_num_attr(c, g, "final_distance_to_goal", r->metrics.final_distance);
+    write_num_attr(c, g, "mean_distance_to_goal", r->metrics.mean_distance);
+    write_num_attr(c, g, "total_distance_traveled", r->metrics.path_length);
+    write_num_attr(c, g, "kc_active_fraction", r->metrics.kc_active_fraction);
+    if (g >= 0) H5Gclose(g);
+    if (e == 0 && link_first) /* the seed's readers open f['position'] etc.: link to episode 0 */
+      for (size_t k = 0; k < sizeof names / sizeof names[0] && !c->failed; k++) {
+        char target[128];
+        snprintf(target, sizeof target, "/%s/%s", gname, names[k]);
+        if (H5Lcreate_soft(target, loc, names[k], H5P_DEFAULT, H5P_DEFAULT) < 0) h5fail(c, "link", names[k]);
+      }
+  }
+}
+
 int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *yaml,
                         char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
@@ -222,48 +268,7 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
   write_config(&c, f, yaml);
   write_num_attr(&c, f, "dt_ms", m->dt);
   write_num_attr(&c, f, "episodes", n);
-  static const char *names[] = {"position", "heading", "odor_input", "dn_drive", "joint_angles", "foot_contacts", "spikes", "rates_hz"};
-  for (int e = 0; e < n && !c.failed; e++) {
-    const DmnEpisodeRecord *r = &recs[e];
-    char gname[64];
-    snprintf(gname, sizeof gname, "episode_%04ld", r->episode);
-    hid_t g = make_group(&c, f, gname);
-    hsize_t T = (hsize_t)r->T;
-    write_d2(&c, g, "position", r->position, T, 3);
-    write_d1(&c, g, "heading", r->heading, T);
-    write_d2(&c, g, "odor_input", r->odor, T, 2);
-    write_d2(&c, g, "dn_drive", r->drive, T, 2);
-    write_d2(&c, g, "joint_angles", r->joints, T, 3 * DMN_LEGS);
-    write_d2(&c, g, "foot_contacts", r->contact, T, DMN_LEGS);
-    write_d1(&c, g, "rates_hz", r->rate_hz, DMN_NLAYER);
-    write_d1(&c, g, "start_pose", r->start, 3);
-    hid_t sg = make_group(&c, g, "spikes");
-    for (int l = 0; l < DMN_NLAYER && !c.failed; l++) {
-      hid_t lg = make_group(&c, sg, dmn_layer_names[l]);
-      write_i1(&c, lg, "step", r->spike_step[l], (hsize_t)r->n_spikes[l]);
-      write_i1(&c, lg, "neuron", r->spike_id[l], (hsize_t)r->n_spikes[l]);
-      write_num_attr(&c, lg, "n_neurons", m->n[l]);
-      if (lg >= 0) H5Gclose(lg);
-    }
-    if (sg >= 0) H5Gclose(sg);
-    write_num_attr(&c, g, "loss_total", r->loss.total);
-    write_num_attr(&c, g, "loss_nav", r->loss.nav);
-    write_num_attr(&c, g, "loss_energy", r->loss.energy);
-    write_num_attr(&c, g, "loss_sparse", r->loss.sparse);
-    write_num_attr(&c, g, "loss_rate", r->loss.rate);
-    write_num_attr(&c, g, "loss_silent", r->loss.silent);
-    write_num_attr(&c, g, "final_distance_to_goal", r->metrics.final_distance);
-    write_num_attr(&c, g, "mean_distance_to_goal", r->metrics.mean_distance);
-    write_num_attr(&c, g, "total_distance_traveled", r->metrics.path_length);
-    write_num_attr(&c, g, "kc_active_fraction", r->metrics.kc_active_fraction);
-    if (g >= 0) H5Gclose(g);
-    if (e == 0) /* the seed's readers open f['position'] etc.: link to episode 0 */
-      for (size_t k = 0; k < sizeof names / sizeof names[0] && !c.failed; k++) {
-        char target[128];
-        snprintf(target, sizeof target, "/%s/%s", gname, names[k]);
-        if (H5Lcreate_soft(target, f, names[k], H5P_DEFAULT, H5P_DEFAULT) < 0) h5fail(&c, "link", names[k]);
-      }
-  }
+  write_episodes(&c, f, m, recs, n, 1);
   return close_and_rename(&c, f, tmp, path);
 }
 
@@ -378,4 +383,279 @@ int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]) {
 fail:
   snprintf(err, DMN_ERR_MAX, "%s: cannot create directory: %s", buf, strerror(errno));
   return 1;
+}
+
+/* ---- checkpoints (collective) ------------------------------------------------ */
+
+/* Create a dataset on every rank (collective metadata); rank 0 writes the
+ * data, the others take part with an empty selection. */
+static void cwrite(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void *data, int rank_n, const hsize_t *dims, int rank,
+                   hid_t xfer) {
+  if (c->failed) return;
+  hid_t fs = H5Screate_simple(rank_n, dims, NULL);
+  hid_t ds = H5Dcreate2(loc, name, type, fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  if (ds < 0) {
+    h5fail(c, "create dataset", name);
+  } else {
+    hid_t ms = H5Scopy(fs);
+    if (rank != 0) {
+      H5Sselect_none(fs);
+      H5Sselect_none(ms);
+    }
+    if (H5Dwrite(ds, type, ms, fs, xfer, data) < 0) h5fail(c, "write dataset", name);
+    H5Sclose(ms);
+    H5Dclose(ds);
+  }
+  H5Sclose(fs);
+}
+
+static void cwrite_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n, int rank, hid_t xfer) {
+  double dummy = 0;
+  cwrite(c, loc, name, H5T_NATIVE_DOUBLE, n ? x : &dummy, 1, &n, rank, xfer);
+}
+
+int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
+                        const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  H5Ctx c = {path, err, 0};
+  char tmp[DMN_STR_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
+  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
+  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
+  H5Pclose(fapl);
+  if (f < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
+    c.failed = 1;
+  }
+  hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+  if (!c.failed) {
+    /* attributes and groups are collective metadata: identical on every rank */
+    write_version(&c, f);
+    write_config(&c, f, yaml);
+    write_num_attr(&c, f, "update", (double)st->update);
+    write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
+    write_num_attr(&c, f, "adam_step", (double)a->step);
+    int size;
+    MPI_Comm_size(comm, &size);
+    write_num_attr(&c, f, "n_ranks", size);
+    const char *grp[3] = {"params", "adam_m", "adam_v"};
+    const DmnParams *src[3] = {p, &a->m, &a->v};
+    for (int q = 0; q < 3; q++) {
+      hid_t g = make_group(&c, f, grp[q]);
+      for (int k = 0; k < DMN_NGROUP && g >= 0; k++) cwrite_d1(&c, g, dmn_group_names[k], params_group(src[q], m, k), m->group_n[k], rank, xfer);
+      if (g >= 0) H5Gclose(g);
+    }
+    hid_t h = make_group(&c, f, "history");
+    for (int k = 0; k < DMN_NHCOL && h >= 0; k++) cwrite_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n, rank, xfer);
+    if (h >= 0) {
+      hsize_t d2[2] = {(hsize_t)st->hist.n, DMN_NGROUP};
+      double dummy = 0;
+      cwrite(&c, h, "grad_norm_group", H5T_NATIVE_DOUBLE, st->hist.n ? st->hist.group_norm : &dummy, 2, d2, rank, xfer);
+      H5Gclose(h);
+    }
+    /* the connectome the parameters belong to (masks, lesions, signs) */
+    hid_t cg = make_group(&c, f, "connectome");
+    for (int q = 0; q < DMN_NPROJ && cg >= 0; q++) {
+      const DmnProjection *pr = &m->conn.proj[q];
+      hid_t pg = make_group(&c, cg, dmn_proj_names[q]);
+      hsize_t nr = (hsize_t)pr->n_post + 1, nz = (hsize_t)pr->nnz;
+      int dummy = 0;
+      cwrite(&c, pg, "row_ptr", H5T_NATIVE_INT, pr->row_ptr, 1, &nr, rank, xfer);
+      cwrite(&c, pg, "col", H5T_NATIVE_INT, nz ? (const void *)pr->col : &dummy, 1, &nz, rank, xfer);
+      cwrite(&c, pg, "alive", H5T_NATIVE_UINT8, nz ? (const void *)pr->alive : &dummy, 1, &nz, rank, xfer);
+      write_num_attr(&c, pg, "signed", pr->is_signed);
+      write_num_attr(&c, pg, "synthetic", pr->synthetic);
+      if (pg >= 0) H5Gclose(pg);
+    }
+    for (int l = 0; l < DMN_NLAYER && cg >= 0; l++) {
+      char name[64];
+      snprintf(name, sizeof name, "transmitter_%s", dmn_layer_names[l]);
+      hsize_t n = (hsize_t)m->n[l];
+      cwrite(&c, cg, name, H5T_NATIVE_UINT8, m->conn.transmitter[l], 1, &n, rank, xfer);
+    }
+    if (cg >= 0) H5Gclose(cg);
+  }
+  H5Pclose(xfer);
+  if (f >= 0 && H5Fclose(f) < 0) h5fail(&c, "close", tmp);
+  /* every rank must have succeeded before the rename makes it the checkpoint */
+  int bad = c.failed;
+  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+  int rc = 0;
+  if (rank == 0) {
+    if (bad) {
+      unlink(tmp);
+      if (!c.failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed on another rank", path);
+      rc = 1;
+    } else if (rename(tmp, path)) {
+      snprintf(err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+      rc = 1;
+    }
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  if (bad && !rc) rc = 1;
+  if (rc && rank && !c.failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed (see rank 0)", path);
+  return rc;
+}
+
+static int read_attr(hid_t f, const char *name, double *v) {
+  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+  if (a < 0) return 1;
+  int rc = H5Aread(a, H5T_NATIVE_DOUBLE, v) < 0;
+  H5Aclose(a);
+  return rc;
+}
+
+static int read_d(hid_t f, const char *path, const char *name, double *x, hssize_t n, char err[DMN_ERR_MAX]) {
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  if (ds < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: missing dataset '%s'", path, name);
+    return 1;
+  }
+  hid_t sp = H5Dget_space(ds);
+  hssize_t got = H5Sget_simple_extent_npoints(sp);
+  int rc = 0;
+  if (got != n) {
+    snprintf(err, DMN_ERR_MAX, "%s: dataset '%s' has %lld entries, expected %lld (different circuit or config?)", path, name,
+             (long long)got, (long long)n);
+    rc = 1;
+  } else if (n > 0 && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot read dataset '%s' (corrupt file?)", path, name);
+    rc = 1;
+  }
+  H5Sclose(sp);
+  H5Dclose(ds);
+  return rc;
+}
+
+int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAdam *a, DmnTrainState *st, char err[DMN_ERR_MAX]) {
+  if (io_read_params(path, m, p, err)) return 1;
+  if (!a && !st) return 0;
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: not a readable HDF5 file (corrupt or truncated?)", path);
+    return 1;
+  }
+  int rc = 0;
+  double upd, eps, astep;
+  if (read_attr(f, "update", &upd) || read_attr(f, "episodes_done", &eps) || read_attr(f, "adam_step", &astep)) {
+    snprintf(err, DMN_ERR_MAX, "%s: not a dmn checkpoint (attributes update / episodes_done / adam_step missing; a gradient dump "
+                               "holds parameters only: use --init)", path);
+    rc = 1;
+  }
+  char name[160];
+  for (int k = 0; k < DMN_NGROUP && !rc && a; k++) {
+    snprintf(name, sizeof name, "/adam_m/%s", dmn_group_names[k]);
+    rc = read_d(f, path, name, params_group(&a->m, m, k), (hssize_t)m->group_n[k], err);
+    snprintf(name, sizeof name, "/adam_v/%s", dmn_group_names[k]);
+    if (!rc) rc = read_d(f, path, name, params_group(&a->v, m, k), (hssize_t)m->group_n[k], err);
+  }
+  if (!rc && a) a->step = (long)astep;
+  if (!rc && st) {
+    st->update = (long)upd;
+    st->episodes_done = (long)eps;
+    st->adam_step = (long)astep;
+    history_reserve(&st->hist, st->update + 1);
+    st->hist.n = st->update;
+    for (int k = 0; k < DMN_NHCOL && !rc; k++) {
+      snprintf(name, sizeof name, "/history/%s", dmn_history_names[k]);
+      rc = read_d(f, path, name, st->hist.col[k], st->update, err);
+    }
+    if (!rc) rc = read_d(f, path, "/history/grad_norm_group", st->hist.group_norm, st->update * DMN_NGROUP, err);
+  }
+  H5Fclose(f);
+  return rc;
+}
+
+/* ---- results ------------------------------------------------------------------- */
+
+static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSummary *s) {
+  if (!s || c->failed) return;
+  hid_t g = make_group(c, loc, name);
+  write_d1(c, g, "final_distance", s->final_distance, (hsize_t)s->n);
+  write_d1(c, g, "mean_distance", s->mean_distance, (hsize_t)s->n);
+  write_d1(c, g, "path_length", s->path_length, (hsize_t)s->n);
+  write_num_attr(c, g, "success_rate", s->success_rate);
+  write_num_attr(c, g, "median_final_distance", s->median_final);
+  write_num_attr(c, g, "mean_final_distance", s->mean_final);
+  write_num_attr(c, g, "mean_distance", s->mean_mean_distance);
+  write_num_attr(c, g, "mean_path_length", s->mean_path);
+  write_num_attr(c, g, "success_radius_mm", DMN_SUCCESS_RADIUS_MM);
+  if (g >= 0) H5Gclose(g);
+}
+
+int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEpisodeRecord *traj, int n_traj,
+                     const char *yaml, char err[DMN_ERR_MAX]) {
+  H5Ctx c = {path, err, 0};
+  char tmp[DMN_STR_MAX + 8];
+  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
+  write_version(&c, f);
+  write_config(&c, f, yaml);
+  write_num_attr(&c, f, "updates", (double)st->update);
+  write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
+  hid_t h = make_group(&c, f, "history");
+  for (int k = 0; k < DMN_NHCOL && h >= 0; k++) write_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n);
+  if (h >= 0) {
+    write_d2(&c, h, "grad_norm_group", st->hist.group_norm, (hsize_t)st->hist.n, DMN_NGROUP);
+    char names[1024] = "";
+    for (int k = 0; k < DMN_NGROUP; k++) {
+      strncat(names, dmn_group_names[k], sizeof names - strlen(names) - 2);
+      if (k + 1 < DMN_NGROUP) strncat(names, ",", sizeof names - strlen(names) - 1);
+    }
+    write_str_attr(&c, h, "grad_norm_group_columns", names);
+    H5Gclose(h);
+  }
+  hid_t e = make_group(&c, f, "evaluation");
+  write_eval(&c, e, "trained", trained);
+  write_eval(&c, e, "initial", initial);
+  write_eval(&c, e, "constant_odor_control", control);
+  if (e >= 0 && n_traj > 0) {
+    hid_t tg = make_group(&c, e, "trajectories");
+    write_episodes(&c, tg, m, traj, n_traj, 0);
+    if (tg >= 0) H5Gclose(tg);
+  }
+  if (e >= 0) H5Gclose(e);
+  return close_and_rename(&c, f, tmp, path);
+}
+
+static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int last) {
+  fprintf(fp, "    \"%s\": {\"episodes\": %d, \"success_rate\": %.6g, \"median_final_distance\": %.6g, \"mean_final_distance\": %.6g, "
+              "\"mean_distance_to_goal\": %.6g, \"total_distance_traveled\": %.6g}%s\n",
+          name, s->n, s->success_rate, s->median_final, s->mean_final, s->mean_mean_distance, s->mean_path, last ? "" : ",");
+}
+
+int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *tr, const DmnEvalSummary *in,
+                           const DmnEvalSummary *ctl, char err[DMN_ERR_MAX]) {
+  char tmp[DMN_STR_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  FILE *fp = fopen(tmp, "w");
+  if (!fp) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot write: %s", tmp, strerror(errno));
+    return 1;
+  }
+  const DmnHistory *h = &st->hist;
+  fprintf(fp, "{\n  \"training_losses\": [\n");
+  for (long u = 0; u < h->n; u++)
+    fprintf(fp, "    {\"update\": %ld, \"episodes\": %.0f, \"total\": %.10g, \"nav_distance\": %.10g, \"energy\": %.10g, \"sparsity\": %.10g, "
+                "\"rate\": %.10g, \"silent\": %.10g, \"grad_norm\": %.6g}%s\n",
+            u + 1, h->col[DMN_H_episodes][u], h->col[DMN_H_loss_total][u], h->col[DMN_H_loss_nav][u], h->col[DMN_H_loss_energy][u],
+            h->col[DMN_H_loss_sparse][u], h->col[DMN_H_loss_rate][u], h->col[DMN_H_loss_silent][u], h->col[DMN_H_grad_norm][u],
+            u + 1 < h->n ? "," : "");
+  fprintf(fp, "  ],\n  \"final_metrics\": {\n");
+  fprintf(fp, "    \"final_distance_to_goal\": %.6g,\n    \"mean_distance_to_goal\": %.6g,\n    \"total_distance_traveled\": %.6g,\n",
+          tr->mean_final, tr->mean_mean_distance, tr->mean_path);
+  fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);
+  json_eval(fp, "trained", tr, 0);
+  json_eval(fp, "initial", in, 0);
+  json_eval(fp, "constant_odor_control", ctl, 1);
+  fprintf(fp, "  }\n}\n");
+  if (fclose(fp) || rename(tmp, path)) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));
+    return 1;
+  }
+  return 0;
 }

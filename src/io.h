@@ -10,6 +10,8 @@
 
 #include "episode.h"
 #include "model.h"
+#include "optim.h"
+#include "trainstate.h"
 
 /* Compact per-episode record for output (owned by the rank that ran it). */
 typedef struct DmnEpisodeRecord {
@@ -49,6 +51,23 @@ int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[D
 /* Each rank writes its slice of one dataset collectively in dir, reads it
  * back and removes the file.  Collective over comm. */
 int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]);
+
+/* checkpoint.h5, written collectively by every rank of comm (MPI-IO) to
+ * PATH.tmp, then renamed by rank 0 after all ranks closed it: parameters,
+ * Adam moments, counters, history, the connectome, the config, versions. */
+int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
+                        const DmnTrainState *st, const char *config_yaml, char err[DMN_ERR_MAX]);
+/* Read a checkpoint into p (and a, st when not NULL); sizes must match m. */
+int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAdam *a, DmnTrainState *st, char err[DMN_ERR_MAX]);
+
+/* results.h5 (rank 0): history, evaluations (trained, initial, constant-odor
+ * control), evaluation trajectories, config. */
+int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEpisodeRecord *traj, int n_traj,
+                     const char *config_yaml, char err[DMN_ERR_MAX]);
+/* training_results.json as the seed wrote it (training_losses, final_metrics). */
+int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
+                           const DmnEvalSummary *control, char err[DMN_ERR_MAX]);
 
 /* mkdir -p */
 int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]);

@@ -1,0 +1,116 @@
+#include "optim.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "util.h"
+
+void optim_adam_init(const DmnModel *model, DmnAdam *a) {
+  const DmnConfig *c = &model->cfg;
+  memset(a, 0, sizeof(*a));
+  params_alloc(model, &a->m);
+  params_alloc(model, &a->v);
+  const double lr[DMN_NGROUP] = {c->train_lr_orn_gain,   c->train_lr_orn_to_pn, c->train_lr_pn_to_kc, c->train_lr_kc_to_mbon,
+                                 c->train_lr_mbon_to_dn, c->train_lr_pn_to_dn,  c->train_lr_rho,      c->train_lr_theta,
+                                 c->train_lr_bias,       c->train_lr_motor_w,   c->train_lr_motor_b};
+  for (int k = 0; k < DMN_NGROUP; k++) a->lr[k] = lr[k] < 0 ? c->train_lr : lr[k];
+  a->beta1 = c->train_beta1;
+  a->beta2 = c->train_beta2;
+  a->eps = c->train_adam_eps;
+}
+
+void optim_adam_free(DmnAdam *a) {
+  params_free(&a->m);
+  params_free(&a->v);
+}
+
+double optim_grad_norms(const DmnModel *model, const DmnParams *g, double group_norm[DMN_NGROUP]) {
+  for (int k = 0; k < DMN_NGROUP; k++) group_norm[k] = util_norm2(params_group(g, model, k), model->group_n[k]);
+  return util_norm2(group_norm, DMN_NGROUP);
+}
+
+double optim_clip(DmnParams *g, double norm, double clip) {
+  if (clip <= 0 || !(norm > clip)) return 1.0;
+  double f = clip / norm;
+  for (size_t i = 0; i < g->n; i++) g->data[i] *= f;
+  return f;
+}
+
+void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnParams *g) {
+  a->step++;
+  const double b1 = a->beta1, b2 = a->beta2;
+  const double c1 = 1.0 - pow(b1, (double)a->step), c2 = 1.0 - pow(b2, (double)a->step);
+  for (int k = 0; k < DMN_NGROUP; k++) {
+    const double lr = a->lr[k];
+    size_t off = model->group_off[k], n = model->group_n[k];
+    double *x = p->data + off, *m = a->m.data + off, *v = a->v.data + off;
+    const double *gr = g->data + off;
+    for (size_t i = 0; i < n; i++) {
+      m[i] = b1 * m[i] + (1.0 - b1) * gr[i];
+      v[i] = b2 * v[i] + (1.0 - b2) * gr[i] * gr[i];
+      if (lr > 0) x[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + a->eps);
+    }
+  }
+}
+
+/* ---- training history (trainstate.h) ---------------------------------------- */
+#include <stdlib.h>
+
+#include "trainstate.h"
+
+#define DMN_HCOL_NAME(name, doc) #name,
+const char *const dmn_history_names[DMN_NHCOL] = {DMN_HISTORY_COLUMNS(DMN_HCOL_NAME)};
+#undef DMN_HCOL_NAME
+
+void history_reserve(DmnHistory *h, long n) {
+  if (n <= h->cap) return;
+  long cap = n > 2 * h->cap ? n : 2 * h->cap;
+  for (int k = 0; k < DMN_NHCOL; k++) h->col[k] = realloc(h->col[k], sizeof(double) * (size_t)cap);
+  h->group_norm = realloc(h->group_norm, sizeof(double) * (size_t)cap * DMN_NGROUP);
+  h->cap = cap;
+}
+
+void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group_norm[DMN_NGROUP]) {
+  history_reserve(h, h->n + 1);
+  for (int k = 0; k < DMN_NHCOL; k++) h->col[k][h->n] = row[k];
+  memcpy(h->group_norm + h->n * DMN_NGROUP, group_norm, sizeof(double) * DMN_NGROUP);
+  h->n++;
+}
+
+void history_free(DmnHistory *h) {
+  for (int k = 0; k < DMN_NHCOL; k++) free(h->col[k]);
+  free(h->group_norm);
+  memset(h, 0, sizeof(*h));
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return (x > y) - (x < y);
+}
+
+void eval_summary_finish(DmnEvalSummary *s) {
+  int n = s->n, ok = 0;
+  double sf = 0, sm = 0, sp = 0;
+  double *sorted = malloc(sizeof(double) * (size_t)(n ? n : 1));
+  for (int i = 0; i < n; i++) {
+    ok += s->final_distance[i] < DMN_SUCCESS_RADIUS_MM;
+    sf += s->final_distance[i];
+    sm += s->mean_distance[i];
+    sp += s->path_length[i];
+    sorted[i] = s->final_distance[i];
+  }
+  qsort(sorted, (size_t)n, sizeof(double), cmp_double);
+  s->success_rate = n ? (double)ok / n : 0;
+  s->median_final = n ? (n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])) : 0;
+  s->mean_final = n ? sf / n : 0;
+  s->mean_mean_distance = n ? sm / n : 0;
+  s->mean_path = n ? sp / n : 0;
+  free(sorted);
+}
+
+void eval_summary_free(DmnEvalSummary *s) {
+  free(s->final_distance);
+  free(s->mean_distance);
+  free(s->path_length);
+  memset(s, 0, sizeof(*s));
+}

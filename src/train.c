@@ -1,0 +1,316 @@
+#include "train.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "util.h"
+
+/* FNV-1a over the parameter bytes: equal on all ranks iff bitwise equal. */
+static uint64_t params_checksum(const DmnParams *p) {
+  const unsigned char *b = (const unsigned char *)p->data;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < p->n * sizeof(double); i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
+DmnModel train_control_model(const DmnModel *m) {
+  DmnModel c = *m;
+  double g[2];
+  c.env.constant_odor = env_concentration(&m->env, m->env.src[0] + m->cfg.arena_start_radius, m->env.src[1], g);
+  return c;
+}
+
+PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnEvalSummary *out, DmnEpisodeRecord *traj,
+                              int n_traj, int *failed) {
+  PetscFunctionBeginUser;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int n = (int)m->cfg.train_eval_episodes;
+  memset(out, 0, sizeof(*out));
+  out->n = n;
+  double *buf = calloc(3 * (size_t)n, sizeof(double));
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  PetscCall(derived_create(m, &d));
+  PetscCall(derived_update(m, p, &d));
+  tape_alloc(m, &t);
+  work_alloc(m, &w);
+  char err[DMN_ERR_MAX];
+  int fail = 0;
+  /* the first n_traj episodes keep their full record; they are gathered below */
+  DmnEpisodeRecord *mine = n_traj > 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL; /* n_traj agrees on every rank */
+  for (int e = rank; e < n; e += size) {
+    double p0[2], psi0;
+    episode_start_pose(m, DMN_STREAM_EVAL_START, 0, e, p0, &psi0);
+    if (episode_forward(m, p, &d, p0, psi0, &t, &w, err)) {
+      fprintf(stderr, "dmn_mpi: error on rank %d, evaluation episode %d: %s\n", rank, e, err);
+      fail = 1;
+      break;
+    }
+    buf[e] = t.metrics.final_distance;
+    buf[n + e] = t.metrics.mean_distance;
+    buf[2 * n + e] = t.metrics.path_length;
+    if (mine && e < n_traj) record_from_tape(m, &t, e, &mine[e]);
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+  *failed = fail;
+  if (!fail && mine) /* ordered gather: each sender sends in increasing e, rank 0 receives in that order */
+    for (int e = 0; e < n_traj && e < n; e++) {
+      int owner = e % size;
+      if (owner == rank && rank == 0) traj[e] = mine[e], memset(&mine[e], 0, sizeof mine[e]);
+      else if (owner == rank) PetscCall(record_send(&mine[e], 0, comm));
+      else if (rank == 0) PetscCall(record_recv(m, &traj[e], owner, comm));
+    }
+  if (mine) {
+    for (int e = 0; e < n_traj; e++) record_free(&mine[e]);
+    free(mine);
+  }
+  if (!fail) {
+    /* each slot was filled by exactly one rank, the rest are zero: a sum gathers them */
+    MPI_Allreduce(MPI_IN_PLACE, buf, 3 * n, MPI_DOUBLE, MPI_SUM, comm);
+    out->final_distance = malloc(sizeof(double) * (size_t)n);
+    out->mean_distance = malloc(sizeof(double) * (size_t)n);
+    out->path_length = malloc(sizeof(double) * (size_t)n);
+    memcpy(out->final_distance, buf, sizeof(double) * (size_t)n);
+    memcpy(out->mean_distance, buf + n, sizeof(double) * (size_t)n);
+    memcpy(out->path_length, buf + 2 * n, sizeof(double) * (size_t)n);
+    eval_summary_finish(out);
+  }
+  free(buf);
+  work_free(&w);
+  tape_free(&t);
+  PetscCall(derived_destroy(&d));
+  PetscFunctionReturn(0);
+}
+
+void train_print_eval_table(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl) {
+  printf("\nEvaluation on %d held-out start poses (success = final distance < %.0f mm):\n", tr->n, DMN_SUCCESS_RADIUS_MM);
+  printf("  %-24s %9s %14s %14s %12s\n", "parameters", "success", "median final", "mean distance", "path length");
+  const DmnEvalSummary *s[3] = {in, tr, ctl};
+  const char *name[3] = {"untrained (initial)", "trained", "trained, constant odor"};
+  for (int k = 0; k < 3; k++)
+    if (s[k] && s[k]->n)
+      printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", name[k], 100 * s[k]->success_rate, s[k]->median_final,
+             s[k]->mean_mean_distance, s[k]->mean_path);
+  fflush(stdout);
+}
+
+static void fmt_time(double s, char *buf, size_t n) {
+  long t = (long)(s + 0.5);
+  if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
+  else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
+}
+
+PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  const DmnConfig *c = &m->cfg;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const long B = c->train_batch_per_rank, G = B * size;
+  const long U = (c->train_episodes + G - 1) / G; /* updates in the whole run */
+  char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64], path[DMN_STR_MAX + 64];
+  snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", o->run_dir);
+  char *yaml = config_to_yaml(c);
+  *exit_code = 0;
+
+  DmnParams init, g;
+  params_alloc(m, &init);
+  params_copy(&init, p); /* kept for the untrained evaluation */
+  params_alloc(m, &g);
+  DmnAdam adam;
+  optim_adam_init(m, &adam);
+  DmnTrainState st;
+  memset(&st, 0, sizeof st);
+  if (o->resume) {
+    int rc = io_checkpoint_read(o->resume, m, p, &adam, &st, err), any = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any) {
+      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "checkpoint unreadable on another rank");
+      *exit_code = 2;
+      goto done;
+    }
+    if (!rank)
+      printf("Resuming from %s: update %ld, %ld episodes done (adam step %ld)\n", o->resume, st.update, st.episodes_done, adam.step);
+  }
+  history_reserve(&st.hist, U + 1);
+  if (!rank)
+    printf("dmn train: %ld episodes = %ld updates x %ld (batch %ld per rank x %d rank%s), T = %d steps, circuit ORN %d PN %d KC %d MBON %d "
+           "DN %d, %zu parameters\n  run directory %s/\n",
+           U * G, U, G, B, size, size > 1 ? "s" : "", m->T, m->n[0], m->n[1], m->n[2], m->n[3], m->n[4], m->n_params, o->run_dir);
+
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  PetscCall(derived_create(m, &d));
+  tape_alloc(m, &t);
+  work_alloc(m, &w);
+  /* A live bar only on a real terminal: under mpirun rank 0's stdout is a
+   * pty even when mpirun writes to a file (Slurm logs), so default to plain
+   * lines there.  DMN_PROGRESS=bar|lines overrides. */
+  const char *pm = getenv("DMN_PROGRESS");
+  const int tty = pm ? !strcmp(pm, "bar") : (isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE"));
+  double t_run = util_wtime(), secs_sum = 0;
+  long done_here = 0;
+  /* stats reduced with the gradient: loss terms and metrics summed over episodes */
+  enum { S_TOTAL, S_NAV, S_ENERGY, S_SPARSE, S_RATE, S_SILENT, S_FINAL, S_MEAN, S_PATH, S_KC, S_R0, S_N = S_R0 + DMN_NLAYER };
+  double *red = malloc(sizeof(double) * (g.n + S_N));
+  for (long u = st.update; u < U; u++) {
+    double t0 = util_wtime();
+    PetscCall(derived_update(m, p, &d));
+    params_zero(&g);
+    double stats[S_N] = {0};
+    int fail = 0;
+    for (long b = 0; b < B && !fail; b++) {
+      long e = u * G + rank * B + b; /* global episode index */
+      double p0[2], psi0;
+      episode_start_pose(m, DMN_STREAM_TRAIN_START, 0, e, p0, &psi0);
+      if (episode_forward(m, p, &d, p0, psi0, &t, &w, err) || episode_backward(m, p, &d, &t, &w, &g, err)) {
+        fprintf(stderr, "dmn_mpi: error on rank %d, training episode %ld (update %ld): %s\n", rank, e + 1, u + 1, err);
+        fail = 1;
+        break;
+      }
+      const DmnLoss *L = &t.loss;
+      const DmnMetrics *M = &t.metrics;
+      double row[S_N] = {L->total, L->nav, L->energy, L->sparse, L->rate, L->silent, M->final_distance, M->mean_distance, M->path_length,
+                         M->kc_active_fraction};
+      for (int l = 0; l < DMN_NLAYER; l++) row[S_R0 + l] = M->rate_hz[l];
+      for (int k = 0; k < S_N; k++) stats[k] += row[k];
+    }
+    MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+    if (fail) {
+      if (!rank) fprintf(stderr, "dmn_mpi: training stopped before update %ld; parameters were not updated (last checkpoint: %s)\n", u + 1, ckpt);
+      *exit_code = 1;
+      break;
+    }
+    /* one allreduce carries the gradient and the statistics */
+    memcpy(red, g.data, sizeof(double) * g.n);
+    memcpy(red + g.n, stats, sizeof stats);
+    MPI_Allreduce(MPI_IN_PLACE, red, (int)(g.n + S_N), MPI_DOUBLE, MPI_SUM, comm);
+    for (size_t i = 0; i < g.n; i++) g.data[i] = red[i] / G;
+    for (int k = 0; k < S_N; k++) stats[k] = red[g.n + k] / G;
+    double gn[DMN_NGROUP];
+    double norm = optim_grad_norms(m, &g, gn);
+    if (!isfinite(norm)) {
+      for (int k = 0; k < DMN_NGROUP; k++)
+        if (!isfinite(gn[k]) && !rank) fprintf(stderr, "dmn_mpi: error: non-finite gradient in group %s at update %ld\n", dmn_group_names[k], u + 1);
+      *exit_code = 1;
+      break;
+    }
+    double clip = optim_clip(&g, norm, c->train_clip_norm);
+    optim_adam_step(m, &adam, p, &g);
+    st.update = u + 1;
+    st.episodes_done = st.update * G;
+    st.adam_step = adam.step;
+    double secs = util_wtime() - t0;
+    secs_sum += secs;
+    done_here++;
+    double row[DMN_NHCOL] = {0};
+    row[DMN_H_episodes] = (double)st.episodes_done;
+    row[DMN_H_loss_total] = stats[S_TOTAL];
+    row[DMN_H_loss_nav] = stats[S_NAV];
+    row[DMN_H_loss_energy] = stats[S_ENERGY];
+    row[DMN_H_loss_sparse] = stats[S_SPARSE];
+    row[DMN_H_loss_rate] = stats[S_RATE];
+    row[DMN_H_loss_silent] = stats[S_SILENT];
+    row[DMN_H_final_distance] = stats[S_FINAL];
+    row[DMN_H_mean_distance] = stats[S_MEAN];
+    row[DMN_H_path_length] = stats[S_PATH];
+    row[DMN_H_kc_active] = stats[S_KC];
+    for (int l = 0; l < DMN_NLAYER; l++) row[DMN_H_rate_orn + l] = stats[S_R0 + l];
+    row[DMN_H_grad_norm] = norm;
+    row[DMN_H_clip_factor] = clip;
+    row[DMN_H_seconds] = secs;
+    history_push(&st.hist, row, gn);
+    if (!rank) {
+      char eta[32];
+      fmt_time(secs_sum / done_here * (double)(U - st.update), eta, sizeof eta);
+      printf("%sEpisode %5ld/%ld | Update %4ld/%ld | Loss: %9.4f | Nav: %9.4f | Energy: %8.4f | final %6.2f mm | KC %4.1f%% | DN %5.1f Hz | "
+             "|g| %8.2e | %5.1f ep/s | ETA %s%s",
+             tty ? "\r" : "", st.episodes_done, U * G, st.update, U, stats[S_TOTAL], stats[S_NAV], stats[S_ENERGY], stats[S_FINAL],
+             100 * stats[S_KC], stats[S_R0 + DMN_L_DN], norm, (double)G / secs, eta, tty ? "" : "\n");
+      if (tty && (st.update % 10 == 0 || st.update == U)) printf("\n"); /* keep every 10th line on a terminal */
+      fflush(stdout);
+    }
+    /* all ranks must hold bitwise-identical parameters (MODEL §7) */
+    if (st.update % c->train_check_every == 0 || st.update == U) {
+      uint64_t h = params_checksum(p), lo = h, hi = h;
+      MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm);
+      MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm);
+      if (lo != hi) {
+        if (!rank) fprintf(stderr, "dmn_mpi: error: parameters differ between ranks after update %ld (checksums %016llx..%016llx)\n",
+                           st.update, (unsigned long long)lo, (unsigned long long)hi);
+        *exit_code = 1;
+        break;
+      }
+    }
+    long ce = c->output_checkpoint_every;
+    int last = st.update == U || (o->stop_after && done_here >= o->stop_after);
+    if (last || (st.episodes_done / ce) > ((st.episodes_done - G) / ce)) {
+      if (io_checkpoint_write(ckpt, comm, m, p, &adam, &st, yaml, err)) {
+        if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        *exit_code = 1;
+        break;
+      }
+    }
+    if (o->stop_after && done_here >= o->stop_after && st.update < U) {
+      if (!rank) printf("Stopped after %ld updates as asked; resume with --resume %s\n", done_here, ckpt);
+      goto cleanup;
+    }
+  }
+  if (*exit_code) goto cleanup;
+  if (!rank) printf("Training done: %ld updates, %ld episodes in %.1f s\n", st.update, st.episodes_done, util_wtime() - t_run);
+
+  /* evaluation: trained, untrained, and the trained circuit blind to odor */
+  {
+    DmnEvalSummary tr, in, ctl;
+    int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
+    DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
+    int f1 = 0, f2 = 0, f3 = 0;
+    PetscCall(train_evaluate(m, p, comm, &tr, traj, n_traj, &f1));
+    PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &f2));
+    DmnModel cm = train_control_model(m);
+    PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &f3));
+    if (f1 || f2 || f3) {
+      *exit_code = 1;
+    } else if (!rank) {
+      train_print_eval_table(&tr, &in, &ctl);
+      printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
+             "  total_distance_traveled: %.4f\n",
+             tr.mean_final, tr.mean_mean_distance, tr.mean_path);
+      snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
+      int rc = io_write_results(path, m, &st, &tr, &in, &ctl, traj, n_traj, yaml, err);
+      snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
+      if (!rc) rc = io_write_training_json(path, &st, &tr, &in, &ctl, err);
+      if (rc) {
+        fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        *exit_code = 1;
+      } else {
+        printf("\n\u2713 Results saved to %s/ (checkpoint.h5, results.h5, training_results.json)\n", o->run_dir);
+      }
+    }
+    MPI_Bcast(exit_code, 1, MPI_INT, 0, comm);
+    if (traj)
+      for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
+    free(traj);
+    eval_summary_free(&tr);
+    eval_summary_free(&in);
+    eval_summary_free(&ctl);
+  }
+cleanup:
+  free(red);
+  work_free(&w);
+  tape_free(&t);
+  PetscCall(derived_destroy(&d));
+done:
+  history_free(&st.hist);
+  optim_adam_free(&adam);
+  params_free(&g);
+  params_free(&init);
+  free(yaml);
+  PetscFunctionReturn(0);
+}
