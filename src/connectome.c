@@ -101,7 +101,33 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
 
   for (int q = 0; q < DMN_NPROJ; q++) c->proj[q].is_signed = cfg->circuit_dale;
   if (!cfg->circuit_lh_signed) c->proj[DMN_P_PN_TO_DN].is_signed = 0;
+  connectome_index(c);
   return 0;
+}
+
+void connectome_index(DmnConnectome *c) {
+  for (int q = 0; q < DMN_NPROJ; q++) connectome_index_projection(&c->proj[q]);
+}
+
+void connectome_index_projection(DmnProjection *p) {
+  {
+    free(p->csc_ptr);
+    free(p->csc_syn);
+    free(p->row_of);
+    p->csc_ptr = calloc((size_t)p->n_pre + 1, sizeof(int));
+    p->csc_syn = malloc(sizeof(int) * ((size_t)p->nnz + 1));
+    p->row_of = malloc(sizeof(int) * ((size_t)p->nnz + 1));
+    for (int i = 0; i < p->n_post; i++)
+      for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
+        p->row_of[k] = i;
+        p->csc_ptr[p->col[k] + 1]++;
+      }
+    for (int j = 0; j < p->n_pre; j++) p->csc_ptr[j + 1] += p->csc_ptr[j];
+    int *fill = malloc(sizeof(int) * ((size_t)p->n_pre + 1));
+    memcpy(fill, p->csc_ptr, sizeof(int) * ((size_t)p->n_pre + 1));
+    for (int k = 0; k < p->nnz; k++) p->csc_syn[fill[p->col[k]]++] = k;
+    free(fill);
+  }
 }
 
 void connectome_copy(const DmnConnectome *s, DmnConnectome *d) {
@@ -121,7 +147,9 @@ void connectome_copy(const DmnConnectome *s, DmnConnectome *d) {
     memcpy(b->col, a->col, sizeof(int) * (size_t)a->nnz);
     b->alive = malloc((size_t)a->nnz + 1);
     memcpy(b->alive, a->alive, (size_t)a->nnz);
+    b->csc_ptr = b->csc_syn = b->row_of = NULL;
   }
+  connectome_index(d);
 }
 
 void connectome_free(DmnConnectome *c) {
@@ -133,6 +161,9 @@ void connectome_free(DmnConnectome *c) {
     free(c->proj[q].row_ptr);
     free(c->proj[q].col);
     free(c->proj[q].alive);
+    free(c->proj[q].csc_ptr);
+    free(c->proj[q].csc_syn);
+    free(c->proj[q].row_of);
   }
   memset(c, 0, sizeof(*c));
 }

@@ -25,6 +25,9 @@ typedef struct DmnProjection {
   int *row_ptr;        /* (n_post + 1) */
   int *col;            /* (nnz) presynaptic index within the pre layer */
   uint8_t *alive;      /* (nnz) 1 = present, 0 = lesioned */
+  int *csc_ptr;        /* (n_pre + 1) transpose index: synapses leaving pre neuron j ... */
+  int *csc_syn;        /* (nnz) ... are csc_syn[csc_ptr[j] .. csc_ptr[j+1]) (CSR positions) */
+  int *row_of;         /* (nnz) postsynaptic neuron of CSR position q */
   int is_signed;       /* Dale: w = sign(pre) * softplus(u); else w = u */
   int synthetic;       /* built by a generator, not read from data */
 } DmnProjection;
@@ -40,6 +43,9 @@ typedef struct DmnConnectome {
 int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
 void connectome_copy(const DmnConnectome *src, DmnConnectome *dst);
 void connectome_free(DmnConnectome *c);
+/* (Re)build the transpose index of every projection from its CSR. */
+void connectome_index(DmnConnectome *c);
+void connectome_index_projection(DmnProjection *p);
 
 /* Sign of a neuron's outgoing synapses under Dale's law. */
 static inline double connectome_sign(const DmnConnectome *c, int layer, int i) {

@@ -210,14 +210,19 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   int win = (int)(100.0 / m->dt + 0.5), n_win = 0, o_kc = m->layer_off[DMN_L_KC], n_kc = m->n[DMN_L_KC];
   M->kc_active_fraction = 0.0;
   if (win < 1) win = 1;
+  /* row order over the tape; w->d_s is scratch here (the backward pass overwrites it) */
+  double *last = w->d_s;
+  for (int i = 0; i < n_kc; i++) last[o_kc + i] = -1.0;
   for (int t0 = 0; t0 + win <= T && n_kc; t0 += win, n_win++) {
     int active = 0;
-    for (int i = 0; i < n_kc; i++)
-      for (int t = t0; t < t0 + win; t++)
-        if (tape->s[(size_t)t * n + o_kc + i] > 0.5) {
+    for (int t = t0; t < t0 + win; t++) {
+      const double *s = tape->s + (size_t)t * n + o_kc;
+      for (int i = 0; i < n_kc; i++)
+        if (s[i] > 0.5 && last[o_kc + i] != n_win) {
+          last[o_kc + i] = n_win;
           active++;
-          break;
         }
+    }
     M->kc_active_fraction += (double)active / n_kc;
   }
   if (n_win) M->kc_active_fraction /= n_win;

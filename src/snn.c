@@ -2,13 +2,25 @@
 
 void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
                      double *vp, double *v, double *s) {
+  const double vr = k->v_rest, vreset = k->v_reset;
+  if (k->smooth) {
+    for (int i = 0; i < n; i++) {
+      double vi = vr + a[i] * (vp[i] - vr) + (1.0 - a[i]) * (cur[i] + bias[i]);
+      double si = snn_spike(k, vi - theta[i]);
+      v[i] = vi;
+      s[i] = si;
+      vp[i] = vi - si * (vi - vreset);
+    }
+    return;
+  }
+  /* Heaviside: branch-free so the compiler vectorises it */
   for (int i = 0; i < n; i++) {
-    /* V = V_rest + a (Vp[t-1] - V_rest) + (1 - a)(cur + b);  s = H(V - theta);  Vp = V - s (V - V_reset) */
-    double vi = k->v_rest + a[i] * (vp[i] - k->v_rest) + (1.0 - a[i]) * (cur[i] + bias[i]);
-    double si = snn_spike(k, vi - theta[i]);
+    /* V = V_rest + a (Vp[t-1] - V_rest) + (1 - a)(I + b);  s = H(V - theta);  Vp = V - s (V - V_reset) */
+    double vi = vr + a[i] * (vp[i] - vr) + (1.0 - a[i]) * (cur[i] + bias[i]);
+    double si = vi >= theta[i] ? 1.0 : 0.0;
     v[i] = vi;
     s[i] = si;
-    vp[i] = vi - si * (vi - k->v_reset);
+    vp[i] = vi - si * (vi - vreset);
   }
 }
 
@@ -47,17 +59,28 @@ void snn_project_forward(const DmnProjection *p, const double *w, const double *
   }
 }
 
+void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const double *d_y, double *g_u) {
+  /* fwd: y_i += w_ij x_j  =>  dL/du_ij = d_y_i x_j dw/du.  Only presynaptic
+   * neurons with x_j != 0 contribute: with spikes that is a few percent of
+   * them, so walk the transpose (CSC) index from each active one. */
+  for (int j = 0; j < p->n_pre; j++) {
+    double xj = x[j];
+    if (xj == 0.0) continue;
+    for (int c = p->csc_ptr[j]; c < p->csc_ptr[j + 1]; c++) {
+      int q = p->csc_syn[c];
+      g_u[q] += d_y[p->row_of[q]] * xj * dw_du[q]; /* dw/du is 0 for a lesioned synapse */
+    }
+  }
+}
+
 void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
                           double *d_x, double *g_u) {
   for (int i = 0; i < p->n_post; i++) {
     double dyi = d_y[i];
     if (dyi == 0.0) continue;
-    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) {
-      int j = p->col[q];
-      d_x[j] += w[q] * dyi;              /* fwd: y_i += w_ij x_j */
-      g_u[q] += dyi * x[j] * dw_du[q];   /* dw/du is 0 for a lesioned synapse */
-    }
+    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) d_x[p->col[q]] += w[q] * dyi; /* d_x = W^T d_y */
   }
+  snn_project_weight_grad(p, dw_du, x, d_y, g_u);
 }
 
 PetscErrorCode snn_project_forward_petsc(Mat W, Vec vin, Vec vout, const double *x, double *y) {
@@ -78,11 +101,6 @@ PetscErrorCode snn_project_backward_petsc(Mat W, Vec vin, Vec vout, const DmnPro
   PetscCall(MatMultTransposeAdd(W, vin, vout, vout)); /* d_x = d_x + W^T d_y */
   PetscCall(VecResetArray(vin));
   PetscCall(VecResetArray(vout));
-  /* The weight gradient touches existing synapses only. */
-  for (int i = 0; i < p->n_post; i++) {
-    double dyi = d_y[i];
-    if (dyi == 0.0) continue;
-    for (int q = p->row_ptr[i]; q < p->row_ptr[i + 1]; q++) g_u[q] += dyi * x[p->col[q]] * dw_du[q];
-  }
+  snn_project_weight_grad(p, dw_du, x, d_y, g_u);
   PetscFunctionReturn(0);
 }

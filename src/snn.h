@@ -52,6 +52,8 @@ static inline double snn_post_reset(const SnnConst *k, double v, double s) { ret
 
 /* Projection y += W x for W in CSR (row = postsynaptic neuron). */
 void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y);
+/* Weight gradient only: g_u += (d_y_i x_j) dw/du, visiting synapses of active presynapses. */
+void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const double *d_y, double *g_u);
 /* Backward: d_x += W^T d_y and g_u += (d_y_i x_j) dw/du for every synapse. */
 void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
                           double *d_x, double *g_u);

@@ -127,6 +127,7 @@ static void test_projection(void) {
   p.row_ptr = rows;
   p.col = cols;
   p.alive = alive;
+  connectome_index_projection(&p);
   const double sign[4] = {1, -1, 1, -1};
   double u[8], x[4] = {0.3, 1.0, 0.0, 0.7}, c[4] = {0.5, -1.2, 0.8, 2.0};
   DmnRng r = util_rng(5, 97, 0, 0);
@@ -171,6 +172,9 @@ static void test_projection(void) {
     double fd = (lp - lm) / (2 * h);
     CHECK(fabs(dx[j] - fd) <= 1e-7 * fmax(1, fabs(fd)), "projection x[%d]: %.10g vs %.10g", j, dx[j], fd);
   }
+  free(p.csc_ptr);
+  free(p.csc_syn);
+  free(p.row_of);
 #undef FWD
 }
 
