@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The main job on one machine: install what is missing, build, check the
-# MPI/PETSc/HDF5 stack, and run the default config.
+# MPI/PETSc/HDF5 stack, and train on the default config (then evaluate).
 #   jobs/local.sh [CONFIG] [extra dmn_mpi options]     (NP=ranks, default: cores)
-# Training arrives with issue 4; until then the main job is --verify plus a
-# forward simulation (--simulate), and says so.
+# Results: runs/<config-name>-<timestamp>/ (checkpoint.h5, results.h5,
+# training_results.json); the last lines say where.
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 CONFIG=${1:-$ROOT/configs/default.yaml}
@@ -17,5 +17,4 @@ MPI=(mpirun -n "$NP")
 cd "$ROOT"
 "${MPI[@]}" build/dmn_mpi "$CONFIG" --verify
 echo
-echo "dmn: training is not in this version yet (issue 4); running a forward simulation of $CONFIG"
-"${MPI[@]}" build/dmn_mpi "$CONFIG" --simulate --episodes "$NP" "$@"
+"${MPI[@]}" build/dmn_mpi "$CONFIG" "$@"

@@ -609,9 +609,9 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
     DmnEvalSummary tr, in, ctl;
     int f1, f2, f3;
     DmnModel cm = train_control_model(&m);
-    PetscCall(train_evaluate(&m, &p, MPI_COMM_WORLD, &tr, NULL, 0, &f1));
-    PetscCall(train_evaluate(&m, &init, MPI_COMM_WORLD, &in, NULL, 0, &f2));
-    PetscCall(train_evaluate(&cm, &p, MPI_COMM_WORLD, &ctl, NULL, 0, &f3));
+    PetscCall(train_evaluate(&m, &p, MPI_COMM_WORLD, &tr, NULL, 0, NULL, NULL, &f1));
+    PetscCall(train_evaluate(&m, &init, MPI_COMM_WORLD, &in, NULL, 0, NULL, NULL, &f2));
+    PetscCall(train_evaluate(&cm, &p, MPI_COMM_WORLD, &ctl, NULL, 0, NULL, NULL, &f3));
     if (f1 || f2 || f3) *exit_code = 1;
     else if (!rank) {
       printf("Parameters: %s\n", o->evaluate);

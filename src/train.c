@@ -23,7 +23,7 @@ DmnModel train_control_model(const DmnModel *m) {
 }
 
 PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnEvalSummary *out, DmnEpisodeRecord *traj,
-                              int n_traj, int *failed) {
+                              int n_traj, DmnTape *tape, DmnWork *work, int *failed) {
   PetscFunctionBeginUser;
   int rank, size;
   MPI_Comm_rank(comm, &rank);
@@ -33,12 +33,14 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   out->n = n;
   double *buf = calloc(3 * (size_t)n, sizeof(double));
   DmnDerived d;
-  DmnTape t;
-  DmnWork w;
+  DmnTape own_t;
+  DmnWork own_w;
   PetscCall(derived_create(m, &d));
   PetscCall(derived_update(m, p, &d));
-  tape_alloc(m, &t);
-  work_alloc(m, &w);
+  if (!tape) tape_alloc(m, tape = &own_t); /* a caller's tape avoids touching 100s of MB again */
+  if (!work) work_alloc(m, work = &own_w);
+  DmnTape *tp = tape;
+  DmnWork *wp = work;
   char err[DMN_ERR_MAX];
   int fail = 0;
   /* the first n_traj episodes keep their full record; they are gathered below */
@@ -46,15 +48,15 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   for (int e = rank; e < n; e += size) {
     double p0[2], psi0;
     episode_start_pose(m, DMN_STREAM_EVAL_START, 0, e, p0, &psi0);
-    if (episode_forward(m, p, &d, p0, psi0, &t, &w, err)) {
+    if (episode_forward(m, p, &d, p0, psi0, tp, wp, err)) {
       fprintf(stderr, "dmn_mpi: error on rank %d, evaluation episode %d: %s\n", rank, e, err);
       fail = 1;
       break;
     }
-    buf[e] = t.metrics.final_distance;
-    buf[n + e] = t.metrics.mean_distance;
-    buf[2 * n + e] = t.metrics.path_length;
-    if (mine && e < n_traj) record_from_tape(m, &t, e, &mine[e]);
+    buf[e] = tp->metrics.final_distance;
+    buf[n + e] = tp->metrics.mean_distance;
+    buf[2 * n + e] = tp->metrics.path_length;
+    if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e]);
   }
   MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
   *failed = fail;
@@ -81,8 +83,8 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
     eval_summary_finish(out);
   }
   free(buf);
-  work_free(&w);
-  tape_free(&t);
+  if (wp == &own_w) work_free(&own_w);
+  if (tp == &own_t) tape_free(&own_t);
   PetscCall(derived_destroy(&d));
   PetscFunctionReturn(0);
 }
@@ -271,10 +273,10 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
     DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
     int f1 = 0, f2 = 0, f3 = 0;
-    PetscCall(train_evaluate(m, p, comm, &tr, traj, n_traj, &f1));
-    PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &f2));
+    PetscCall(train_evaluate(m, p, comm, &tr, traj, n_traj, &t, &w, &f1));
+    PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &t, &w, &f2));
     DmnModel cm = train_control_model(m);
-    PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &f3));
+    PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &t, &w, &f3));
     if (f1 || f2 || f3) {
       *exit_code = 1;
     } else if (!rank) {

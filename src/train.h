@@ -23,9 +23,9 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
 /* Evaluate p on cfg.train.eval_episodes held-out starts (own stream),
  * spread over ranks; out is complete on every rank.  n_traj (the same on
  * every rank) > 0 gathers the first n_traj episodes' records into traj on
- * rank 0 (traj may be NULL elsewhere). */
+ * rank 0 (traj may be NULL elsewhere).  tape/work: the caller's, or NULL. */
 PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnEvalSummary *out, DmnEpisodeRecord *traj,
-                              int n_traj, int *failed);
+                              int n_traj, DmnTape *tape, DmnWork *work, int *failed);
 
 /* The constant-odor control: the same model sensing a fixed concentration
  * (that of the start circle) whatever the pose.  A shallow, read-only copy. */
