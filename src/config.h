@@ -72,7 +72,7 @@
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
-  X(init, motor_w,      DOUBLE, 6.0,   "", 0.0, 1e6, "ms", "initial motor map entries M (drive per spike/ms of DN rate)") \
+  X(init, motor_w,      DOUBLE, 1.0,   "", 0.0, 1e6, "ms", "initial motor map entries M (drive per spike/ms of DN rate)") \
   X(init, motor_b,      DOUBLE, 0.0,   "", -10.0, 10.0, "", "initial motor bias m") \
   X(motor, tau_q,       DOUBLE, 50.0,  "", 0.01, 1e5, "ms", "DN rate low-pass filter time constant") \
   X(body, cpg_freq,     DOUBLE, 10.0,  "", 0.0, 1000.0, "Hz", "tripod gait frequency f") \
@@ -93,7 +93,7 @@
   X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
   X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
-  X(train, episodes,    INT,    1600,  "", 1, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks))") \
+  X(train, episodes,    INT,    3200,  "", 1, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks))") \
   X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \
   X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate of every group whose lr_<group> is -1") \
   X(train, lr_orn_gain, DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of orn_gain (-1: train.lr, 0: frozen)") \

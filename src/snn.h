@@ -50,7 +50,8 @@ void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *d
 /* Post-reset potential from a step's V and s: vp = V - s (V - V_reset). */
 static inline double snn_post_reset(const SnnConst *k, double v, double s) { return v - s * (v - k->v_reset); }
 
-/* Projection y += W x for W in CSR (row = postsynaptic neuron). */
+/* Projection y += W x for W in CSR (row = postsynaptic neuron), event-driven
+ * over the presynaptic neurons with x_j != 0. */
 void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y);
 /* Weight gradient only: g_u += (d_y_i x_j) dw/du, visiting synapses of active presynapses. */
 void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const double *d_y, double *g_u);
