@@ -307,12 +307,15 @@ static int run_verify(const DmnConfig *cfg, const CliOptions *o) {
 /* ---- model set-up shared by the compute modes ----------------------------- */
 
 
-static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX],
-                                  int *user_err) {
+/* Build the model and its initial (or --init) parameters.  A user error is
+ * reported once (rank 0) and sets *user_err (exit status 2); the model and
+ * parameters are then not allocated. */
+static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, DmnModel *m, DmnParams *p, int *user_err) {
   PetscFunctionBeginUser;
+  char err[DMN_ERR_MAX] = "";
   *user_err = 0;
-  PetscErrorCode ierr = model_build(cfg, NULL, m, err);
-  if (ierr) {
+  if (model_build(cfg, NULL, m, err)) {
+    if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *user_err = 1;
     PetscFunctionReturn(0);
   }
@@ -324,11 +327,27 @@ static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, Dmn
     int any = rc;
     MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any) {
-      if (!rc) snprintf(err, DMN_ERR_MAX, "%s: could not be read on another rank", o->init);
+      if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "--init file could not be read on another rank");
       *user_err = 1;
+      params_free(p);
+      model_free(m);
     }
   }
   PetscFunctionReturn(0);
+}
+
+/* The effective config beside the outputs (rank 0). */
+static void write_config_copy(const char *dir, const DmnConfig *cfg) {
+  if (rank_world()) return;
+  char path[DMN_STR_MAX + 128];
+  snprintf(path, sizeof path, "%s/config.yaml", dir);
+  char *yaml = config_to_yaml(cfg);
+  FILE *fp = fopen(path, "w");
+  if (fp) {
+    fputs(yaml, fp);
+    fclose(fp);
+  }
+  free(yaml);
 }
 
 /* ---- --simulate --------------------------------------------------------------- */
@@ -351,9 +370,8 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
   DmnModel m;
   DmnParams p;
   int uerr;
-  PetscCall(setup_model(cfg, o, &m, &p, err, &uerr));
+  PetscCall(setup_model(cfg, o, &m, &p, &uerr));
   if (uerr) {
-    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *exit_code = 2;
     PetscFunctionReturn(0);
   }
@@ -363,6 +381,7 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
     *exit_code = 2;
     PetscFunctionReturn(0);
   }
+  write_config_copy(dir, cfg);
   long n_ep = cfg->sim_episodes;
   if (!rank)
     printf("dmn --simulate: %ld episode%s of %d steps (%.2f s) on %d rank%s, circuit ORN %d PN %d KC %d MBON %d DN %d, spike_fn %s\n",
@@ -411,16 +430,10 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
     }
     int rc = 0;
     if (!rank) {
-      char path[DMN_STR_MAX + 128], cpath[DMN_STR_MAX + 128];
+      char path[DMN_STR_MAX + 128];
       snprintf(path, sizeof path, "%s/simulation_data.h5", dir);
       char *yaml = config_to_yaml(cfg);
       rc = io_write_simulation(path, &m, all, (int)n_ep, yaml, err);
-      snprintf(cpath, sizeof cpath, "%s/config.yaml", dir);
-      FILE *fp = fopen(cpath, "w");
-      if (fp) {
-        fputs(yaml, fp);
-        fclose(fp);
-      }
       free(yaml);
       if (rc) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
@@ -473,9 +486,8 @@ static PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int
   DmnModel m;
   DmnParams p, g;
   int uerr;
-  PetscCall(setup_model(&cfg, o, &m, &p, err, &uerr));
+  PetscCall(setup_model(&cfg, o, &m, &p, &uerr));
   if (uerr) {
-    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *exit_code = 2;
     PetscFunctionReturn(0);
   }
@@ -545,9 +557,8 @@ static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *
   DmnModel m;
   DmnParams p;
   int uerr;
-  PetscCall(setup_model(cfg, o, &m, &p, err, &uerr));
+  PetscCall(setup_model(cfg, o, &m, &p, &uerr));
   if (uerr) {
-    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *exit_code = 2;
     PetscFunctionReturn(0);
   }
@@ -564,17 +575,7 @@ static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *
     if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *exit_code = 2;
   } else {
-    if (!rank) {
-      char path[DMN_STR_MAX + 128];
-      snprintf(path, sizeof path, "%s/config.yaml", dir);
-      char *yaml = config_to_yaml(cfg);
-      FILE *fp = fopen(path, "w");
-      if (fp) {
-        fputs(yaml, fp);
-        fclose(fp);
-      }
-      free(yaml);
-    }
+    write_config_copy(dir, cfg);
     TrainOptions to = {dir, o->resume, o->stop_after};
     PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
   }
@@ -593,9 +594,8 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
   int uerr;
   CliOptions o2 = *o;
   o2.init = NULL;
-  PetscCall(setup_model(cfg, &o2, &m, &init, err, &uerr));
+  PetscCall(setup_model(cfg, &o2, &m, &init, &uerr));
   if (uerr) {
-    if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *exit_code = 2;
     PetscFunctionReturn(0);
   }

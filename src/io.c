@@ -194,6 +194,17 @@ static hid_t open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n) {
   return f;
 }
 
+static void write_version(H5Ctx *c, hid_t f);
+static void write_config(H5Ctx *c, hid_t f, const char *yaml);
+
+/* Every rank-0 output file starts alike: PATH.tmp, versions, the config. */
+static hid_t open_output(H5Ctx *c, const char *path, char *tmp, size_t n, const char *yaml) {
+  hid_t f = open_tmp(c, path, tmp, n);
+  write_version(c, f);
+  write_config(c, f, yaml);
+  return f;
+}
+
 static int close_and_rename(H5Ctx *c, hid_t f, const char *tmp, const char *path) {
   if (f >= 0 && H5Fclose(f) < 0) h5fail(c, "close", tmp);
   if (c->failed) {
@@ -263,9 +274,7 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
                         char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
-  write_version(&c, f);
-  write_config(&c, f, yaml);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
   write_num_attr(&c, f, "dt_ms", m->dt);
   write_num_attr(&c, f, "episodes", n);
   write_episodes(&c, f, m, recs, n, 1);
@@ -276,9 +285,7 @@ int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, con
                     char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
-  write_version(&c, f);
-  write_config(&c, f, yaml);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
   write_num_attr(&c, f, "loss", loss);
   hid_t gp = make_group(&c, f, "params");
   hid_t gg = g ? make_group(&c, f, "grads") : -1;
@@ -592,9 +599,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
                      const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_tmp(&c, path, tmp, sizeof tmp);
-  write_version(&c, f);
-  write_config(&c, f, yaml);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
   write_num_attr(&c, f, "updates", (double)st->update);
   write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
   hid_t h = make_group(&c, f, "history");
