@@ -420,14 +420,9 @@ static PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, in
     /* gather records on rank 0 in episode order and write one file */
     DmnEpisodeRecord *all = NULL;
     if (!rank) all = calloc((size_t)n_ep, sizeof(DmnEpisodeRecord));
-    for (long e = 0; e < n_ep; e++) {
-      int owner = (int)(e % size);
-      long idx = e / size;
-      if (owner == rank && rank == 0) all[e] = mine[idx], memset(&mine[idx], 0, sizeof mine[idx]);
-      else if (owner == rank) PetscCall(record_send(&mine[idx], 0, MPI_COMM_WORLD));
-      else if (!rank) PetscCall(record_recv(&m, &all[e], owner, MPI_COMM_WORLD));
-      if (!rank && size > 1) print_episode(&all[e], n_ep, all[e].seconds);
-    }
+    PetscCall(record_gather(&m, mine, n_ep, MPI_COMM_WORLD, all));
+    if (!rank && size > 1)
+      for (long e = 0; e < n_ep; e++) print_episode(&all[e], n_ep, all[e].seconds);
     int rc = 0;
     if (!rank) {
       char path[DMN_STR_MAX + 128];

@@ -113,6 +113,26 @@ PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode record_gather(const DmnModel *m, DmnEpisodeRecord *local, long n, MPI_Comm comm, DmnEpisodeRecord *all) {
+  PetscFunctionBeginUser;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  for (long e = 0; e < n; e++) {
+    int owner = (int)(e % size);
+    long idx = e / size;
+    if (owner == rank && rank == 0) {
+      all[e] = local[idx];
+      memset(&local[idx], 0, sizeof local[idx]); /* moved */
+    } else if (owner == rank) {
+      PetscCall(record_send(&local[idx], 0, comm));
+    } else if (rank == 0) {
+      PetscCall(record_recv(m, &all[e], owner, comm));
+    }
+  }
+  PetscFunctionReturn(0);
+}
+
 /* ---- HDF5 helpers (every call checked; messages name file and object) ---- */
 
 typedef struct {

@@ -38,6 +38,11 @@ void record_free(DmnEpisodeRecord *r);
 PetscErrorCode record_send(const DmnEpisodeRecord *r, int dest, MPI_Comm comm);
 PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_Comm comm);
 
+/* Episode e runs on rank e % size and sits in local[e / size] there.  Moves
+ * the records of episodes 0..n-1 into all[] on rank 0, in episode order
+ * (each sender sends in increasing e, so the order of messages matches). */
+PetscErrorCode record_gather(const DmnModel *m, DmnEpisodeRecord *local, long n, MPI_Comm comm, DmnEpisodeRecord *all);
+
 /* simulation_data.h5: /episode_NNNN/... for every episode and top-level
  * links to episode 0 (position, heading, odor_input, dn_drive, ...). */
 int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *config_yaml,

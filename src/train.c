@@ -43,8 +43,10 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   DmnWork *wp = work;
   char err[DMN_ERR_MAX];
   int fail = 0;
-  /* the first n_traj episodes keep their full record; they are gathered below */
-  DmnEpisodeRecord *mine = n_traj > 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL; /* n_traj agrees on every rank */
+  /* the first n_traj episodes keep their full record (local index e / size);
+   * gathered below.  n_traj agrees on every rank. */
+  if (n_traj > n) n_traj = n;
+  DmnEpisodeRecord *mine = n_traj > 0 ? calloc((size_t)n_traj / (size_t)size + 1, sizeof(DmnEpisodeRecord)) : NULL;
   for (int e = rank; e < n; e += size) {
     double p0[2], psi0;
     episode_start_pose(m, DMN_STREAM_EVAL_START, 0, e, p0, &psi0);
@@ -56,19 +58,13 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
     buf[e] = tp->metrics.final_distance;
     buf[n + e] = tp->metrics.mean_distance;
     buf[2 * n + e] = tp->metrics.path_length;
-    if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e]);
+    if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
   MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
   *failed = fail;
-  if (!fail && mine) /* ordered gather: each sender sends in increasing e, rank 0 receives in that order */
-    for (int e = 0; e < n_traj && e < n; e++) {
-      int owner = e % size;
-      if (owner == rank && rank == 0) traj[e] = mine[e], memset(&mine[e], 0, sizeof mine[e]);
-      else if (owner == rank) PetscCall(record_send(&mine[e], 0, comm));
-      else if (rank == 0) PetscCall(record_recv(m, &traj[e], owner, comm));
-    }
+  if (!fail && mine) PetscCall(record_gather(m, mine, n_traj, comm, traj));
   if (mine) {
-    for (int e = 0; e < n_traj; e++) record_free(&mine[e]);
+    for (int k = 0; k <= n_traj / size; k++) record_free(&mine[k]);
     free(mine);
   }
   if (!fail) {
