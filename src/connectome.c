@@ -187,9 +187,3 @@ int connectome_ablate_neuron(DmnConnectome *c, int layer, int i) {
   }
   return removed;
 }
-
-int connectome_count_alive(const DmnProjection *p) {
-  int n = 0;
-  for (int k = 0; k < p->nnz; k++) n += p->alive[k];
-  return n;
-}

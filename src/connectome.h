@@ -55,6 +55,5 @@ static inline double connectome_sign(const DmnConnectome *c, int layer, int i) {
 /* Lesions (on a copy, before model_build). Return the synapses removed. */
 int connectome_lesion_synapse(DmnConnectome *c, int proj, int k);
 int connectome_ablate_neuron(DmnConnectome *c, int layer, int i);
-int connectome_count_alive(const DmnProjection *p);
 
 #endif

@@ -584,7 +584,6 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
   if (!rc && st) {
     st->update = (long)upd;
     st->episodes_done = (long)eps;
-    st->adam_step = (long)astep;
     history_reserve(&st->hist, st->update + 1);
     st->hist.n = st->update;
     for (int k = 0; k < DMN_NHCOL && !rc; k++) {

@@ -203,7 +203,6 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     optim_adam_step(m, &adam, p, &g);
     st.update = u + 1;
     st.episodes_done = st.update * G;
-    st.adam_step = adam.step;
     double secs = util_wtime() - t0;
     secs_sum += secs;
     done_here++;

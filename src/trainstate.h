@@ -44,7 +44,6 @@ typedef struct DmnHistory {
 typedef struct DmnTrainState {
   long update;        /* updates done */
   long episodes_done;
-  long adam_step;
   DmnHistory hist;
 } DmnTrainState;
 

@@ -38,6 +38,5 @@ static inline double util_softplus_inv(double y) { return y > 30.0 ? y : log(exp
 double util_norm2(const double *x, size_t n);
 
 double util_wtime(void); /* seconds, monotonic */
-long util_peak_rss_kb(void);
 
 #endif
