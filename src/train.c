@@ -1,11 +1,17 @@
 #include "train.h"
 
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
 #include "util.h"
+
+/* Set by SIGTERM / SIGUSR1 / SIGUSR2 (Slurm: scancel, --signal=USR1@120):
+ * training finishes the current update, checkpoints and exits cleanly. */
+static volatile sig_atomic_t stop_signal = 0;
+static void on_stop_signal(int sig) { stop_signal = sig; }
 
 /* FNV-1a over the parameter bytes: equal on all ranks iff bitwise equal. */
 static uint64_t params_checksum(const DmnParams *p) {
@@ -152,6 +158,12 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
    * lines there.  DMN_PROGRESS=bar|lines overrides. */
   const char *pm = getenv("DMN_PROGRESS");
   const int tty = pm ? !strcmp(pm, "bar") : (isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE"));
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
   double t_run = util_wtime(), secs_sum = 0;
   long done_here = 0;
   /* stats reduced with the gradient: loss terms and metrics summed over episodes */
@@ -245,14 +257,22 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
         break;
       }
     }
+    /* a signal on any rank stops every rank after this same update */
+    int sig = (int)stop_signal;
+    MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm);
     long ce = c->output_checkpoint_every;
-    int last = st.update == U || (o->stop_after && done_here >= o->stop_after);
+    int last = st.update == U || (o->stop_after && done_here >= o->stop_after) || sig;
     if (last || (st.episodes_done / ce) > ((st.episodes_done - G) / ce)) {
       if (io_checkpoint_write(ckpt, comm, m, p, &adam, &st, yaml, err)) {
         if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
         break;
       }
+    }
+    if (sig && st.update < U) {
+      if (!rank) printf("Stopped by signal %d after update %ld (checkpoint written); resume with --resume %s\n", sig, st.update, ckpt);
+      fflush(stdout);
+      goto cleanup;
     }
     if (o->stop_after && done_here >= o->stop_after && st.update < U) {
       if (!rank) printf("Stopped after %ld updates as asked; resume with --resume %s\n", done_here, ckpt);

@@ -46,6 +46,19 @@ if [ $rs -eq 0 ] && [ $rr -eq 0 ] && grep -q "Resuming from" "$W/s2.log" && "$CM
 else bad "resume differs (rc $rs $rr): $(cat "$W/rc.out" 2>/dev/null)" "$W/s2.log"; fi
 [ ! -e "$W/a/checkpoint.h5.tmp" ] && ok "no .tmp left behind" || bad ".tmp checkpoint left"
 
+# a signal (Slurm --signal=USR1@120, scancel) mid-run: checkpoint, clean exit, resume == uninterrupted
+SIG="--set circuit.n_kc=200 --set sim.steps=2000 --set train.episodes=120 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=0"
+mpirun --oversubscribe -n 2 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
+mp=$!
+for i in $(seq 1 300); do grep -q "^Episode" "$W/sig.log" 2>/dev/null && break; sleep 0.1; done
+kill -USR1 $mp; wait $mp; rsig=$?
+timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SIG --resume "$W/sig/checkpoint.h5" > "$W/sig2.log" 2>&1; rr=$?
+timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SIG --out "$W/sigref" > "$W/sigref.log" 2>&1
+if [ $rsig -eq 0 ] && grep -q "Stopped by signal 10 after update" "$W/sig.log" && [ $rr -eq 0 ] \
+   && "$CMP" "$W/sig/checkpoint.h5" "$W/sigref/checkpoint.h5" --exact > "$W/sig.out"; then
+  ok "SIGUSR1 mid-run: $(grep -o 'after update [0-9]*' "$W/sig.log"), checkpoint, exit 0; resume == uninterrupted ($(cat "$W/sig.out"))"
+else bad "signal stop/resume (rc $rsig $rr): $(cat "$W/sig.out" 2>/dev/null)" "$W/sig.log"; fi
+
 # --evaluate on a checkpoint; a gradient dump is refused as a checkpoint by --resume
 timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --evaluate "$W/a/checkpoint.h5" > "$W/e.log" 2>&1 \
   && grep -q "trained, constant odor" "$W/e.log" && ok "--evaluate CKPT" || bad "--evaluate" "$W/e.log"
