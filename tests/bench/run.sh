@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Benchmarks (not part of the test suite): one-core episode cost for the
+# default circuit, 2x and 4x the KCs, both sparse backends, and training
+# throughput at 1 and 2 ranks.  Speed goals live here, never in ctest.
+set -euo pipefail
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+B=$ROOT/build
+[ -x "$B/tests/bench_episode" ] || cmake --build "$B" --target bench_episode > /dev/null
+[ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+echo "one core, T = 5000 steps, best of 3 after a warm-up episode"
+printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB
+printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" ""
+for kc in 2000 4000 8000; do
+  for be in petsc csr; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
+done
+echo
+echo "training throughput (default config, 64 episodes):"
+for np in 1 2; do
+  out=$(mpirun -n $np "$B/dmn_mpi" "$ROOT/configs/default.yaml" --set train.episodes=64 --set train.batch_per_rank=$((32 / np)) \
+        --set train.eval_episodes=2 --set train.eval_trajectories=0 --out "$(mktemp -d)" 2>&1)
+  echo "  $np rank(s): $(echo "$out" | grep -o 'in [0-9.]* s' | head -1) for 64 episodes -> $(echo "$out" | grep -o 'in [0-9.]* s' | head -1 | awk '{printf "%.2f episodes/s", 64/$2}')"
+done
