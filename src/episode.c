@@ -331,6 +331,25 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
     d_p[0] = d_p_prev[0];
     d_p[1] = d_p_prev[1];
     d_psi = d_psi_prev;
+
+    /* Exploding gradients (MODEL §8) are caught where they happen: the pose
+     * adjoint every step, the neurons' carried adjoints every 16 steps. */
+    int bad_pose = !isfinite(d_p[0] + d_p[1] + d_psi);
+    if (bad_pose || (t & 15) == 0) {
+      const char *where = bad_pose ? "body pose" : NULL;
+      for (int l = 0; l < DMN_NLAYER && !where; l++) {
+        double sum = 0.0;
+        for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) sum += w->g_vp[i] + w->g_i[i];
+        if (!isfinite(sum)) where = dmn_layer_names[l];
+      }
+      if (where) {
+        snprintf(err, DMN_ERR_MAX,
+                 "non-finite gradient in the backward pass at step %d of %d (%s): it exploded through the closed loop; use "
+                 "grad.sensory_feedback detach or a shorter window, or a smaller circuit.surrogate_gamma (MODEL §8)",
+                 t, T, where);
+        PetscFunctionReturn(PETSC_ERR_FP);
+      }
+    }
   }
   /* feet at t = -1 depend on the motor bias through d[-1] = tanh(m) */
   double d_dinit[2] = {0, 0};

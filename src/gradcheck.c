@@ -17,7 +17,10 @@ PetscErrorCode gradcheck_loss(const DmnModel *m, const DmnParams *p, DmnDerived 
                               DmnWork *w, double *loss, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   PetscCall(derived_update(m, p, d));
-  PetscCall(episode_forward(m, p, d, p0, psi0, t, w, err));
+  /* our own failures (non-finite values) carry a message in err: pass the
+   * code up without PETSc's traceback */
+  PetscErrorCode ierr = episode_forward(m, p, d, p0, psi0, t, w, err);
+  if (ierr) PetscFunctionReturn(ierr);
   *loss = t->loss.total;
   PetscFunctionReturn(0);
 }
@@ -25,10 +28,11 @@ PetscErrorCode gradcheck_loss(const DmnModel *m, const DmnParams *p, DmnDerived 
 PetscErrorCode gradcheck_gradient(const DmnModel *m, const DmnParams *p, DmnDerived *d, const double p0[2], double psi0, DmnTape *t,
                                   DmnWork *w, DmnParams *g, double *loss, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
-  PetscCall(gradcheck_loss(m, p, d, p0, psi0, t, w, loss, err));
+  PetscErrorCode ierr = gradcheck_loss(m, p, d, p0, psi0, t, w, loss, err);
+  if (ierr) PetscFunctionReturn(ierr);
   params_zero(g);
-  PetscCall(episode_backward(m, p, d, t, w, g, err));
-  PetscFunctionReturn(0);
+  ierr = episode_backward(m, p, d, t, w, g, err);
+  PetscFunctionReturn(ierr);
 }
 
 /* Finite differences resolve a derivative only down to the rounding noise

@@ -65,5 +65,11 @@ if [ $rc -eq 2 ] && grep -q "corrupt.h5: not a readable HDF5 file" "$W/k.err"; t
 timeout 60 $RUN --set circuit.n_kc=100 --set sim.steps=300 --init "$W/g.h5" --loss-only > /dev/null 2> "$W/z.err"; rc=$?
 if [ $rc -eq 2 ] && grep -q "dataset '/params/pn_to_kc' has" "$W/z.err"; then ok "mismatched --init names the dataset"; else bad "mismatched --init" "$W/z.err"; fi
 
+# an exploding gradient (MODEL §8: large surrogate, full sensory feedback) stops with layer/step, no PETSc traceback
+timeout 120 $RUN --set circuit.n_kc=200 --set circuit.surrogate_gamma=100 --set grad.sensory_feedback=full --set sim.steps=3000 \
+  --gradient-dump "$W/x.h5" > /dev/null 2> "$W/x.err"; rc=$?
+if [ $rc -eq 1 ] && grep -q "non-finite gradient in the backward pass at step [0-9]* of 3000" "$W/x.err" && ! grep -q "PETSC ERROR" "$W/x.err" \
+   && [ ! -e "$W/x.h5" ]; then ok "exploding gradient named (step, place), no file written"; else bad "exploding gradient (rc $rc)" "$W/x.err"; fi
+
 echo "cli_np$NP: $pass passed, $fail failed"
 [ $fail -eq 0 ]
