@@ -356,17 +356,23 @@ int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[D
   return rc;
 }
 
-int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]) {
-  int rank, size, rc = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+/* Create a file collectively over comm with MPI-IO (every rank calls it). */
+static hid_t create_collective(const char *path, MPI_Comm comm) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
-  char path[DMN_STR_MAX + 64];
-  snprintf(path, sizeof path, "%s/.dmn_verify_%d.h5", dir, 0);
   hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
   H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
   hid_t f = H5Fcreate(path, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
   H5Pclose(fapl);
+  return f;
+}
+
+int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]) {
+  int rank, size, rc = 0;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  char path[DMN_STR_MAX + 64];
+  snprintf(path, sizeof path, "%s/.dmn_verify.h5", dir);
+  hid_t f = create_collective(path, comm);
   if (f < 0) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot create a file collectively (is the directory on a shared, writable file system?)", path);
     return 1;
@@ -445,14 +451,10 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
                         const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  hid_t fapl = H5Pcreate(H5P_FILE_ACCESS);
-  H5Pset_fapl_mpio(fapl, comm, MPI_INFO_NULL);
-  hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, fapl);
-  H5Pclose(fapl);
+  hid_t f = create_collective(tmp, comm);
   if (f < 0) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
     c.failed = 1;
