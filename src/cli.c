@@ -30,7 +30,7 @@ typedef struct CliOptions {
   const char *sets[MAX_SETS];
   int n_sets;
   const char *out_dir, *resume, *init, *dump, *evaluate;
-  int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only;
+  int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only, connectome_info;
   double duration;
   long episodes, grad_steps, stop_after;
 } CliOptions;
@@ -57,6 +57,7 @@ static void usage(FILE *out) {
           "  --grad-check          BPTT gradient vs finite differences (smooth mode)\n"
           "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
           "  --loss-only           print the loss of the seeded episode (17 digits)\n"
+          "  --connectome-info     load/build the circuit (with its lesions) and summarise it\n"
           "  --verify              check MPI, PETSc, parallel HDF5 and libyaml\n"
           "  --print-config        print the effective config (defaults filled in)\n"
           "  --config-reference    print every config key as a Markdown table\n"
@@ -99,6 +100,7 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
     else if (!strcmp(a, "--simulate")) o->simulate = 1;
     else if (!strcmp(a, "--grad-check")) o->grad_check = 1;
     else if (!strcmp(a, "--loss-only")) o->loss_only = 1;
+    else if (!strcmp(a, "--connectome-info")) o->connectome_info = 1;
     else if (!strcmp(a, "--set")) {
       NEED_VALUE();
       if (o->n_sets < MAX_SETS) o->sets[o->n_sets++] = argv[++i];
@@ -307,6 +309,41 @@ static int run_verify(const DmnConfig *cfg, const CliOptions *o) {
 /* ---- model set-up shared by the compute modes ----------------------------- */
 
 
+/* The circuit of the config: rank 0 builds it (reading connectome data and
+ * applying the lesions) and broadcasts the packed image, so data files are
+ * read once, not by every rank of a 1000-rank job.  Everyone returns the
+ * same verdict. */
+static int build_connectome(const DmnConfig *cfg, DmnConnectome *conn, double *secs, char err[DMN_ERR_MAX]) {
+  long n = 0;
+  void *buf = NULL;
+  double t0 = util_wtime();
+  if (!rank_world()) {
+    if (connectome_build(cfg, conn, err)) {
+      n = -1;
+    } else {
+      size_t nb;
+      buf = connectome_pack(conn, &nb);
+      n = (long)nb;
+      connectome_free(conn);
+    }
+  }
+  MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  if (n < 0) {
+    MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+    return 1;
+  }
+  if (rank_world()) buf = malloc((size_t)n + 1);
+  for (long off = 0; off < n; off += 1L << 30) { /* MPI counts are int */
+    long chunk = n - off < (1L << 30) ? n - off : (1L << 30);
+    MPI_Bcast((char *)buf + off, (int)chunk, MPI_BYTE, 0, MPI_COMM_WORLD);
+  }
+  int rc = connectome_unpack(buf, (size_t)n, conn);
+  free(buf);
+  if (rc) snprintf(err, DMN_ERR_MAX, "internal error: connectome image could not be unpacked");
+  if (secs) *secs = util_wtime() - t0;
+  return rc;
+}
+
 /* Build the model and its initial (or --init) parameters.  A user error is
  * reported once (rank 0) and sets *user_err (exit status 2); the model and
  * parameters are then not allocated. */
@@ -314,7 +351,15 @@ static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, Dmn
   PetscFunctionBeginUser;
   char err[DMN_ERR_MAX] = "";
   *user_err = 0;
-  if (model_build(cfg, NULL, m, err)) {
+  DmnConnectome conn;
+  if (build_connectome(cfg, &conn, NULL, err)) {
+    if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *user_err = 1;
+    PetscFunctionReturn(0);
+  }
+  int bad = model_build(cfg, &conn, m, err) != 0;
+  connectome_free(&conn);
+  if (bad) {
     if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     *user_err = 1;
     PetscFunctionReturn(0);
@@ -668,6 +713,21 @@ int cli_main(int argc, char **argv) {
       char *y = config_to_yaml(&cfg);
       fputs(y, stdout);
       free(y);
+    }
+  } else if (o.connectome_info) {
+    DmnConnectome conn;
+    double secs = 0;
+    if (build_connectome(&cfg, &conn, &secs, err)) {
+      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+      code = 2;
+    } else {
+      if (!rank) {
+        char *txt = connectome_summary(&conn);
+        fputs(txt, stdout);
+        printf("Built in %.2f s; peak memory of rank 0 %.1f MB\n", secs, util_peak_rss_mb());
+        free(txt);
+      }
+      connectome_free(&conn);
     }
   } else if (o.verify) {
     code = run_verify(&cfg, &o);

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <yaml.h>
 
 #define DMN_ROW(sec, key, type, dn, ds, mn, mx, unit, doc) \
@@ -243,6 +244,168 @@ static const char *node_kind(const yaml_node_t *n) {
   }
 }
 
+/* ---- the lesions: list ------------------------------------------------------ */
+
+const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle"};
+/* Same order as DmnLayer / DmnProj (connectome.h); a unit test checks it. */
+static const char *const layer_names[] = {"ORN", "PN", "KC", "MBON", "DN"};
+static const char *const proj_names[] = {"orn_to_pn", "pn_to_kc", "kc_to_mbon", "mbon_to_dn", "pn_to_dn"};
+
+static int name_index(const char *const *names, int n, const char *s) {
+  for (int i = 0; i < n; i++)
+    if (!strcasecmp(names[i], s)) return i;
+  return -1;
+}
+
+static void join_names(const char *const *names, int n, char *out, size_t cap) {
+  out[0] = 0;
+  for (int i = 0; i < n; i++) {
+    if (i) strncat(out, ", ", cap - strlen(out) - 1);
+    strncat(out, names[i], cap - strlen(out) - 1);
+  }
+}
+
+static int parse_number(const char *s, double lo, double hi, double *out) {
+  char *e;
+  errno = 0;
+  double v = strtod(s, &e);
+  if (e == s || *e || errno == ERANGE || !isfinite(v) || v < lo || v > hi) return 1;
+  *out = v;
+  return 0;
+}
+
+/* lesions:
+ *   - {name: no_gamma, kind: ablate, layer: KC, select: "cell_type=KCg*"}
+ *   - {kind: drop, projection: pn_to_kc, fraction: 0.5, seed: 3} */
+static int parse_lesions(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, const char *path, char err[DMN_ERR_MAX]) {
+  cfg->n_lesions = 0;
+  if (list->type == YAML_SCALAR_NODE && list->data.scalar.length == 0) return 0;
+  if (list->type != YAML_SEQUENCE_NODE) {
+    fmt(err, "%s:%zu:%zu: wrong type for 'lesions': expected a list of lesions (- kind: ablate ...), got %s", path,
+        list->start_mark.line + 1, list->start_mark.column + 1, node_kind(list));
+    return 1;
+  }
+  for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top; it++) {
+    yaml_node_t *e = yaml_document_get_node(doc, *it);
+    size_t el = e->start_mark.line + 1, ec = e->start_mark.column + 1;
+    if (e->type != YAML_MAPPING_NODE) {
+      fmt(err, "%s:%zu:%zu: each lesion must be a mapping (kind: ..., layer: ..., ...), got %s", path, el, ec, node_kind(e));
+      return 1;
+    }
+    if (cfg->n_lesions == DMN_MAX_LESIONS) {
+      fmt(err, "%s:%zu:%zu: more than %d lesions in one run (use a sweep for more conditions)", path, el, ec, DMN_MAX_LESIONS);
+      return 1;
+    }
+    DmnLesionSpec *L = &cfg->lesions[cfg->n_lesions];
+    memset(L, 0, sizeof(*L));
+    L->kind = L->layer = L->proj = -1;
+    L->fraction = -1;
+    L->factor = -1;
+    L->line = (int)el;
+    char ids[DMN_SELECT_MAX] = "";
+    for (yaml_node_pair_t *kp = e->data.mapping.pairs.start; kp < e->data.mapping.pairs.top; kp++) {
+      yaml_node_t *kk = yaml_document_get_node(doc, kp->key), *kv = yaml_document_get_node(doc, kp->value);
+      size_t kl = kk->start_mark.line + 1, kc = kk->start_mark.column + 1;
+      size_t vl = kv->start_mark.line + 1, vc = kv->start_mark.column + 1;
+      const char *key = kk->type == YAML_SCALAR_NODE ? (const char *)kk->data.scalar.value : "?";
+      if (!strcmp(key, "ids")) {
+        /* a list of ids, or one id */
+        if (kv->type == YAML_SCALAR_NODE) {
+          snprintf(ids, sizeof ids, "%s", (const char *)kv->data.scalar.value);
+        } else if (kv->type == YAML_SEQUENCE_NODE) {
+          for (yaml_node_item_t *j = kv->data.sequence.items.start; j < kv->data.sequence.items.top; j++) {
+            yaml_node_t *x = yaml_document_get_node(doc, *j);
+            if (x->type != YAML_SCALAR_NODE) {
+              fmt(err, "%s:%zu:%zu: 'lesions[%d].ids' must be a list of integer ids", path, vl, vc, cfg->n_lesions);
+              return 1;
+            }
+            if (ids[0]) strncat(ids, ",", sizeof ids - strlen(ids) - 1);
+            strncat(ids, (const char *)x->data.scalar.value, sizeof ids - strlen(ids) - 1);
+          }
+        } else {
+          fmt(err, "%s:%zu:%zu: 'lesions[%d].ids' must be a list of integer ids", path, vl, vc, cfg->n_lesions);
+          return 1;
+        }
+        for (const char *c = ids; *c; c++)
+          if (!isdigit((unsigned char)*c) && *c != ',' && *c != ' ' && *c != '-') {
+            fmt(err, "%s:%zu:%zu: 'lesions[%d].ids' must be integer ids, got '%s'", path, vl, vc, cfg->n_lesions, ids);
+            return 1;
+          }
+        continue;
+      }
+      if (kv->type != YAML_SCALAR_NODE) {
+        fmt(err, "%s:%zu:%zu: wrong type for 'lesions[%d].%s': expected a single value, got %s", path, vl, vc, cfg->n_lesions, key,
+            node_kind(kv));
+        return 1;
+      }
+      const char *v = (const char *)kv->data.scalar.value;
+      char choices[200];
+      if (!strcmp(key, "name")) {
+        snprintf(L->name, sizeof L->name, "%s", v);
+      } else if (!strcmp(key, "kind")) {
+        L->kind = name_index(dmn_lesion_kinds, DMN_NLESION_KIND, v);
+        join_names(dmn_lesion_kinds, DMN_NLESION_KIND, choices, sizeof choices);
+        if (L->kind < 0) return fmt(err, "%s:%zu:%zu: invalid value for 'lesions[%d].kind': '%s' (allowed: %s)", path, vl, vc, cfg->n_lesions, v, choices), 1;
+      } else if (!strcmp(key, "layer")) {
+        L->layer = name_index(layer_names, 5, v);
+        join_names(layer_names, 5, choices, sizeof choices);
+        if (L->layer < 0) return fmt(err, "%s:%zu:%zu: invalid value for 'lesions[%d].layer': '%s' (allowed: %s)", path, vl, vc, cfg->n_lesions, v, choices), 1;
+      } else if (!strcmp(key, "projection")) {
+        L->proj = name_index(proj_names, 5, v);
+        join_names(proj_names, 5, choices, sizeof choices);
+        if (L->proj < 0) return fmt(err, "%s:%zu:%zu: invalid value for 'lesions[%d].projection': '%s' (allowed: %s)", path, vl, vc, cfg->n_lesions, v, choices), 1;
+      } else if (!strcmp(key, "select")) {
+        if (strlen(v) >= DMN_SELECT_MAX) return fmt(err, "%s:%zu:%zu: 'lesions[%d].select' is longer than %d characters", path, vl, vc, cfg->n_lesions, DMN_SELECT_MAX - 1), 1;
+        snprintf(L->select, sizeof L->select, "%s", v);
+      } else if (!strcmp(key, "fraction")) {
+        if (parse_number(v, 0.0, 1.0, &L->fraction))
+          return fmt(err, "%s:%zu:%zu: 'lesions[%d].fraction' must be a number in 0 .. 1, got '%s'", path, vl, vc, cfg->n_lesions, v), 1;
+      } else if (!strcmp(key, "factor")) {
+        if (parse_number(v, 0.0, 1e6, &L->factor))
+          return fmt(err, "%s:%zu:%zu: 'lesions[%d].factor' must be a number in 0 .. 1e6, got '%s'", path, vl, vc, cfg->n_lesions, v), 1;
+      } else if (!strcmp(key, "seed")) {
+        double sd;
+        if (parse_number(v, 0.0, 2147483647.0, &sd) || sd != floor(sd))
+          return fmt(err, "%s:%zu:%zu: 'lesions[%d].seed' must be an integer >= 0, got '%s'", path, vl, vc, cfg->n_lesions, v), 1;
+        L->seed = (long)sd;
+      } else {
+        return fmt(err, "%s:%zu:%zu: unknown key 'lesions[%d].%s' (allowed: name, kind, layer, projection, select, ids, fraction, factor, seed)",
+                   path, kl, kc, cfg->n_lesions, key), 1;
+      }
+    }
+    /* required keys per kind */
+    int n = cfg->n_lesions;
+    if (L->kind < 0) return fmt(err, "%s:%zu:%zu: lesion %d has no 'kind' (ablate, silence, drop, scale or shuffle)", path, el, ec, n), 1;
+    const char *kind = dmn_lesion_kinds[L->kind];
+    if (ids[0]) {
+      size_t used = strlen(L->select);
+      if (used + strlen(ids) + 5 >= DMN_SELECT_MAX)
+        return fmt(err, "%s:%zu:%zu: lesion %d: too many ids for one entry (at most ~%d characters; use a selector)", path, el, ec, n, DMN_SELECT_MAX), 1;
+      if (used) strcat(L->select, " ");
+      strcat(L->select, "id=");
+      strcat(L->select, ids);
+    }
+    if (L->kind == DMN_LESION_ABLATE || L->kind == DMN_LESION_SILENCE) {
+      if (L->layer < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'layer' (ORN, PN, KC, MBON or DN)", path, el, ec, n, kind), 1;
+      if (!L->select[0])
+        return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'select' or 'ids' (select: all for the whole layer)", path, el, ec, n, kind), 1;
+      if (L->proj >= 0 || L->fraction >= 0 || L->factor >= 0)
+        return fmt(err, "%s:%zu:%zu: lesion %d (%s) takes layer, select and ids only", path, el, ec, n, kind), 1;
+    } else {
+      if (L->proj < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'projection' (orn_to_pn, pn_to_kc, kc_to_mbon, mbon_to_dn, pn_to_dn)", path, el, ec, n, kind), 1;
+      if (L->layer >= 0 || L->select[0]) return fmt(err, "%s:%zu:%zu: lesion %d (%s) acts on a projection: no layer, select or ids", path, el, ec, n, kind), 1;
+      if (L->kind == DMN_LESION_DROP && L->fraction < 0) return fmt(err, "%s:%zu:%zu: lesion %d (drop) needs 'fraction' (0 .. 1)", path, el, ec, n), 1;
+      if (L->kind != DMN_LESION_DROP && L->fraction >= 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) takes no 'fraction'", path, el, ec, n, kind), 1;
+      if (L->kind == DMN_LESION_SCALE && L->factor < 0) return fmt(err, "%s:%zu:%zu: lesion %d (scale) needs 'factor' (>= 0)", path, el, ec, n), 1;
+      if (L->kind != DMN_LESION_SCALE && L->factor >= 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) takes no 'factor'", path, el, ec, n, kind), 1;
+    }
+    if (!L->name[0])
+      snprintf(L->name, sizeof L->name, "%s_%s", kind, L->layer >= 0 ? layer_names[L->layer] : proj_names[L->proj]);
+    cfg->n_lesions++;
+  }
+  return 0;
+}
+
 int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, char err[DMN_ERR_MAX]) {
   yaml_parser_t parser;
   yaml_document_t doc;
@@ -283,6 +446,10 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
       goto done;
     }
     const char *sec = (const char *)sk->data.scalar.value;
+    if (!strcmp(sec, "lesions")) {
+      if (parse_lesions(cfg, &doc, sv, path, err)) goto done;
+      continue;
+    }
     if (!section_exists(sec)) {
       char sug[128];
       suggest_section(sec, sug, sizeof sug);
@@ -424,10 +591,13 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   if (c->connectome_source == 0 && c->circuit_n_pn != c->circuit_n_orn)
     return fmt(err, "%s: 'circuit.n_pn' (%ld) must equal 'circuit.n_orn' (%ld) for the synthetic connectome (one PN per glomerulus and side)", p,
                c->circuit_n_pn, c->circuit_n_orn), 1;
-  if (c->circuit_kc_claws > c->circuit_n_pn / 2)
+  if (c->connectome_source == 0 && c->circuit_kc_claws > c->circuit_n_pn / 2)
     return fmt(err, "%s: 'circuit.kc_claws' (%ld) exceeds the PNs on one side (%ld)", p, c->circuit_kc_claws, c->circuit_n_pn / 2), 1;
   if (c->sensing_c_min >= c->odor_c0)
     return fmt(err, "%s: 'sensing.c_min' (%g) must be below 'odor.c0' (%g)", p, c->sensing_c_min, c->odor_c0), 1;
+  if (c->connectome_source != DMN_SOURCE_SYNTHETIC && !c->connectome_path[0])
+    return fmt(err, "%s: 'connectome.path' must name the data directory for connectome.source %s", p,
+               config_enum_name("connectome", "source", c->connectome_source)), 1;
   if (c->grad_sensory_feedback == DMN_FEEDBACK_WINDOW && c->grad_window > c->sim_steps)
     return fmt(err, "%s: 'grad.window' (%ld) exceeds 'sim.steps' (%ld)", p, c->grad_window, c->sim_steps), 1;
   return 0;
@@ -493,6 +663,17 @@ char *config_to_yaml(const DmnConfig *cfg) {
     char v[DMN_STR_MAX * 2 + 8];
     value_text(cfg, f, v, sizeof v);
     bprintf(&b, "  %s: %s\n", f->key, v);
+  }
+  if (!cfg->n_lesions) bprintf(&b, "lesions: []\n");
+  else bprintf(&b, "lesions:\n");
+  for (int i = 0; i < cfg->n_lesions; i++) {
+    const DmnLesionSpec *L = &cfg->lesions[i];
+    bprintf(&b, "  - name: \"%s\"\n    kind: %s\n", L->name, dmn_lesion_kinds[L->kind]);
+    if (L->layer >= 0) bprintf(&b, "    layer: %s\n    select: \"%s\"\n", layer_names[L->layer], L->select);
+    if (L->proj >= 0) bprintf(&b, "    projection: %s\n", proj_names[L->proj]);
+    if (L->kind == DMN_LESION_DROP) bprintf(&b, "    fraction: %.17g\n", L->fraction);
+    if (L->kind == DMN_LESION_SCALE) bprintf(&b, "    factor: %.17g\n", L->factor);
+    if (L->kind == DMN_LESION_DROP || L->kind == DMN_LESION_SHUFFLE) bprintf(&b, "    seed: %ld\n", L->seed);
   }
   return b.s;
 }

@@ -114,7 +114,24 @@
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
   X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \
-  X(connectome, source, ENUM,   0, "synthetic", 0, 0, "", "where the circuit comes from (FlyWire / hemibrain loaders: issue 5)") \
+  X(connectome, source, ENUM,   0, "synthetic|flywire|codex|hemibrain", 0, 0, "", "where the circuit comes from: the MODEL §1 generator, or data in connectome.path (README: Real connectomes)") \
+  X(connectome, path,   STRING, 0, "", 0, 0, "", "data directory; a relative path is relative to the config file's directory") \
+  X(connectome, neurons_file, STRING, 0, "", 0, 0, "", "neuron table in path (empty: neurons.csv[.gz]; codex: classification.csv.gz + consolidated_cell_types.csv.gz)") \
+  X(connectome, connections_file, STRING, 0, "", 0, 0, "", "connection table in path (empty: connections.csv[.gz]; codex: the first connections*.csv.gz)") \
+  X(connectome, neuropil, STRING, 0, "", 0, 0, "", "count only synapses in neuropils/ROIs matching this glob (e.g. MB_* or CA(R)); empty = all") \
+  X(connectome, min_synapses, INT, 1,  "", 1, 1000000000, "synapses", "keep a neuron pair only with at least this many synapses (summed over neuropils)") \
+  X(connectome, hemisphere, ENUM, 0, "both|left|right", 0, 0, "", "keep PN, KC, MBON and DN of one brain side (ORNs keep both antennae)") \
+  X(connectome, orn,    STRING, 0, "class=ORN", 0, 0, "", "selector of the ORN layer (`column=glob[,glob]` terms, all must match), or `synthetic`: two ORNs (one per antenna) per PN glomerulus") \
+  X(connectome, pn,     STRING, 0, "class=PN", 0, 0, "", "selector of the PN layer") \
+  X(connectome, kc,     STRING, 0, "class=KC", 0, 0, "", "selector of the KC layer") \
+  X(connectome, mbon,   STRING, 0, "class=MBON", 0, 0, "", "selector of the MBON layer") \
+  X(connectome, dn,     STRING, 0, "class=DN", 0, 0, "", "selector of the DN layer, or `synthetic`: circuit.n_dn generic DNs") \
+  X(connectome, orn_to_pn, ENUM, 0, "glomerulus|data", 0, 0, "", "ORN->PN: every ORN_X to every X_* PN (labelled synthetic), or the data's edges") \
+  X(connectome, mbon_to_dn, ENUM, 0, "dense|data", 0, 0, "", "MBON->DN: dense (abstracts multi-synaptic paths; labelled synthetic), or the data's edges") \
+  X(connectome, nt_from, STRING, 0, "", 0, 0, "", "neuron table (cell_type, nt_type) lending transmitters by cell type to neurons the data gives none, e.g. FlyWire's neurons.csv for hemibrain; relative to the config file") \
+  X(connectome, nt_default, ENUM, 0, "ach|gaba|glut", 0, 0, "", "transmitter of neurons the data gives none for (counted in --connectome-info)") \
+  X(connectome, weights_from_counts, BOOL, 1, "", 0, 1, "", "initial |w| proportional to the synapse count, init.<projection> being the mean") \
+  X(connectome, variant_dropout, DOUBLE, 0.0, "", 0.0, 0.95, "", "connectome variants: each training episode drops this fraction of PN->KC and KC->MBON synapses at random") \
   X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals (1 = plain gradient training; reserved)") \
   X(output, dir,        STRING, 0, "", 0, 0, "", "run directory; empty = runs/<config-name>-YYYYMMDD_HHMMSS") \
   X(output, checkpoint_every, INT, 400, "", 1, 100000000, "episodes", "write checkpoint.h5 whenever this many more episodes are done (and at the end)")
@@ -127,8 +144,28 @@
 #define DMN_DECL_STRING(name) char name[DMN_STR_MAX];
 #define DMN_DECL_FIELD(sec, key, type, dn, ds, mn, mx, unit, doc) DMN_DECL_##type(sec##_##key)
 
+/* One entry of the `lesions:` list (README: Lesions).  Applied in order to
+ * the connectome before the model is built. */
+#define DMN_MAX_LESIONS 16
+#define DMN_SELECT_MAX 1024
+enum { DMN_LESION_ABLATE, DMN_LESION_SILENCE, DMN_LESION_DROP, DMN_LESION_SCALE, DMN_LESION_SHUFFLE, DMN_NLESION_KIND };
+extern const char *const dmn_lesion_kinds[DMN_NLESION_KIND];
+typedef struct DmnLesionSpec {
+  char name[64];
+  int kind;                    /* DMN_LESION_* */
+  int layer;                   /* ablate/silence: layer index (ORN PN KC MBON DN), else -1 */
+  int proj;                    /* drop/scale/shuffle: projection index (orn_to_pn ...), else -1 */
+  char select[DMN_SELECT_MAX]; /* neuron selector within the layer (ids: become id=...) */
+  double fraction;             /* drop */
+  double factor;               /* scale */
+  long seed;                   /* drop, shuffle */
+  int line;                    /* where it was written, for messages */
+} DmnLesionSpec;
+
 typedef struct DmnConfig {
   DMN_CONFIG_FIELDS(DMN_DECL_FIELD)
+  int n_lesions;
+  DmnLesionSpec lesions[DMN_MAX_LESIONS];
   char path[DMN_STR_MAX]; /* file it came from ("" = built-in defaults) */
   char name[DMN_STR_MAX]; /* basename without .yaml, for run directories */
 } DmnConfig;
@@ -138,6 +175,8 @@ enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
 enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
 enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 };
 enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
+enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, DMN_SOURCE_HEMIBRAIN = 3 };
+enum { DMN_HEMI_BOTH = 0, DMN_HEMI_LEFT = 1, DMN_HEMI_RIGHT = 2 };
 
 typedef enum { DMN_T_DOUBLE, DMN_T_INT, DMN_T_BOOL, DMN_T_ENUM, DMN_T_STRING } DmnFieldType;
 

@@ -19,7 +19,38 @@ static void proj_alloc(DmnProjection *p, int pre, int post, int n_pre, int n_pos
   p->col = calloc((size_t)nnz ? (size_t)nnz : 1, sizeof(int));
   p->alive = malloc((size_t)nnz ? (size_t)nnz : 1);
   memset(p->alive, 1, (size_t)nnz);
+  p->count = malloc(sizeof(float) * ((size_t)nnz + 1));
+  for (int k = 0; k < nnz; k++) p->count[k] = 1.0f;
+  p->scale = 1.0;
   p->synthetic = 1;
+}
+
+void connectome_proj_alloc(DmnProjection *p, int pre, int post, int n_pre, int n_post, int nnz) {
+  proj_alloc(p, pre, post, n_pre, n_post, nnz);
+}
+
+int connectome_intern_type(DmnConnectome *c, const char *name) {
+  for (int t = 0; t < c->n_types; t++)
+    if (!strcmp(c->type_names[t], name)) return t;
+  if ((c->n_types & (c->n_types - 1)) == 0) /* grow at powers of two */
+    c->type_names = realloc(c->type_names, sizeof(char *) * (size_t)(c->n_types ? 2 * c->n_types : 1));
+  c->type_names[c->n_types] = strdup(name);
+  return c->n_types++;
+}
+
+void connectome_alloc_layer(DmnConnectome *c, int l, int n) {
+  c->n[l] = n;
+  c->side[l] = calloc((size_t)n + 1, 1);
+  c->transmitter[l] = calloc((size_t)n + 1, 1);
+  c->id[l] = calloc((size_t)n + 1, sizeof(int64_t));
+  c->type[l] = calloc((size_t)n + 1, sizeof(int));
+  c->silenced[l] = NULL;
+}
+
+long connectome_alive(const DmnProjection *p) {
+  long n = 0;
+  for (int k = 0; k < p->nnz; k++) n += p->alive[k];
+  return n;
 }
 
 static int cmp_int(const void *a, const void *b) { return *(const int *)a - *(const int *)b; }
@@ -44,18 +75,35 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
     snprintf(err, DMN_ERR_MAX, "synthetic connectome needs n_pn == n_orn and even n_orn, n_kc, n_mbon");
     return 1;
   }
+  snprintf(c->source, sizeof c->source, "synthetic (MODEL §1, seed %ld)", cfg->sim_seed);
+  int n_glom = c->n[DMN_L_ORN] / 2, half_mbon = c->n[DMN_L_MBON] / 2;
   for (int l = 0; l < DMN_NLAYER; l++) {
     int n = c->n[l];
-    c->side[l] = malloc((size_t)n);
-    c->transmitter[l] = calloc((size_t)n, 1); /* ACh unless set below */
-    for (int i = 0; i < n; i++) c->side[l][i] = (int8_t)(l == DMN_L_DN ? -1 : (i < n / 2 ? 0 : 1));
+    connectome_alloc_layer(c, l, n); /* ACh unless set below */
+    for (int i = 0; i < n; i++) {
+      char name[64];
+      c->side[l][i] = (int8_t)(l == DMN_L_DN ? -1 : (i < n / 2 ? 0 : 1));
+      c->id[l][i] = i;
+      /* Type names follow FlyWire's conventions (ORN_<glomerulus>, <glomerulus>_PN)
+       * so that selectors and the glomerulus matching read the same. */
+      switch (l) {
+      case DMN_L_ORN: snprintf(name, sizeof name, "ORN_G%02d", i % n_glom); break;
+      case DMN_L_PN: snprintf(name, sizeof name, "G%02d_PN", i % n_glom); break;
+      case DMN_L_KC: snprintf(name, sizeof name, "KC"); break;
+      case DMN_L_MBON: snprintf(name, sizeof name, "MBON%02d", i % half_mbon); break;
+      default: snprintf(name, sizeof name, "DN%02d", i); break;
+      }
+      c->type[l][i] = connectome_intern_type(c, name);
+    }
   }
+  /* Receptors: the ORNs of glomerulus g on either antenna share tuning channel g. */
+  c->n_channels = n_glom;
+  c->orn_channel = malloc(sizeof(int) * ((size_t)c->n[DMN_L_ORN] + 1));
+  for (int i = 0; i < c->n[DMN_L_ORN]; i++) c->orn_channel[i] = i % n_glom;
   /* MBONs: a third each of ACh, GABA, Glu within each side (MODEL §1). */
-  int half_mbon = c->n[DMN_L_MBON] / 2;
   for (int i = 0; i < c->n[DMN_L_MBON]; i++) c->transmitter[DMN_L_MBON][i] = (uint8_t)((i % half_mbon) % 3);
 
   /* ORN -> PN: PN(g, side) gets ORN(g, ipsi) and ORN(g, contra). */
-  int n_glom = c->n[DMN_L_ORN] / 2;
   DmnProjection *p = &c->proj[DMN_P_ORN_TO_PN];
   proj_alloc(p, DMN_L_ORN, DMN_L_PN, c->n[DMN_L_ORN], c->n[DMN_L_PN], 2 * c->n[DMN_L_PN]);
   for (int i = 0; i < c->n[DMN_L_PN]; i++) {
@@ -105,6 +153,16 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
   return 0;
 }
 
+int connectome_build(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]) {
+  int rc = cfg->connectome_source == DMN_SOURCE_SYNTHETIC ? connectome_build_synthetic(cfg, c, err) : connectome_load(cfg, c, err);
+  if (rc) return rc;
+  if (connectome_apply_lesions(cfg, c, err)) {
+    connectome_free(c);
+    return 1;
+  }
+  return 0;
+}
+
 void connectome_index(DmnConnectome *c) {
   for (int q = 0; q < DMN_NPROJ; q++) connectome_index_projection(&c->proj[q]);
 }
@@ -131,36 +189,183 @@ void connectome_index_projection(DmnProjection *p) {
 }
 
 void connectome_copy(const DmnConnectome *s, DmnConnectome *d) {
-  *d = *s;
+  /* via the packed image: one code path for copies and MPI broadcasts */
+  size_t n;
+  void *buf = connectome_pack(s, &n);
+  connectome_unpack(buf, n, d);
+  free(buf);
+}
+
+/* ---- packed image (copies and MPI broadcast) ------------------------------- */
+
+typedef struct {
+  unsigned char *p;
+  size_t n, cap;
+} Pack;
+
+static void put(Pack *k, const void *src, size_t n) {
+  if (k->n + n + 8 > k->cap) {
+    k->cap = 2 * k->cap + n + 1024;
+    k->p = realloc(k->p, k->cap);
+  }
+  if (n) memcpy(k->p + k->n, src, n);
+  k->n += n;
+}
+static void put_int(Pack *k, long v) { put(k, &v, sizeof v); }
+static void put_str(Pack *k, const char *s) {
+  long n = s ? (long)strlen(s) : -1;
+  put_int(k, n);
+  if (s) put(k, s, (size_t)n);
+}
+
+typedef struct {
+  const unsigned char *p;
+  size_t n, at;
+  int bad;
+} Unpack;
+
+static void get(Unpack *u, void *dst, size_t n) {
+  if (u->at + n > u->n) {
+    u->bad = 1;
+    memset(dst, 0, n);
+    return;
+  }
+  memcpy(dst, u->p + u->at, n);
+  u->at += n;
+}
+static long get_int(Unpack *u) {
+  long v = 0;
+  get(u, &v, sizeof v);
+  return v;
+}
+/* n bytes from the image into a fresh array with 8 spare bytes (empty arrays stay valid). */
+static void *get_arr(Unpack *u, size_t n) {
+  void *p = malloc(n + 8);
+  get(u, p, n);
+  return p;
+}
+static char *get_str(Unpack *u) {
+  long n = get_int(u);
+  if (n < 0 || u->bad || (size_t)n > u->n) return NULL;
+  char *s = malloc((size_t)n + 1);
+  get(u, s, (size_t)n);
+  s[n] = 0;
+  return s;
+}
+
+void *connectome_pack(const DmnConnectome *c, size_t *n_bytes) {
+  Pack k = {NULL, 0, 0};
+  put_str(&k, c->source);
+  put_str(&k, c->notes);
+  put_int(&k, c->n_types);
+  for (int t = 0; t < c->n_types; t++) put_str(&k, c->type_names[t]);
   for (int l = 0; l < DMN_NLAYER; l++) {
-    d->side[l] = malloc((size_t)s->n[l] + 1);
-    memcpy(d->side[l], s->side[l], (size_t)s->n[l]);
-    d->transmitter[l] = malloc((size_t)s->n[l] + 1);
-    memcpy(d->transmitter[l], s->transmitter[l], (size_t)s->n[l]);
+    size_t n = (size_t)c->n[l];
+    put_int(&k, c->n[l]);
+    put(&k, c->side[l], n);
+    put(&k, c->transmitter[l], n);
+    put(&k, c->id[l], n * sizeof(int64_t));
+    put(&k, c->type[l], n * sizeof(int));
+    put_int(&k, c->silenced[l] != NULL);
+    if (c->silenced[l]) put(&k, c->silenced[l], n);
   }
+  put_int(&k, c->n_channels);
+  put(&k, c->orn_channel, sizeof(int) * (size_t)c->n[DMN_L_ORN]);
   for (int q = 0; q < DMN_NPROJ; q++) {
-    const DmnProjection *a = &s->proj[q];
-    DmnProjection *b = &d->proj[q];
-    b->row_ptr = malloc(sizeof(int) * ((size_t)a->n_post + 1));
-    memcpy(b->row_ptr, a->row_ptr, sizeof(int) * ((size_t)a->n_post + 1));
-    b->col = malloc(sizeof(int) * ((size_t)a->nnz + 1));
-    memcpy(b->col, a->col, sizeof(int) * (size_t)a->nnz);
-    b->alive = malloc((size_t)a->nnz + 1);
-    memcpy(b->alive, a->alive, (size_t)a->nnz);
-    b->csc_ptr = b->csc_syn = b->row_of = NULL;
+    const DmnProjection *p = &c->proj[q];
+    long hdr[6] = {p->pre, p->post, p->n_pre, p->n_post, p->nnz, p->is_signed | p->synthetic << 1};
+    put(&k, hdr, sizeof hdr);
+    put(&k, &p->scale, sizeof p->scale);
+    put(&k, p->row_ptr, sizeof(int) * ((size_t)p->n_post + 1));
+    put(&k, p->col, sizeof(int) * (size_t)p->nnz);
+    put(&k, p->alive, (size_t)p->nnz);
+    put(&k, p->count, sizeof(float) * (size_t)p->nnz);
   }
-  connectome_index(d);
+  put_int(&k, c->n_lesions);
+  for (int i = 0; i < c->n_lesions; i++) {
+    const DmnLesionRecord *r = &c->lesions[i];
+    put(&k, r, sizeof *r); /* the neurons pointer inside is ignored on unpack */
+    put(&k, r->neurons, sizeof(int) * (size_t)r->n_neurons);
+  }
+  *n_bytes = k.n;
+  return k.p;
+}
+
+int connectome_unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
+  Unpack u = {buf, n_bytes, 0, 0};
+  memset(c, 0, sizeof(*c));
+  char *src = get_str(&u);
+  snprintf(c->source, sizeof c->source, "%s", src ? src : "");
+  free(src);
+  c->notes = get_str(&u);
+  long nt = get_int(&u);
+  for (long t = 0; t < nt && !u.bad; t++) {
+    char *name = get_str(&u);
+    connectome_intern_type(c, name ? name : "?");
+    free(name);
+  }
+  for (int l = 0; l < DMN_NLAYER && !u.bad; l++) {
+    long n = get_int(&u);
+    if (n < 0 || (size_t)n > n_bytes) return 1;
+    c->n[l] = (int)n;
+    c->side[l] = get_arr(&u, (size_t)n);
+    c->transmitter[l] = get_arr(&u, (size_t)n);
+    c->id[l] = get_arr(&u, (size_t)n * sizeof(int64_t));
+    c->type[l] = get_arr(&u, (size_t)n * sizeof(int));
+    if (get_int(&u)) c->silenced[l] = get_arr(&u, (size_t)n);
+  }
+  c->n_channels = (int)get_int(&u);
+  c->orn_channel = get_arr(&u, sizeof(int) * (size_t)c->n[DMN_L_ORN]);
+  for (int q = 0; q < DMN_NPROJ && !u.bad; q++) {
+    DmnProjection *p = &c->proj[q];
+    long hdr[6];
+    get(&u, hdr, sizeof hdr);
+    if (hdr[3] < 0 || hdr[4] < 0 || (size_t)hdr[4] > n_bytes || (size_t)hdr[3] > n_bytes) return 1;
+    p->pre = (int)hdr[0];
+    p->post = (int)hdr[1];
+    p->n_pre = (int)hdr[2];
+    p->n_post = (int)hdr[3];
+    p->nnz = (int)hdr[4];
+    p->is_signed = (int)(hdr[5] & 1);
+    p->synthetic = (int)(hdr[5] >> 1 & 1);
+    get(&u, &p->scale, sizeof p->scale);
+    p->row_ptr = get_arr(&u, sizeof(int) * ((size_t)p->n_post + 1));
+    p->col = get_arr(&u, sizeof(int) * (size_t)p->nnz);
+    p->alive = get_arr(&u, (size_t)p->nnz);
+    p->count = get_arr(&u, sizeof(float) * (size_t)p->nnz);
+  }
+  c->n_lesions = (int)get_int(&u);
+  if (c->n_lesions < 0 || c->n_lesions > 1000) return 1;
+  c->lesions = calloc((size_t)c->n_lesions + 1, sizeof(DmnLesionRecord));
+  for (int i = 0; i < c->n_lesions && !u.bad; i++) {
+    DmnLesionRecord *r = &c->lesions[i];
+    get(&u, r, sizeof *r);
+    r->neurons = get_arr(&u, sizeof(int) * (size_t)(r->n_neurons > 0 ? r->n_neurons : 0));
+  }
+  if (u.bad) return 1;
+  connectome_index(c);
+  return 0;
 }
 
 void connectome_free(DmnConnectome *c) {
   for (int l = 0; l < DMN_NLAYER; l++) {
     free(c->side[l]);
     free(c->transmitter[l]);
+    free(c->id[l]);
+    free(c->type[l]);
+    free(c->silenced[l]);
   }
+  for (int t = 0; t < c->n_types; t++) free(c->type_names[t]);
+  free(c->type_names);
+  free(c->orn_channel);
+  free(c->notes);
+  for (int i = 0; i < c->n_lesions; i++) free(c->lesions[i].neurons);
+  free(c->lesions);
   for (int q = 0; q < DMN_NPROJ; q++) {
     free(c->proj[q].row_ptr);
     free(c->proj[q].col);
     free(c->proj[q].alive);
+    free(c->proj[q].count);
     free(c->proj[q].csc_ptr);
     free(c->proj[q].csc_syn);
     free(c->proj[q].row_of);

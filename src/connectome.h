@@ -16,6 +16,7 @@ typedef enum { DMN_P_ORN_TO_PN, DMN_P_PN_TO_KC, DMN_P_KC_TO_MBON, DMN_P_MBON_TO_
 extern const char *const dmn_layer_names[DMN_NLAYER]; /* "ORN", "PN", ... */
 extern const char *const dmn_proj_names[DMN_NPROJ];   /* "orn_to_pn", ... */
 
+/* ACh is excitatory; GABA and glutamate inhibitory (Dale's law, MODEL §1). */
 typedef enum { DMN_NT_ACH = 0, DMN_NT_GABA = 1, DMN_NT_GLUT = 2 } DmnTransmitter;
 
 /* Synapses post <- pre in CSR by postsynaptic row, columns sorted. */
@@ -28,21 +29,71 @@ typedef struct DmnProjection {
   int *csc_ptr;        /* (n_pre + 1) transpose index: synapses leaving pre neuron j ... */
   int *csc_syn;        /* (nnz) ... are csc_syn[csc_ptr[j] .. csc_ptr[j+1]) (CSR positions) */
   int *row_of;         /* (nnz) postsynaptic neuron of CSR position q */
+  float *count;        /* (nnz) synapse count from the data (1 for generated synapses) */
+  double scale;        /* multiplies every effective weight (1; a `scale` lesion changes it) */
   int is_signed;       /* Dale: w = sign(pre) * softplus(u); else w = u */
   int synthetic;       /* built by a generator, not read from data */
 } DmnProjection;
 
+/* What one lesion did, for --connectome-info and every output file. */
+typedef struct DmnLesionRecord {
+  char name[64];
+  char kind[16];        /* ablate | silence | drop | scale | shuffle */
+  char target[DMN_STR_MAX]; /* "KC cell_type=KCg*" or "pn_to_kc" */
+  int layer;            /* neurons' layer, or -1 for projection lesions */
+  int proj;             /* projection, or -1 */
+  int n_neurons;
+  int *neurons;         /* (n_neurons) indices within the layer */
+  long synapses_removed; /* alive synapses removed (ablate, drop) or rewired (shuffle) */
+  double factor;        /* scale */
+} DmnLesionRecord;
+
 typedef struct DmnConnectome {
   int n[DMN_NLAYER];
-  int8_t *side[DMN_NLAYER];        /* (n[l]) 0 left, 1 right, -1 midline/unknown */
+  int8_t *side[DMN_NLAYER];        /* (n[l]) 0 left, 1 right, -1 midline/unknown; ORN: the antenna */
   uint8_t *transmitter[DMN_NLAYER]; /* (n[l]) DmnTransmitter */
+  int64_t *id[DMN_NLAYER];          /* (n[l]) root/body id in the data; synthetic: index in the layer */
+  int *type[DMN_NLAYER];            /* (n[l]) index into type_names */
+  uint8_t *silenced[DMN_NLAYER];    /* (n[l]) 1 = output forced to 0; NULL when none is */
+  int n_types;
+  char **type_names;                /* (n_types) cell types, e.g. "KCg-m", "ORN_DA1" */
+  int *orn_channel;                 /* (n[ORN]) receptor tuning channel (one per glomerulus) */
+  int n_channels;
+  char source[DMN_STR_MAX];         /* "synthetic (MODEL §1)" or the data path */
+  char *notes;                      /* what the loader reported (dropped rows, defaults used); may be NULL */
+  int n_lesions;
+  DmnLesionRecord *lesions;         /* (n_lesions) in the order applied */
   DmnProjection proj[DMN_NPROJ];
 } DmnConnectome;
 
-/* The synthetic circuit of MODEL §1, drawn from cfg->sim_seed. */
+/* The circuit a config asks for: synthetic or loaded from data, then its
+ * lesions applied in order.  MPI-free (dmn_mpi builds it on rank 0 and
+ * broadcasts it with connectome_pack/unpack). */
+int connectome_build(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
+/* The synthetic circuit of MODEL §1, drawn from cfg->sim_seed (no lesions). */
 int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
+/* Real data (connectome_load.c): neuron and connection tables -> layers. */
+int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
+/* Apply cfg->lesions (lesion.c) to c, recording each. */
+int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
 void connectome_copy(const DmnConnectome *src, DmnConnectome *dst);
 void connectome_free(DmnConnectome *c);
+
+/* Building blocks for the builders (connectome.c). */
+void connectome_alloc_layer(DmnConnectome *c, int layer, int n);
+void connectome_proj_alloc(DmnProjection *p, int pre, int post, int n_pre, int n_post, int nnz);
+int connectome_intern_type(DmnConnectome *c, const char *name);
+
+/* Flat byte image for MPI_Bcast; unpack allocates. */
+void *connectome_pack(const DmnConnectome *c, size_t *n_bytes);
+int connectome_unpack(const void *buf, size_t n_bytes, DmnConnectome *c);
+
+/* Human-readable summary (--connectome-info; /connectome/summary in outputs), malloc'd. */
+char *connectome_summary(const DmnConnectome *c);
+/* Alive synapses of a projection. */
+long connectome_alive(const DmnProjection *p);
+/* Type name of neuron i of a layer. */
+static inline const char *connectome_type(const DmnConnectome *c, int layer, int i) { return c->type_names[c->type[layer][i]]; }
 /* (Re)build the transpose index of every projection from its CSR. */
 void connectome_index(DmnConnectome *c);
 void connectome_index_projection(DmnProjection *p);
@@ -52,7 +103,7 @@ static inline double connectome_sign(const DmnConnectome *c, int layer, int i) {
   return c->transmitter[layer][i] == DMN_NT_ACH ? 1.0 : -1.0;
 }
 
-/* Lesions (on a copy, before model_build). Return the synapses removed. */
+/* Low-level lesions (on a copy, before model_build). Return the synapses removed. */
 int connectome_lesion_synapse(DmnConnectome *c, int proj, int k);
 int connectome_ablate_neuron(DmnConnectome *c, int layer, int i);
 

@@ -1,8 +1,9 @@
 #include "env.h"
 
 #include <math.h>
+#include <stdlib.h>
 
-void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn) {
+void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *side, const int *channel, int n_channels) {
   e->field = c->odor_field;
   e->src[0] = c->odor_source_x;
   e->src[1] = c->odor_source_y;
@@ -14,11 +15,23 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn) {
   e->ant_x = c->sensing_antenna_x;
   e->ant_y = c->sensing_antenna_y;
   e->n_orn = n_orn;
-  e->n_side = n_orn / 2;
   e->mu_lo = log(c->sensing_c_min);
-  e->mu_step = e->n_side > 1 ? (log(c->odor_c0) - e->mu_lo) / (e->n_side - 1) : 1.0;
+  e->mu_step = n_channels > 1 ? (log(c->odor_c0) - e->mu_lo) / (n_channels - 1) : 1.0;
   e->tune_w = e->mu_step;
   e->constant_odor = -1.0;
+  e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
+  e->antenna = malloc((size_t)n_orn + 1);
+  for (int i = 0; i < n_orn; i++) {
+    e->mu[i] = e->mu_lo + channel[i] * e->mu_step;
+    e->antenna[i] = (int8_t)(side[i] == 1);
+  }
+}
+
+void env_model_free(EnvModel *e) {
+  free(e->mu);
+  free(e->antenna);
+  e->mu = NULL;
+  e->antenna = NULL;
 }
 
 double env_concentration(const EnvModel *e, double x, double y, double grad[2]) {
@@ -49,30 +62,32 @@ static void antenna_pos(const EnvModel *e, const double p[2], double psi, int k,
 }
 
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
+  double lc[2];
   for (int k = 0; k < 2; k++) {
     double a[2], g[2];
     antenna_pos(e, p, psi, k, a);
     conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
-    /* r_i = exp(-(ln(C + eps) - mu_i)^2 / (2 w^2)) */
-    double lc = log(conc[k] + e->eps);
-    for (int i = 0; i < e->n_side; i++) {
-      double z = (lc - (e->mu_lo + i * e->mu_step)) / e->tune_w;
-      recept[k * e->n_side + i] = exp(-0.5 * z * z);
-    }
+    lc[k] = log(conc[k] + e->eps);
+  }
+  /* r_i = exp(-(ln(C_antenna(i) + eps) - mu_i)^2 / (2 w^2)) */
+  for (int i = 0; i < e->n_orn; i++) {
+    double z = (lc[e->antenna[i]] - e->mu[i]) / e->tune_w;
+    recept[i] = exp(-0.5 * z * z);
   }
 }
 
 void env_sense_backward(const EnvModel *e, const double p[2], double psi, const double conc[2], const double *recept,
                         const double *d_recept, double d_p[2], double *d_psi) {
   if (e->constant_odor >= 0) return; /* the control's odor does not depend on the pose */
+  double lc[2] = {log(conc[0] + e->eps), log(conc[1] + e->eps)}, d_lc[2] = {0.0, 0.0};
+  /* fwd: r = exp(-z^2/2), z = (lc - mu)/w  =>  dr/dlc = -r z / w */
+  for (int i = 0; i < e->n_orn; i++) {
+    int k = e->antenna[i];
+    double z = (lc[k] - e->mu[i]) / e->tune_w;
+    d_lc[k] += d_recept[i] * (-recept[i] * z / e->tune_w);
+  }
   for (int k = 0; k < 2; k++) {
-    double lc = log(conc[k] + e->eps), d_lc = 0.0;
-    /* fwd: r = exp(-z^2/2), z = (lc - mu)/w  =>  dr/dlc = -r z / w */
-    for (int i = 0; i < e->n_side; i++) {
-      double z = (lc - (e->mu_lo + i * e->mu_step)) / e->tune_w;
-      d_lc += d_recept[k * e->n_side + i] * (-recept[k * e->n_side + i] * z / e->tune_w);
-    }
-    double d_c = d_lc / (conc[k] + e->eps);
+    double d_c = d_lc[k] / (conc[k] + e->eps);
     double a[2], g[2];
     antenna_pos(e, p, psi, k, a);
     env_concentration(e, a[0], a[1], g);

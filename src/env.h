@@ -3,6 +3,8 @@
 #ifndef DMN_ENV_H
 #define DMN_ENV_H
 
+#include <stdint.h>
+
 #include "config.h"
 
 typedef struct EnvModel {
@@ -10,12 +12,17 @@ typedef struct EnvModel {
   double src[3];      /* source position, mm */
   double c0, lambda, sigma, eps;
   double ant_x, ant_y; /* antenna at (ant_x, +-ant_y, 0) in the body frame, mm */
-  int n_orn, n_side;   /* receptors: n_side per antenna, left first */
-  double mu_lo, mu_step, tune_w; /* mu_i = mu_lo + i*mu_step over [ln c_min, ln C0]; width = spacing */
+  int n_orn;           /* one receptor per ORN */
+  double mu_lo, mu_step, tune_w; /* channel c is tuned to mu_lo + c*mu_step, spread over [ln c_min, ln C0]; width = spacing */
+  double *mu;          /* (n_orn) tuning centre of ORN i's receptor, ln concentration */
+  int8_t *antenna;     /* (n_orn) 0 left, 1 right */
   double constant_odor;          /* >= 0: both antennae sense this instead of the field (control) */
 } EnvModel;
 
-void env_model_init(EnvModel *e, const DmnConfig *cfg, int n_orn);
+/* ORN i sits on antenna side[i] (0 left, 1 right) and its receptor belongs to
+ * tuning channel channel[i] of n_channels (one per glomerulus, MODEL §3). */
+void env_model_init(EnvModel *e, const DmnConfig *cfg, int n_orn, const int8_t *side, const int *channel, int n_channels);
+void env_model_free(EnvModel *e);
 
 /* Concentration at a world point (z = 0) and its gradient d C / d(x, y). */
 double env_concentration(const EnvModel *e, double x, double y, double grad[2]);

@@ -155,7 +155,7 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
       for (int j = 0; j < 2; j++)
         if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
       int o = m->layer_off[l];
-      snn_lif_forward(&k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, w->vp + o, v + o, s + o);
+      snn_lif_forward(&k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], w->vp + o, v + o, s + o);
     }
     /* motor (MODEL §4): q = a_q q + (1 - a_q) s_DN / dt;  d = tanh(M q + m) */
     double *q = tape->q + (size_t)t * n_dn, *dr = tape->drive + 2 * t;
@@ -312,7 +312,7 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
         for (int i = 0; i < nl; i++) w->vp_prev[o + i] = m->v_rest;
       }
       vprev = w->vp_prev + o;
-      snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, s + o, cur + o, vprev, w->d_s + o,
+      snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o, vprev, w->d_s + o,
                        w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
       for (int j = 0; j < 2; j++)
         if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w->d_x, w->d_s, g));

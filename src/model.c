@@ -18,7 +18,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   if (config_validate(cfg, err)) PetscFunctionReturn(PETSC_ERR_USER_INPUT);
   if (conn) {
     connectome_copy(conn, &m->conn);
-  } else if (connectome_build_synthetic(cfg, &m->conn, err)) {
+  } else if (connectome_build(cfg, &m->conn, err)) {
     PetscFunctionReturn(PETSC_ERR_USER_INPUT);
   }
   m->n_neuron = 0;
@@ -43,7 +43,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->window = (int)cfg->grad_window;
   /* The mushroom-body projections are the large sparse ones: PETSc AIJ. */
   m->use_petsc[DMN_P_PN_TO_KC] = m->use_petsc[DMN_P_KC_TO_MBON] = cfg->circuit_sparse_backend == DMN_SPARSE_PETSC;
-  env_model_init(&m->env, cfg, m->n[DMN_L_ORN]);
+  env_model_init(&m->env, cfg, m->n[DMN_L_ORN], m->conn.side[DMN_L_ORN], m->conn.orn_channel, m->conn.n_channels);
   body_model_init(&m->body, cfg);
 
   size_t sizes[DMN_NGROUP] = {0};
@@ -63,7 +63,10 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   PetscFunctionReturn(0);
 }
 
-void model_free(DmnModel *m) { connectome_free(&m->conn); }
+void model_free(DmnModel *m) {
+  env_model_free(&m->env);
+  connectome_free(&m->conn);
+}
 
 void params_alloc(const DmnModel *m, DmnParams *p) {
   p->n = m->n_params;
@@ -98,10 +101,18 @@ void model_init_params(const DmnModel *m, DmnParams *p) {
   for (int q = 0; q < DMN_NPROJ; q++) {
     const DmnProjection *pr = &m->conn.proj[q];
     double *u = params_group(p, m, DMN_G_orn_to_pn + q);
+    /* Real synapse counts set relative strengths: |w| = scale * count / mean
+     * count (generated synapses all count 1, so this is exactly scale). */
+    double mean_count = 0;
+    long n_alive = 0;
+    for (int k = 0; k < pr->nnz; k++)
+      if (pr->alive[k]) mean_count += pr->count[k], n_alive++;
+    mean_count = n_alive && mean_count > 0 ? mean_count / (double)n_alive : 1.0;
     for (int row = 0; row < pr->n_post; row++)
       for (int k = pr->row_ptr[row]; k < pr->row_ptr[row + 1]; k++) {
         double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]);
         double mag = scale[q] * (sgn < 0 ? c->init_inhibitory_scale : 1.0);
+        if (c->connectome_weights_from_counts && !pr->synthetic) mag *= pr->count[k] / mean_count;
         mag *= 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
         if (pr->is_signed)
           u[k] = util_softplus_inv(mag > 1e-6 ? mag : 1e-6); /* softplus cannot reach 0 */
@@ -153,13 +164,13 @@ PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived 
         if (!pr->alive[k]) {
           w[k] = d->dw_du[q][k] = 0.0;
         } else if (pr->is_signed) {
-          /* Dale (MODEL §1): w = sigma_pre * softplus(u) */
-          double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]);
+          /* Dale (MODEL §1): w = sigma_pre * softplus(u); a `scale` lesion multiplies it */
+          double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]) * pr->scale;
           w[k] = sgn * util_softplus(u[k]);
           d->dw_du[q][k] = sgn * util_sigmoid(u[k]);
         } else {
-          w[k] = u[k];
-          d->dw_du[q][k] = 1.0;
+          w[k] = pr->scale * u[k];
+          d->dw_du[q][k] = pr->scale;
         }
       }
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));

@@ -1,7 +1,16 @@
 #include "snn.h"
 
+/* s = 0 and no reset for silenced neurons (a constant: no gradient through s). */
+static void silence(int n, const uint8_t *silenced, const double *v, double *vp, double *s) {
+  for (int i = 0; i < n; i++)
+    if (silenced[i]) {
+      s[i] = 0.0;
+      vp[i] = v[i];
+    }
+}
+
 void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
-                     double *vp, double *v, double *s) {
+                     const uint8_t *silenced, double *vp, double *v, double *s) {
   const double vr = k->v_rest, vreset = k->v_reset;
   if (k->smooth) {
     for (int i = 0; i < n; i++) {
@@ -11,6 +20,7 @@ void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *th
       s[i] = si;
       vp[i] = vi - si * (vi - vreset);
     }
+    if (silenced) silence(n, silenced, v, vp, s);
     return;
   }
   /* Heaviside: branch-free so the compiler vectorises it */
@@ -22,10 +32,11 @@ void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *th
     s[i] = si;
     vp[i] = vi - si * (vi - vreset);
   }
+  if (silenced) silence(n, silenced, v, vp, s);
 }
 
 void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *da_drho, const double *theta, const double *bias,
-                      const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
+                      const uint8_t *silenced, const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
                       double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho) {
   for (int i = 0; i < n; i++) {
     double ds = d_s[i], dv;
@@ -36,6 +47,7 @@ void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *d
       dv = g_vp[i] * (1.0 - s[i]);
       ds -= g_vp[i] * (v[i] - k->v_reset);
     }
+    if (silenced && silenced[i]) ds = 0.0; /* s is the constant 0 */
     /* fwd: s = H(V - theta), surrogate (or exact sigmoid) derivative */
     double sg = snn_spike_grad(k, v[i] - theta[i], s[i]) * ds;
     dv += sg;

@@ -5,6 +5,7 @@
 #define DMN_SNN_H
 
 #include <petscmat.h>
+#include <stdint.h>
 
 #include "connectome.h"
 
@@ -32,19 +33,20 @@ static inline double snn_spike_grad(const SnnConst *k, double x, double s) {
 
 /* LIF step for n neurons (MODEL §2).  cur holds a_syn*cur[t-1] + W x[t] on entry
  * (the caller has added the projections); vp is the post-reset potential of
- * the previous step on entry and of this step on exit. */
+ * the previous step on entry and of this step on exit.  silenced (n, or NULL)
+ * forces a neuron's output to 0 (a silencing lesion): s = 0, no reset. */
 void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
-                     double *vp, double *v, double *s);
+                     const uint8_t *silenced, double *vp, double *v, double *s);
 
 /* Backward of snn_lif_forward for one step.
  * In:  v, s, cur (this step), vp_prev (post-reset potential of the previous
  *      step), d_s (dL/ds from the layers above and the loss), g_vp (dL/dvp
  *      of this step, carried from t+1), g_i (dL/dI of this step carried from
- *      t+1, i.e. a_syn * d_I[t+1]).
+ *      t+1, i.e. a_syn * d_I[t+1]).  A silenced neuron's s is the constant 0.
  * Out: d_x = dL/d(input current added at this step); g_vp, g_i overwritten
  *      with the carries for step t-1; gradients of theta, bias, rho added. */
 void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *da_drho, const double *theta, const double *bias,
-                      const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
+                      const uint8_t *silenced, const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
                       double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho);
 
 /* Post-reset potential from a step's V and s: vp = V - s (V - V_reset). */

@@ -1,5 +1,7 @@
 #include "util.h"
 
+#include <sys/resource.h>
+
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
@@ -58,4 +60,10 @@ double util_wtime(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+double util_peak_rss_mb(void) {
+  struct rusage ru;
+  getrusage(RUSAGE_SELF, &ru);
+  return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
 }

@@ -15,7 +15,7 @@ typedef struct DmnRng {
 } DmnRng;
 
 enum { DMN_STREAM_CONNECTOME = 1, DMN_STREAM_INIT = 2, DMN_STREAM_TRAIN_START = 3, DMN_STREAM_EVAL_START = 4,
-       DMN_STREAM_GRADCHECK = 5, DMN_STREAM_SIM_START = 6 };
+       DMN_STREAM_GRADCHECK = 5, DMN_STREAM_SIM_START = 6, DMN_STREAM_LESION = 7, DMN_STREAM_VARIANT = 8 };
 
 uint64_t util_mix64(uint64_t x);
 DmnRng util_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
@@ -38,5 +38,6 @@ static inline double util_softplus_inv(double y) { return y > 30.0 ? y : log(exp
 double util_norm2(const double *x, size_t n);
 
 double util_wtime(void); /* seconds, monotonic */
+double util_peak_rss_mb(void); /* peak resident memory of this process, MB */
 
 #endif

@@ -24,7 +24,10 @@ static void test_env(int field) {
   config_defaults(&c);
   c.odor_field = field;
   EnvModel e;
-  env_model_init(&e, &c, 50);
+  int8_t side[50];
+  int channel[50];
+  for (int i = 0; i < 50; i++) side[i] = (int8_t)(i >= 25), channel[i] = i % 25;
+  env_model_init(&e, &c, 50, side, channel, 25);
   DmnRng r = util_rng(7, 99, (uint64_t)field, 0);
   double wts[50];
   for (int i = 0; i < 50; i++) wts[i] = util_rng_normal(&r);
@@ -61,7 +64,7 @@ static double lif_run(const SnnConst *k, const LifProblem *P, double v[TS][N], d
   for (int t = 0; t < TS; t++) {
     for (int i = 0; i < N; i++) cur[i] = k->a_syn * cur[i] + P->x[t][i];
     memcpy(cur_t[t], cur, sizeof cur);
-    snn_lif_forward(k, N, a, P->theta, P->bias, cur, vp, v[t], s[t]);
+    snn_lif_forward(k, N, a, P->theta, P->bias, cur, NULL, vp, v[t], s[t]);
     for (int i = 0; i < N; i++) L += P->cs[t][i] * s[t][i];
   }
   return L;
@@ -95,7 +98,7 @@ static void test_lif(void) {
       ds[i] = P.cs[t][i];
       vprev[i] = t ? snn_post_reset(&k, v[t - 1][i], s[t - 1][i]) : -70.0;
     }
-    snn_lif_backward(&k, N, a, da, P.theta, P.bias, v[t], s[t], cur_t[t], vprev, ds, g_vp, g_i, d_x[t], gth, gb, gr);
+    snn_lif_backward(&k, N, a, da, P.theta, P.bias, NULL, v[t], s[t], cur_t[t], vprev, ds, g_vp, g_i, d_x[t], gth, gb, gr);
   }
   const double h = 1e-6;
   double worst = 0;

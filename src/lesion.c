@@ -1,0 +1,216 @@
+/* lesion — counterfactual edits of a connectome, applied in the order the
+ * config lists them and recorded (which neurons, how many synapses) so every
+ * output says exactly what was cut.  The parameter layout never changes: a
+ * removed synapse stays in the CSR with alive = 0 (weight 0, gradient 0), so a
+ * checkpoint of the intact circuit loads into the lesioned one (--init). */
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "connectome.h"
+#include "select.h"
+#include "util.h"
+
+/* snprintf that truncates silently: messages and names may be cut, never overflow. */
+static void sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void sfmt(char *buf, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, n, f, ap);
+  va_end(ap);
+}
+
+static const char *neuron_value(const DmnConnectome *c, int l, int i, const char *key, char *buf, size_t n) {
+  if (!strcmp(key, "id")) {
+    sfmt(buf, n, "%lld", (long long)c->id[l][i]);
+    return buf;
+  }
+  if (!strcmp(key, "cell_type") || !strcmp(key, "type")) return connectome_type(c, l, i);
+  if (!strcmp(key, "side")) {
+    int s = c->side[l][i];
+    return s == 0 ? "left" : s == 1 ? "right" : "";
+  }
+  if (!strcmp(key, "class") || !strcmp(key, "layer")) return dmn_layer_names[l];
+  if (!strcmp(key, "index")) {
+    sfmt(buf, n, "%d", i);
+    return buf;
+  }
+  return NULL;
+}
+
+static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
+  c->lesions = realloc(c->lesions, sizeof(DmnLesionRecord) * (size_t)(c->n_lesions + 1));
+  DmnLesionRecord *r = &c->lesions[c->n_lesions++];
+  memset(r, 0, sizeof(*r));
+  sfmt(r->name, sizeof r->name, "%s", L->name);
+  sfmt(r->kind, sizeof r->kind, "%s", dmn_lesion_kinds[L->kind]);
+  r->layer = L->layer;
+  r->proj = L->proj;
+  r->factor = 1.0;
+  if (L->layer >= 0)
+    sfmt(r->target, sizeof r->target, "%s %s", dmn_layer_names[L->layer], L->select);
+  else
+    sfmt(r->target, sizeof r->target, "%s", dmn_proj_names[L->proj]);
+  return r;
+}
+
+/* Remove every synapse into or out of neuron i of layer l; returns how many were alive. */
+static long cut_neuron(DmnConnectome *c, int l, int i) {
+  long removed = 0;
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    DmnProjection *p = &c->proj[q];
+    if (p->post == l)
+      for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) removed += p->alive[k], p->alive[k] = 0;
+    if (p->pre == l)
+      for (int a = p->csc_ptr[i]; a < p->csc_ptr[i + 1]; a++) {
+        int k = p->csc_syn[a];
+        removed += p->alive[k];
+        p->alive[k] = 0;
+      }
+  }
+  return removed;
+}
+
+static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, char err[DMN_ERR_MAX]) {
+  char what[128];
+  sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
+  Selector sel;
+  if (selector_parse(&sel, L->select, what, err)) return 1;
+  int l = L->layer;
+  char buf[DMN_SEL_TERMS][32];
+  for (int k = 0; k < sel.n; k++)
+    if (c->n[l] && !neuron_value(c, l, 0, sel.term[k].key, buf[k], sizeof buf[k])) {
+      sfmt(err, DMN_ERR_MAX, "%s: unknown selector column '%s' (lesions select on id, cell_type, side)", what, sel.term[k].key);
+      return 1;
+    }
+  DmnLesionRecord *r = new_record(c, L);
+  r->neurons = malloc(sizeof(int) * ((size_t)c->n[l] + 1));
+  if (!c->silenced[l]) c->silenced[l] = calloc((size_t)c->n[l] + 1, 1);
+  for (int i = 0; i < c->n[l]; i++) {
+    const char *vals[DMN_SEL_TERMS];
+    for (int k = 0; k < sel.n; k++) vals[k] = neuron_value(c, l, i, sel.term[k].key, buf[k], sizeof buf[k]);
+    if (!selector_match(&sel, vals)) continue;
+    r->neurons[r->n_neurons++] = i;
+    /* ablation = silenced and disconnected: an ablated ORN still has a
+     * receptor and an ablated DN a motor weight, neither of which is a synapse */
+    c->silenced[l][i] = 1;
+    if (L->kind == DMN_LESION_ABLATE) r->synapses_removed += cut_neuron(c, l, i);
+  }
+  if (!r->n_neurons) {
+    sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
+    return 1;
+  }
+  return 0;
+}
+
+static int lesion_drop(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig *cfg) {
+  DmnProjection *p = &c->proj[L->proj];
+  DmnLesionRecord *r = new_record(c, L);
+  int *alive = malloc(sizeof(int) * ((size_t)p->nnz + 1)), m = 0;
+  for (int k = 0; k < p->nnz; k++)
+    if (p->alive[k]) alive[m++] = k;
+  long n_drop = lround(L->fraction * m);
+  /* partial Fisher-Yates: the first n_drop of a seeded permutation */
+  DmnRng rng = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_LESION, (uint64_t)L->proj, (uint64_t)L->seed);
+  for (long a = 0; a < n_drop; a++) {
+    long b = a + (long)util_rng_below(&rng, (uint64_t)(m - a));
+    int t = alive[a];
+    alive[a] = alive[b];
+    alive[b] = t;
+    p->alive[alive[a]] = 0;
+  }
+  r->synapses_removed = n_drop;
+  sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " fraction %g seed %ld", L->fraction, L->seed);
+  free(alive);
+  return 0;
+}
+
+/* Is presynaptic j already in row i (at a position other than `except`)? */
+static int row_has(const DmnProjection *p, int i, int j, int except) {
+  for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++)
+    if (k != except && p->col[k] == j) return 1;
+  return 0;
+}
+
+/* Configuration-model shuffle: permute the presynaptic ends of the alive
+ * synapses (every out-degree kept), rows untouched (every in-degree kept),
+ * then remove double synapses by degree-preserving swaps. */
+static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig *cfg, int idx, char err[DMN_ERR_MAX]) {
+  DmnProjection *p = &c->proj[L->proj];
+  DmnLesionRecord *r = new_record(c, L);
+  sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " seed %ld", L->seed);
+  int *pos = malloc(sizeof(int) * ((size_t)p->nnz + 1)), *old = malloc(sizeof(int) * ((size_t)p->nnz + 1)), m = 0;
+  memcpy(old, p->col, sizeof(int) * (size_t)p->nnz);
+  for (int k = 0; k < p->nnz; k++)
+    if (p->alive[k]) pos[m++] = k;
+  DmnRng rng = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_LESION, 100 + (uint64_t)L->proj, (uint64_t)L->seed);
+  for (int a = m - 1; a > 0; a--) {
+    int b = (int)util_rng_below(&rng, (uint64_t)a + 1), t = p->col[pos[a]];
+    p->col[pos[a]] = p->col[pos[b]];
+    p->col[pos[b]] = t;
+  }
+  long budget = 1000L * (m + 10);
+  for (int a = 0; a < m; a++) {
+    int k = pos[a], i = p->row_of[k];
+    while (row_has(p, i, p->col[k], k)) {
+      if (budget-- <= 0) {
+        sfmt(err, DMN_ERR_MAX, "lesion '%s' (lesions[%d], config line %d): cannot shuffle %s without double synapses (too dense)",
+                 L->name, idx, L->line, dmn_proj_names[L->proj]);
+        free(pos);
+        free(old);
+        return 1;
+      }
+      int k2 = pos[util_rng_below(&rng, (uint64_t)m)], i2 = p->row_of[k2];
+      if (i2 == i || row_has(p, i, p->col[k2], k) || row_has(p, i2, p->col[k], k2)) continue;
+      int t = p->col[k];
+      p->col[k] = p->col[k2];
+      p->col[k2] = t;
+    }
+  }
+  for (int k = 0; k < p->nnz; k++) r->synapses_removed += p->col[k] != old[k];
+  /* keep each row sorted by presynaptic index; alive and count travel along */
+  for (int i = 0; i < p->n_post; i++)
+    for (int a = p->row_ptr[i] + 1; a < p->row_ptr[i + 1]; a++)
+      for (int b = a; b > p->row_ptr[i] && p->col[b - 1] > p->col[b]; b--) {
+        int tc = p->col[b];
+        p->col[b] = p->col[b - 1];
+        p->col[b - 1] = tc;
+        uint8_t ta = p->alive[b];
+        p->alive[b] = p->alive[b - 1];
+        p->alive[b - 1] = ta;
+        float tf = p->count[b];
+        p->count[b] = p->count[b - 1];
+        p->count[b - 1] = tf;
+      }
+  connectome_index_projection(p);
+  free(pos);
+  free(old);
+  return 0;
+}
+
+int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]) {
+  for (int n = 0; n < cfg->n_lesions; n++) {
+    const DmnLesionSpec *L = &cfg->lesions[n];
+    switch (L->kind) {
+    case DMN_LESION_ABLATE:
+    case DMN_LESION_SILENCE:
+      if (lesion_neurons(c, L, n, err)) return 1;
+      break;
+    case DMN_LESION_DROP: lesion_drop(c, L, cfg); break;
+    case DMN_LESION_SCALE: {
+      DmnLesionRecord *r = new_record(c, L);
+      r->factor = L->factor;
+      c->proj[L->proj].scale *= L->factor;
+      sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " x %g", L->factor);
+      break;
+    }
+    case DMN_LESION_SHUFFLE:
+      if (lesion_shuffle(c, L, cfg, n, err)) return 1;
+      break;
+    default: sfmt(err, DMN_ERR_MAX, "lesion %d: unknown kind", n); return 1;
+    }
+  }
+  return 0;
+}
