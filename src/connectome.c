@@ -291,7 +291,7 @@ void *connectome_pack(const DmnConnectome *c, size_t *n_bytes) {
   return k.p;
 }
 
-int connectome_unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
+static int unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
   Unpack u = {buf, n_bytes, 0, 0};
   memset(c, 0, sizeof(*c));
   char *src = get_str(&u);
@@ -343,8 +343,18 @@ int connectome_unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
     r->neurons = get_arr(&u, sizeof(int) * (size_t)(r->n_neurons > 0 ? r->n_neurons : 0));
   }
   if (u.bad) return 1;
+  for (int q = 0; q < DMN_NPROJ; q++) /* column indices in range, or the image is corrupt */
+    for (int k = 0; k < c->proj[q].nnz; k++)
+      if (c->proj[q].col[k] < 0 || c->proj[q].col[k] >= c->proj[q].n_pre) return 1;
   connectome_index(c);
   return 0;
+}
+
+/* A damaged image frees what it allocated and says so. */
+int connectome_unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
+  if (!unpack(buf, n_bytes, c)) return 0;
+  connectome_free(c);
+  return 1;
 }
 
 void connectome_free(DmnConnectome *c) {

@@ -141,6 +141,15 @@ typedef struct {
   int failed;
 } H5Ctx;
 
+/* /connectome in every output: serial files write directly, the collective
+ * checkpoint through cwrite (rank 0 holds the data). */
+typedef struct {
+  int collective, rank;
+  hid_t xfer;
+} Writer;
+struct DmnModel;
+static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w);
+
 static void h5fail(H5Ctx *c, const char *what, const char *obj) {
   if (!c->failed) snprintf(c->err, DMN_ERR_MAX, "%s: cannot %s '%s'", c->path, what, obj);
   c->failed = 1;
@@ -295,6 +304,8 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
+  Writer wr = {0, 0, -1};
+  write_connectome(&c, f, m, &wr);
   write_num_attr(&c, f, "dt_ms", m->dt);
   write_num_attr(&c, f, "episodes", n);
   write_episodes(&c, f, m, recs, n, 1);
@@ -306,6 +317,8 @@ int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, con
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
+  Writer wr = {0, 0, -1};
+  write_connectome(&c, f, m, &wr);
   write_num_attr(&c, f, "loss", loss);
   hid_t gp = make_group(&c, f, "params");
   hid_t gg = g ? make_group(&c, f, "grads") : -1;
@@ -447,6 +460,108 @@ static void cwrite_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hs
   cwrite(c, loc, name, H5T_NATIVE_DOUBLE, n ? x : &dummy, 1, &n, rank, xfer);
 }
 
+/* ---- /connectome: which circuit the results belong to ------------------------ */
+
+
+static void wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type, const void *data, hsize_t n) {
+  static const double zero[1] = {0};
+  if (!n) data = zero; /* a valid pointer for empty datasets */
+  if (w->collective)
+    cwrite(c, loc, name, type, data, 1, &n, w->rank, w->xfer);
+  else
+    write_ds(c, loc, name, type, data, 1, &n);
+}
+
+static void wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char *text) {
+  /* one fixed-length string (a 1-element dataset: works serial and collective) */
+  if (c->failed) return;
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, strlen(text) + 1);
+  hsize_t one = 1;
+  if (w->collective)
+    cwrite(c, loc, name, t, text, 1, &one, w->rank, w->xfer);
+  else
+    write_ds(c, loc, name, t, text, 1, &one);
+  H5Tclose(t);
+}
+
+static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w) {
+  const DmnConnectome *cn = &m->conn;
+  hid_t cg = make_group(c, f, "connectome");
+  if (cg < 0) return;
+  write_str_attr(c, cg, "source", cn->source);
+  char *summary = connectome_summary(cn);
+  wstr(c, w, cg, "summary", summary);
+  free(summary);
+  /* cell type names, one per line; layers store indices into them */
+  size_t len = 1;
+  for (int t = 0; t < cn->n_types; t++) len += strlen(cn->type_names[t]) + 1;
+  char *names = malloc(len);
+  names[0] = 0;
+  for (int t = 0; t < cn->n_types; t++) strcat(strcat(names, cn->type_names[t]), "\n");
+  wstr(c, w, cg, "type_names", names);
+  free(names);
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    hid_t lg = make_group(c, cg, dmn_layer_names[l]);
+    hsize_t n = (hsize_t)cn->n[l];
+    uint8_t *sil = calloc(n + 1, 1);
+    if (cn->silenced[l]) memcpy(sil, cn->silenced[l], n);
+    wds(c, w, lg, "id", H5T_NATIVE_INT64, cn->id[l], n);
+    wds(c, w, lg, "type", H5T_NATIVE_INT, cn->type[l], n);
+    wds(c, w, lg, "side", H5T_NATIVE_INT8, cn->side[l], n);
+    wds(c, w, lg, "transmitter", H5T_NATIVE_UINT8, cn->transmitter[l], n);
+    wds(c, w, lg, "silenced", H5T_NATIVE_UINT8, sil, n);
+    free(sil);
+    if (lg >= 0) H5Gclose(lg);
+  }
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    const DmnProjection *pr = &cn->proj[q];
+    hid_t pg = make_group(c, cg, dmn_proj_names[q]);
+    wds(c, w, pg, "row_ptr", H5T_NATIVE_INT, pr->row_ptr, (hsize_t)pr->n_post + 1);
+    wds(c, w, pg, "col", H5T_NATIVE_INT, pr->col, (hsize_t)pr->nnz);
+    wds(c, w, pg, "alive", H5T_NATIVE_UINT8, pr->alive, (hsize_t)pr->nnz);
+    wds(c, w, pg, "count", H5T_NATIVE_FLOAT, pr->count, (hsize_t)pr->nnz);
+    write_num_attr(c, pg, "signed", pr->is_signed);
+    write_num_attr(c, pg, "synthetic", pr->synthetic);
+    write_num_attr(c, pg, "scale", pr->scale);
+    write_str_attr(c, pg, "pre", dmn_layer_names[pr->pre]);
+    write_str_attr(c, pg, "post", dmn_layer_names[pr->post]);
+    if (pg >= 0) H5Gclose(pg);
+  }
+  hid_t lg = make_group(c, cg, "lesions");
+  write_num_attr(c, lg, "count", cn->n_lesions);
+  for (int k = 0; k < cn->n_lesions && lg >= 0; k++) {
+    const DmnLesionRecord *r = &cn->lesions[k];
+    char name[96];
+    snprintf(name, sizeof name, "%02d_%s", k, r->name);
+    hid_t g = make_group(c, lg, name);
+    write_str_attr(c, g, "name", r->name);
+    write_str_attr(c, g, "kind", r->kind);
+    write_str_attr(c, g, "target", r->target);
+    write_num_attr(c, g, "synapses_removed", (double)r->synapses_removed);
+    write_num_attr(c, g, "factor", r->factor);
+    if (r->layer >= 0) {
+      write_str_attr(c, g, "layer", dmn_layer_names[r->layer]);
+      int64_t *ids = malloc(sizeof(int64_t) * ((size_t)r->n_neurons + 1));
+      for (int i = 0; i < r->n_neurons; i++) ids[i] = cn->id[r->layer][r->neurons[i]];
+      wds(c, w, g, "neuron_index", H5T_NATIVE_INT, r->neurons, (hsize_t)r->n_neurons);
+      wds(c, w, g, "neuron_id", H5T_NATIVE_INT64, ids, (hsize_t)r->n_neurons);
+      free(ids);
+    } else {
+      write_str_attr(c, g, "projection", dmn_proj_names[r->proj]);
+    }
+    if (g >= 0) H5Gclose(g);
+  }
+  if (lg >= 0) H5Gclose(lg);
+  /* kept from earlier versions: /connectome/transmitter_<LAYER> */
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    char name[64];
+    snprintf(name, sizeof name, "transmitter_%s", dmn_layer_names[l]);
+    wds(c, w, cg, name, H5T_NATIVE_UINT8, cn->transmitter[l], (hsize_t)cn->n[l]);
+  }
+  H5Gclose(cg);
+}
+
 int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
                         const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank;
@@ -487,26 +602,8 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
       H5Gclose(h);
     }
     /* the connectome the parameters belong to (masks, lesions, signs) */
-    hid_t cg = make_group(&c, f, "connectome");
-    for (int q = 0; q < DMN_NPROJ && cg >= 0; q++) {
-      const DmnProjection *pr = &m->conn.proj[q];
-      hid_t pg = make_group(&c, cg, dmn_proj_names[q]);
-      hsize_t nr = (hsize_t)pr->n_post + 1, nz = (hsize_t)pr->nnz;
-      int dummy = 0;
-      cwrite(&c, pg, "row_ptr", H5T_NATIVE_INT, pr->row_ptr, 1, &nr, rank, xfer);
-      cwrite(&c, pg, "col", H5T_NATIVE_INT, nz ? (const void *)pr->col : &dummy, 1, &nz, rank, xfer);
-      cwrite(&c, pg, "alive", H5T_NATIVE_UINT8, nz ? (const void *)pr->alive : &dummy, 1, &nz, rank, xfer);
-      write_num_attr(&c, pg, "signed", pr->is_signed);
-      write_num_attr(&c, pg, "synthetic", pr->synthetic);
-      if (pg >= 0) H5Gclose(pg);
-    }
-    for (int l = 0; l < DMN_NLAYER && cg >= 0; l++) {
-      char name[64];
-      snprintf(name, sizeof name, "transmitter_%s", dmn_layer_names[l]);
-      hsize_t n = (hsize_t)m->n[l];
-      cwrite(&c, cg, name, H5T_NATIVE_UINT8, m->conn.transmitter[l], 1, &n, rank, xfer);
-    }
-    if (cg >= 0) H5Gclose(cg);
+    Writer wr = {1, rank, xfer};
+    write_connectome(&c, f, m, &wr);
   }
   H5Pclose(xfer);
   if (f >= 0 && H5Fclose(f) < 0) h5fail(&c, "close", tmp);
@@ -621,6 +718,8 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
+  Writer wr = {0, 0, -1};
+  write_connectome(&c, f, m, &wr);
   write_num_attr(&c, f, "updates", (double)st->update);
   write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
   hid_t h = make_group(&c, f, "history");

@@ -169,7 +169,6 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
       p->col[k2] = t;
     }
   }
-  for (int k = 0; k < p->nnz; k++) r->synapses_removed += p->col[k] != old[k];
   /* keep each row sorted by presynaptic index; alive and count travel along */
   for (int i = 0; i < p->n_post; i++)
     for (int a = p->row_ptr[i] + 1; a < p->row_ptr[i + 1]; a++)
@@ -184,6 +183,14 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
         p->count[b] = p->count[b - 1];
         p->count[b - 1] = tf;
       }
+  /* rewired = synapses whose (post, pre) pair is new; old rows were sorted too */
+  for (int i = 0; i < p->n_post; i++)
+    for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
+      if (!p->alive[k]) continue;
+      int was = 0;
+      for (int k0 = p->row_ptr[i]; k0 < p->row_ptr[i + 1] && !was; k0++) was = old[k0] == p->col[k];
+      r->synapses_removed += !was;
+    }
   connectome_index_projection(p);
   free(pos);
   free(old);

@@ -7,6 +7,7 @@
 
 #include "../harness.h"
 #include "config.h"
+#include "connectome.h"
 
 static char *slurp(const char *path, size_t *len) {
   FILE *f = fopen(path, "rb");
@@ -47,6 +48,42 @@ int main(int argc, char **argv) {
   CHECK(b.loss_w_energy == a.loss_w_energy, "double round trip exact");
   free(y);
   free(y2);
+
+  /* lesions: a list, parsed, printed and parsed again to the same text */
+  {
+    const char *doc = "lesions:\n"
+                      "  - {name: no_gamma, kind: ablate, layer: kc, select: \"cell_type=KCg* side=right\"}\n"
+                      "  - kind: silence\n    layer: MBON\n    ids: [720575940643309197, 7]\n"
+                      "  - {kind: drop, projection: pn_to_kc, fraction: 0.25, seed: 3}\n"
+                      "  - {kind: scale, projection: kc_to_mbon, factor: 0}\n"
+                      "  - {kind: shuffle, projection: pn_to_kc}\n";
+    config_defaults(&a);
+    CHECK(config_parse_text(&a, doc, strlen(doc), "(lesions)", err) == 0, "lesions parse: %s", err);
+    CHECK(a.n_lesions == 5, "5 lesions, got %d", a.n_lesions);
+    CHECK(a.lesions[0].kind == DMN_LESION_ABLATE && a.lesions[0].layer == DMN_L_KC && !strcmp(a.lesions[0].name, "no_gamma"), "ablate entry");
+    CHECK(!strcmp(a.lesions[1].select, "id=720575940643309197,7") && !strcmp(a.lesions[1].name, "silence_MBON"), "ids -> select: %s",
+          a.lesions[1].select);
+    CHECK(a.lesions[2].proj == DMN_P_PN_TO_KC && a.lesions[2].fraction == 0.25 && a.lesions[2].seed == 3, "drop entry");
+    CHECK(a.lesions[3].factor == 0.0 && a.lesions[4].kind == DMN_LESION_SHUFFLE, "scale, shuffle entries");
+    y = config_to_yaml(&a);
+    config_defaults(&b);
+    CHECK(config_parse_text(&b, y, strlen(y), "(lesions roundtrip)", err) == 0, "lesions round trip parse: %s", err);
+    y2 = config_to_yaml(&b);
+    CHECK(!strcmp(y, y2) && b.n_lesions == 5, "lesions round trip differs");
+    free(y);
+    free(y2);
+    /* the config's layer and projection names are the connectome's, in order */
+    for (int l = 0; l < DMN_NLAYER; l++) {
+      char d[64];
+      snprintf(d, sizeof d, "lesions:\n  - {kind: silence, layer: %s, select: all}\n", dmn_layer_names[l]);
+      CHECK(config_parse_text(&a, d, strlen(d), "(layer)", err) == 0 && a.lesions[0].layer == l, "layer %s", dmn_layer_names[l]);
+    }
+    for (int q = 0; q < DMN_NPROJ; q++) {
+      char d[96];
+      snprintf(d, sizeof d, "lesions:\n  - {kind: shuffle, projection: %s}\n", dmn_proj_names[q]);
+      CHECK(config_parse_text(&a, d, strlen(d), "(proj)", err) == 0 && a.lesions[0].proj == q, "projection %s", dmn_proj_names[q]);
+    }
+  }
 
   /* --set errors */
   struct {
