@@ -176,6 +176,86 @@ int main(int argc, char **argv) {
     connectome_free(&conn);
   }
 
+  /* 6b. every lesion kind in the closed loop (smooth mode): the gradient is
+   *     still exact, and silenced neurons / scaled-to-zero projections get
+   *     exactly zero gradient */
+  {
+    small_circuit(&c, 80);
+    const char *lesions = "lesions:\n"
+                          "  - {kind: ablate, layer: KC, select: \"id=3,7\"}\n"
+                          "  - {kind: silence, layer: MBON, select: id=1}\n"
+                          "  - {kind: silence, layer: PN, select: id=2}\n"
+                          "  - {kind: drop, projection: pn_to_kc, fraction: 0.2, seed: 1}\n"
+                          "  - {kind: shuffle, projection: pn_to_kc, seed: 2}\n"
+                          "  - {kind: scale, projection: kc_to_mbon, factor: 0.7}\n"
+                          "  - {kind: scale, projection: pn_to_dn, factor: 0}\n";
+    CHECK(config_parse_text(&c, lesions, strlen(lesions), "(lesions)", err) == 0, "%s", err);
+    Setup s;
+    PetscCall(check_fd("closed loop with ablate, silence, drop, shuffle, scale lesions, T = 80", &c, 1, &s));
+    int o_mbon = s.m.layer_off[DMN_L_MBON] + 1, o_pn = s.m.layer_off[DMN_L_PN] + 2;
+    CHECK(s.g.theta[o_mbon] == 0 && s.g.bias[o_mbon] == 0 && s.g.rho[o_mbon] == 0, "silenced MBON: zero gradient of its own parameters");
+    CHECK(s.g.theta[o_pn] == 0 && s.g.bias[o_pn] == 0 && s.g.rho[o_pn] == 0, "silenced PN: zero gradient of its own parameters");
+    const DmnProjection *pm = &s.m.conn.proj[DMN_P_KC_TO_MBON];
+    int zero_in = 1;
+    for (int k = pm->row_ptr[1]; k < pm->row_ptr[2]; k++) zero_in &= s.g.kc_to_mbon[k] == 0.0;
+    CHECK(zero_in, "synapses onto a silenced MBON get zero gradient");
+    double n_lh = 0;
+    for (size_t i = 0; i < s.m.group_n[DMN_G_pn_to_dn]; i++) n_lh += fabs(s.g.pn_to_dn[i]);
+    CHECK(n_lh == 0.0, "a projection scaled by 0 gets zero gradient");
+    double rate_silenced = 0;
+    for (int t = 0; t < s.m.T; t++) rate_silenced += s.t.s[(size_t)t * s.m.n_neuron + o_mbon];
+    CHECK(rate_silenced == 0.0, "a silenced neuron never spikes");
+    PetscCall(teardown(&s));
+  }
+
+  /* 6c. real circuits (../shared/connectome, skipped when absent) */
+  {
+    const char *shared = getenv("DMN_SHARED_CONNECTOME") ? getenv("DMN_SHARED_CONNECTOME") : "../shared/connectome";
+    char path[512];
+    snprintf(path, sizeof path, "%s/fixture/neurons.csv", shared);
+    FILE *probe = fopen(path, "r");
+    if (!probe) {
+      printf("SKIP real-circuit gradient tests: %s not found (public data is not in the repository)\n", path);
+    } else {
+      fclose(probe);
+      /* the fixture circuit (FlyWire right MB subset), smooth mode, closed loop */
+      small_circuit(&c, 60);
+      c.connectome_source = DMN_SOURCE_FLYWIRE;
+      snprintf(c.connectome_path, sizeof c.connectome_path, "%s/fixture", shared);
+      c.init_orn_to_pn = 2;
+      PetscCall(check_fd("closed loop on the FlyWire fixture circuit, T = 60", &c, 1, NULL));
+      /* the same with lesions by cell type */
+      const char *les = "lesions:\n  - {kind: ablate, layer: KC, select: \"cell_type=KCg*\"}\n  - {kind: shuffle, projection: pn_to_kc, seed: 5}\n";
+      CHECK(config_parse_text(&c, les, strlen(les), "(lesions)", err) == 0, "%s", err);
+      PetscCall(check_fd("fixture circuit with all KCg ablated and PN->KC shuffled, T = 60", &c, 1, NULL));
+      /* configs/flywire_right.yaml in spiking mode: finite, non-zero in every group */
+      snprintf(path, sizeof path, "%s/flywire_v783/neurons.csv", shared);
+      probe = fopen(path, "r");
+      if (!probe) {
+        printf("SKIP flywire_right gradients: %s not found\n", path);
+      } else {
+        fclose(probe);
+        CHECK(config_load_file(&c, DMN_SOURCE_DIR "/configs/flywire_right.yaml", err) == 0, "%s", err);
+        snprintf(c.connectome_path, sizeof c.connectome_path, "%s/flywire_v783", shared);
+        snprintf(c.connectome_nt_from, sizeof c.connectome_nt_from, "%s", "");
+        c.sim_steps = 500;
+        Setup s;
+        PetscCall(setup(&s, &c, NULL));
+        for (int k = 0; k < DMN_NGROUP; k++) {
+          double *g = params_group(&s.g, &s.m, k), nrm = 0;
+          int finite = 1;
+          for (size_t i = 0; i < s.m.group_n[k]; i++) {
+            finite &= isfinite(g[i]);
+            nrm += g[i] * g[i];
+          }
+          printf("  flywire_right, spiking |grad %-10s| = %.3e (%zu entries)\n", dmn_group_names[k], sqrt(nrm), s.m.group_n[k]);
+          CHECK(finite && nrm > 0, "flywire_right gradient of %s finite and non-zero", dmn_group_names[k]);
+        }
+        PetscCall(teardown(&s));
+      }
+    }
+  }
+
   /* 7. PETSc AIJ and the plain CSR loop agree */
   {
     config_defaults(&c);
