@@ -184,6 +184,24 @@ PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived 
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode derived_apply_variant(const DmnModel *m, DmnDerived *d, uint64_t episode) {
+  PetscFunctionBeginUser;
+  const double f = m->cfg.connectome_variant_dropout;
+  if (f <= 0) PetscFunctionReturn(0);
+  const int proj[2] = {DMN_P_PN_TO_KC, DMN_P_KC_TO_MBON};
+  for (int j = 0; j < 2; j++) {
+    int q = proj[j];
+    const DmnProjection *pr = &m->conn.proj[q];
+    DmnRng r = util_rng((uint64_t)m->cfg.sim_seed, DMN_STREAM_VARIANT, (uint64_t)q, episode);
+    double *w = d->w[q];
+    if (d->mat[q]) PetscCall(MatSeqAIJGetArray(d->mat[q], &w));
+    for (int k = 0; k < pr->nnz; k++)
+      if (util_rng_uniform(&r) < f) w[k] = d->dw_du[q][k] = 0.0; /* this fly lacks the synapse */
+    if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode derived_destroy(DmnDerived *d) {
   PetscFunctionBeginUser;
   for (int q = 0; q < DMN_NPROJ; q++) {

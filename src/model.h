@@ -108,6 +108,11 @@ void model_init_params(const DmnModel *m, DmnParams *p);
 
 PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d);
 PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived *d);
+/* Connectome variants (connectome.variant_dropout > 0): after derived_update,
+ * remove a random fraction of the PN->KC and KC->MBON synapses for one
+ * training episode.  The draw is keyed by (sim.seed, global episode index), so
+ * the set of variants is the same for any rank count. */
+PetscErrorCode derived_apply_variant(const DmnModel *m, DmnDerived *d, uint64_t episode);
 PetscErrorCode derived_destroy(DmnDerived *d);
 
 #endif

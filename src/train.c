@@ -179,6 +179,11 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
       long e = u * G + rank * B + b; /* global episode index */
       double p0[2], psi0;
       episode_start_pose(m, DMN_STREAM_TRAIN_START, 0, e, p0, &psi0);
+      if (c->connectome_variant_dropout > 0) {
+        /* a fresh variant of the connectome for this episode (MODEL §1 masks untouched) */
+        PetscCall(derived_update(m, p, &d));
+        PetscCall(derived_apply_variant(m, &d, (uint64_t)e));
+      }
       if (episode_forward(m, p, &d, p0, psi0, &t, &w, err) || episode_backward(m, p, &d, &t, &w, &g, err)) {
         fprintf(stderr, "dmn_mpi: error on rank %d, training episode %ld (update %ld): %s\n", rank, e + 1, u + 1, err);
         fail = 1;

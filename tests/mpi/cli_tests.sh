@@ -71,5 +71,37 @@ timeout 120 $RUN --set circuit.n_kc=200 --set circuit.surrogate_gamma=100 --set 
 if [ $rc -eq 1 ] && grep -q "non-finite gradient in the backward pass at step [0-9]* of 3000" "$W/x.err" && ! grep -q "PETSC ERROR" "$W/x.err" \
    && [ ! -e "$W/x.h5" ]; then ok "exploding gradient named (step, place), no file written"; else bad "exploding gradient (rc $rc)" "$W/x.err"; fi
 
+# connectome data: a missing folder is one clear error on every rank count
+timeout 60 $RUN --connectome-info --set connectome.source=flywire --set connectome.path=/nonexistent/flywire > /dev/null 2> "$W/d.err"; rc=$?
+if [ $rc -eq 2 ] && grep -q "data directory '/nonexistent/flywire' not found" "$W/d.err" && [ "$(grep -c 'dmn_mpi: error' "$W/d.err")" -eq 1 ]; then
+  ok "missing connectome data names the folder"; else bad "missing connectome data (rc $rc)" "$W/d.err"; fi
+# the synthetic circuit with lesions: summary on rank 0, records in the output file
+cat > "$W/les.yaml" <<'YAML'
+sim: {steps: 200}
+lesions:
+  - {name: no_kc_3, kind: ablate, layer: KC, select: "id=3"}
+  - {kind: drop, projection: kc_to_mbon, fraction: 0.5, seed: 1}
+YAML
+if timeout 60 $RUN "$W/les.yaml" --connectome-info > "$W/ci.out" 2>&1 && grep -q "1. no_kc_3: ablate KC id=3 -> 1 neuron (ids 3), 24 synapses removed" "$W/ci.out" \
+   && grep -q "2. drop_kc_to_mbon: drop kc_to_mbon fraction 0.5 seed 1, 16992 synapses removed" "$W/ci.out"; then
+  ok "--connectome-info lists the lesions with exact counts"; else bad "--connectome-info lesions" "$W/ci.out"; fi
+SHARED="$SRC/../shared/connectome"
+if [ -d "$SHARED/fixture" ]; then
+  if timeout 60 $RUN --connectome-info --set connectome.source=flywire --set connectome.path="$SHARED/fixture" > "$W/fx.out" 2>&1 \
+     && grep -Eq "KC +200 " "$W/fx.out" && grep -Eq "pn_to_kc +data +403 " "$W/fx.out"; then
+    ok "--connectome-info on the FlyWire fixture at $NP ranks"; else bad "fixture --connectome-info" "$W/fx.out"; fi
+else
+  echo "SKIP fixture tests: $SHARED/fixture not found (public data is not in the repository)"
+fi
+if [ "$NP" = 2 ] && [ -d "$SHARED/flywire_v783" ]; then
+  # the real right mushroom body trains for a few episodes; /connectome in the outputs
+  if timeout 300 $RUN "$SRC/configs/flywire_right.yaml" --set connectome.path="$SHARED/flywire_v783" --set sim.steps=300 \
+       --set train.episodes=8 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=1 --out "$W/fw" > "$W/fw.out" 2>&1 \
+     && grep -q "circuit ORN 2251 PN 139 KC 2597 MBON 96 DN 10" "$W/fw.out" \
+     && grep -aq "pn_to_kc    data" "$W/fw/results.h5" && grep -aq "pn_to_kc    data" "$W/fw/checkpoint.h5"; then
+    ok "configs/flywire_right.yaml trains 8 episodes at 2 ranks; /connectome/summary in results.h5 and checkpoint.h5"
+  else bad "flywire_right training" "$W/fw.out"; fi
+fi
+
 echo "cli_np$NP: $pass passed, $fail failed"
 [ $fail -eq 0 ]

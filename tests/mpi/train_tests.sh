@@ -38,6 +38,15 @@ for n in 2 4; do
   else bad "1 vs $n ranks differ: $(cat "$W/x$n.out")" "$W/r$n.log"; fi
 done
 
+# connectome variants: a per-episode random synapse dropout keyed by the global
+# episode, so 1 and 2 ranks train on the same variants; and they change training
+run 1 4 "$W/v1" --set connectome.variant_dropout=0.2; run 2 2 "$W/v2" --set connectome.variant_dropout=0.2
+if "$CMP" "$W/v1/checkpoint.h5" "$W/v2/checkpoint.h5" --tol 1e-9 > "$W/v.out"; then
+  ok "connectome variants: 1 vs 2 ranks, $(cat "$W/v.out")"
+else bad "connectome variants differ across rank counts: $(cat "$W/v.out")" "$W/v2.log"; fi
+if ! "$CMP" "$W/r1/checkpoint.h5" "$W/v1/checkpoint.h5" --tol 1e-9 > /dev/null; then ok "variants change the trained parameters"
+else bad "variant dropout had no effect"; fi
+
 # resume: stop after 3 of 6 updates (checkpoint), resume, compare with the uninterrupted run
 run 2 2 "$W/s" --stop-after 3; rs=$?
 timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SMALL --set train.batch_per_rank=2 --resume "$W/s/checkpoint.h5" > "$W/s2.log" 2>&1; rr=$?
