@@ -47,6 +47,7 @@ static void test_env(int field) {
       CHECK(fabs(g - fd) <= 1e-6 * fmax(fabs(fd), 1e-4), "env field %d trial %d coord %d: adjoint %.10g fd %.10g", field, trial, k, g, fd);
     }
   }
+  env_model_free(&e);
 }
 
 /* ---- LIF: N neurons, T steps, input x[t] given, loss = sum_t c[t].s[t] ---- */
