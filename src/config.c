@@ -591,8 +591,12 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   if (c->connectome_source == 0 && c->circuit_n_pn != c->circuit_n_orn)
     return fmt(err, "%s: 'circuit.n_pn' (%ld) must equal 'circuit.n_orn' (%ld) for the synthetic connectome (one PN per glomerulus and side)", p,
                c->circuit_n_pn, c->circuit_n_orn), 1;
-  if (c->connectome_source == 0 && c->circuit_kc_claws > c->circuit_n_pn / 2)
-    return fmt(err, "%s: 'circuit.kc_claws' (%ld) exceeds the PNs on one side (%ld)", p, c->circuit_kc_claws, c->circuit_n_pn / 2), 1;
+  if (c->connectome_source == 0 && c->circuit_kc_claws + c->circuit_kc_claws_spread > c->circuit_n_pn / 2)
+    return fmt(err, "%s: 'circuit.kc_claws' + 'circuit.kc_claws_spread' (%ld) exceeds the PNs on one side (%ld)", p,
+               c->circuit_kc_claws + c->circuit_kc_claws_spread, c->circuit_n_pn / 2), 1;
+  if (c->circuit_kc_claws_spread >= c->circuit_kc_claws)
+    return fmt(err, "%s: 'circuit.kc_claws_spread' (%ld) must be below 'circuit.kc_claws' (%ld): every KC needs a claw", p,
+               c->circuit_kc_claws_spread, c->circuit_kc_claws), 1;
   if (c->sensing_c_min >= c->odor_c0)
     return fmt(err, "%s: 'sensing.c_min' (%g) must be below 'odor.c0' (%g)", p, c->sensing_c_min, c->odor_c0), 1;
   if (c->connectome_source != DMN_SOURCE_SYNTHETIC && !c->connectome_path[0])

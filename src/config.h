@@ -47,6 +47,7 @@
   X(circuit, n_mbon,    INT,    34,    "", 2, 100000, "neurons", "mushroom-body output neurons (half per side)") \
   X(circuit, n_dn,      INT,    10,    "", 1, 100000, "neurons", "descending neurons") \
   X(circuit, kc_claws,  INT,    7,     "", 1, 1000, "synapses", "distinct same-side PN inputs per KC (synthetic connectome)") \
+  X(circuit, kc_claws_spread, INT, 0,  "", 0, 1000, "synapses", "synthetic: claws per KC drawn uniformly in kc_claws +- spread (FlyWire: median 5, range 1-10 -> kc_claws 5, spread 4)") \
   X(circuit, dale,      BOOL,   1,     "", 0, 1, "", "sign-constrained weights w = sigma*softplus(u) on connectome projections") \
   X(circuit, lh_signed, BOOL,   0,     "", 0, 1, "", "apply Dale's sign to PN->DN too (off: the lateral-horn relay has excitatory and inhibitory LHNs, so w = u)") \
   X(circuit, spike_fn,  ENUM,   0, "heaviside|sigmoid", 0, 0, "", "heaviside + surrogate (training) or sigmoid (smooth mode for gradient checks)") \

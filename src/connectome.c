@@ -113,14 +113,25 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
     p->col[2 * i + 1] = n_glom + g; /* right ORN (sorted order) */
   }
 
-  /* PN -> KC: each KC draws kc_claws distinct PNs of its own side. */
-  int claws = (int)cfg->circuit_kc_claws, n_kc = c->n[DMN_L_KC];
+  /* PN -> KC: each KC draws kc_claws (+- kc_claws_spread) distinct PNs of its own side. */
+  int claws0 = (int)cfg->circuit_kc_claws, spread = (int)cfg->circuit_kc_claws_spread, n_kc = c->n[DMN_L_KC];
+  int *n_claws = malloc(sizeof(int) * ((size_t)n_kc + 1));
+  long nnz_kc = 0;
+  for (int k = 0; k < n_kc; k++) {
+    n_claws[k] = claws0;
+    if (spread) { /* its own stream: spread 0 draws exactly the circuit of earlier versions */
+      DmnRng rc = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_CONNECTOME, 100 + DMN_P_PN_TO_KC, (uint64_t)k);
+      n_claws[k] += (int)util_rng_below(&rc, 2 * (uint64_t)spread + 1) - spread;
+    }
+    nnz_kc += n_claws[k];
+  }
   p = &c->proj[DMN_P_PN_TO_KC];
-  proj_alloc(p, DMN_L_PN, DMN_L_KC, c->n[DMN_L_PN], n_kc, claws * n_kc);
+  proj_alloc(p, DMN_L_PN, DMN_L_KC, c->n[DMN_L_PN], n_kc, (int)nnz_kc);
+  for (int k = 0; k < n_kc; k++) p->row_ptr[k + 1] = p->row_ptr[k] + n_claws[k];
   for (int k = 0; k < n_kc; k++) {
     DmnRng r = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_CONNECTOME, DMN_P_PN_TO_KC, (uint64_t)k);
-    int side = c->side[DMN_L_KC][k], base = side * n_glom;
-    int *row = p->col + k * claws;
+    int side = c->side[DMN_L_KC][k], base = side * n_glom, claws = n_claws[k];
+    int *row = p->col + p->row_ptr[k];
     for (int m = 0; m < claws; m++) {
       int j, dup;
       do { /* rejection keeps the draw uniform over distinct subsets */
@@ -131,8 +142,8 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
       row[m] = j;
     }
     qsort(row, (size_t)claws, sizeof(int), cmp_int);
-    p->row_ptr[k + 1] = (k + 1) * claws;
   }
+  free(n_claws);
 
   /* KC -> MBON: all KCs of a side to all MBONs of that side. */
   int half_kc = n_kc / 2;

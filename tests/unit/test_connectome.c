@@ -406,6 +406,25 @@ static void test_lesions(void) {
             !memcmp(a.proj[DMN_P_MBON_TO_DN].col, intact.proj[DMN_P_MBON_TO_DN].col, sizeof(int) * (size_t)intact.proj[DMN_P_MBON_TO_DN].nnz),
         "dense shuffle: nothing to rewire (%ld)", a.lesions[0].synapses_removed);
   connectome_free(&a);
+  /* synthetic claws with a spread: every KC within kc_claws +- spread, distinct PNs of its side */
+  small(&c);
+  c.circuit_n_orn = c.circuit_n_pn = 40;
+  c.circuit_kc_claws = 5;
+  c.circuit_kc_claws_spread = 4;
+  CHECK(connectome_build(&c, &a, err) == 0, "%s", err);
+  int lo = 99, hi = 0, ok = 1;
+  const DmnProjection *ps = &a.proj[DMN_P_PN_TO_KC];
+  for (int i = 0; i < ps->n_post; i++) {
+    int d = ps->row_ptr[i + 1] - ps->row_ptr[i];
+    lo = d < lo ? d : lo;
+    hi = d > hi ? d : hi;
+    for (int k = ps->row_ptr[i]; k < ps->row_ptr[i + 1]; k++) {
+      ok &= a.side[DMN_L_PN][ps->col[k]] == a.side[DMN_L_KC][i];
+      if (k > ps->row_ptr[i]) ok &= ps->col[k] > ps->col[k - 1];
+    }
+  }
+  CHECK(lo >= 1 && hi <= 9 && hi > lo && ok, "claws in [%d, %d], same side, distinct", lo, hi);
+  connectome_free(&a);
   connectome_free(&intact);
 }
 
