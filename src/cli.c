@@ -5,6 +5,7 @@
 #include "cli.h"
 
 #include <errno.h>
+#include <stdarg.h>
 #include <hdf5.h>
 #include <petscsys.h>
 #include <stdio.h>
@@ -33,7 +34,18 @@ typedef struct CliOptions {
   int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only, connectome_info;
   double duration;
   long episodes, grad_steps, stop_after;
+  long sweep_index; /* -1: none given */
+  int sweep_list;
 } CliOptions;
+
+/* snprintf that truncates silently (paths are checked when used). */
+static void sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+static void sfmt(char *buf, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, n, f, ap);
+  va_end(ap);
+}
 
 static int rank_world(void) {
   int r;
@@ -58,6 +70,7 @@ static void usage(FILE *out) {
           "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
           "  --loss-only           print the loss of the seeded episode (17 digits)\n"
           "  --connectome-info     load/build the circuit (with its lesions) and summarise it\n"
+          "  --sweep-list          list the config's sweep conditions and the array size they need\n"
           "  --verify              check MPI, PETSc, parallel HDF5 and libyaml\n"
           "  --print-config        print the effective config (defaults filled in)\n"
           "  --config-reference    print every config key as a Markdown table\n"
@@ -74,6 +87,9 @@ static void usage(FILE *out) {
           "  --duration SECONDS    episode length in seconds (sets sim.steps)\n"
           "  --episodes N          episodes for --simulate (sets sim.episodes; training: train.episodes)\n"
           "  --grad-steps N        episode length for --grad-check (default 100)\n"
+          "  --sweep-index I       run condition I of the config's sweep: list (default:\n"
+          "                        $SLURM_ARRAY_TASK_ID); with --init CKPT a lesion study:\n"
+          "                        intact vs lesioned vs retrained\n"
           "\n"
           "PETSc options such as -log_view are passed through.  The config reference is\n"
           "in README.md (section \"Configuration\") and from --config-reference.\n");
@@ -83,6 +99,7 @@ static void usage(FILE *out) {
 static int parse_args(int argc, char **argv, CliOptions *o) {
   memset(o, 0, sizeof(*o));
   o->grad_steps = 100;
+  o->sweep_index = -1;
   for (int i = 1; i < argc; i++) {
     const char *a = argv[i];
 #define NEED_VALUE()                                                                     \
@@ -101,6 +118,16 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
     else if (!strcmp(a, "--grad-check")) o->grad_check = 1;
     else if (!strcmp(a, "--loss-only")) o->loss_only = 1;
     else if (!strcmp(a, "--connectome-info")) o->connectome_info = 1;
+    else if (!strcmp(a, "--sweep-list")) o->sweep_list = 1;
+    else if (!strcmp(a, "--sweep-index")) {
+      NEED_VALUE();
+      char *end;
+      o->sweep_index = strtol(argv[++i], &end, 10);
+      if (*end || o->sweep_index < 0) {
+        if (!rank_world()) fprintf(stderr, "dmn_mpi: error: --sweep-index needs an integer >= 0, got '%s'\n", argv[i]);
+        return 2;
+      }
+    }
     else if (!strcmp(a, "--set")) {
       NEED_VALUE();
       if (o->n_sets < MAX_SETS) o->sets[o->n_sets++] = argv[++i];
@@ -154,6 +181,11 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
  * the same verdict and exits together. */
 static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX]) {
   config_defaults(cfg);
+  /* the sweep condition is chosen before parsing: its lesions and keys are
+   * applied by the parser on top of the file */
+  cfg->sweep_index = (int)o->sweep_index;
+  const char *task = getenv("SLURM_ARRAY_TASK_ID");
+  if (cfg->sweep_index < 0 && task && *task) cfg->sweep_index = atoi(task);
   if (o->config_path) {
     long len = 0;
     char *buf = NULL;
@@ -223,6 +255,15 @@ static void print_versions(void) {
 static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir, size_t n) {
   if (o->out_dir) {
     snprintf(dir, n, "%s", o->out_dir);
+  } else if (cfg->sweep_index >= 0 && cfg->n_sweep) {
+    /* one folder per sweep, one sub-folder per condition: <base>/NN_<name>,
+     * base = output.dir or runs/<config>-<array job id> (no timestamps, so
+     * every task of an array agrees without talking) */
+    const char *job = getenv("SLURM_ARRAY_JOB_ID");
+    char base[2 * DMN_STR_MAX + 64];
+    if (cfg->output_dir[0]) snprintf(base, sizeof base, "%s", cfg->output_dir);
+    else snprintf(base, sizeof base, "runs/%s-%s", cfg->name, job && *job ? job : "sweep");
+    sfmt(dir, n, "%s/%02d_%s", base, cfg->sweep_index, cfg->sweep_names[cfg->sweep_index]);
   } else if (cfg->output_dir[0]) {
     snprintf(dir, n, "%s", cfg->output_dir);
   } else {
@@ -616,8 +657,28 @@ static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *
     *exit_code = 2;
   } else {
     write_config_copy(dir, cfg);
-    TrainOptions to = {dir, o->resume, o->stop_after};
-    PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
+    TrainOptions to = {dir, o->resume, o->stop_after, NULL};
+    /* a sweep condition started from trained parameters is a lesion study:
+     * the same parameters on the circuit without the condition's lesions are
+     * the intact baseline */
+    DmnModel intact;
+    int have_intact = 0;
+    if (o->init && cfg->sweep_base_lesions >= 0) {
+      DmnConfig ic = *cfg;
+      ic.n_lesions = cfg->sweep_base_lesions;
+      DmnConnectome conn;
+      if (build_connectome(&ic, &conn, NULL, err) == 0) {
+        have_intact = model_build(&ic, &conn, &intact, err) == 0;
+        connectome_free(&conn);
+      }
+      if (!have_intact) {
+        if (!rank) fprintf(stderr, "dmn_mpi: error: intact baseline: %s\n", err);
+        *exit_code = 2;
+      }
+      to.intact = have_intact ? &intact : NULL;
+    }
+    if (!*exit_code) PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
+    if (have_intact) model_free(&intact);
   }
   params_free(&p);
   model_free(&m);
@@ -706,6 +767,32 @@ int cli_main(int argc, char **argv) {
   if (load_config(&o, &cfg, err)) {
     if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
     code = 2;
+    goto out;
+  }
+  int compute = !(o.print_config || o.verify || o.connectome_info || o.sweep_list);
+  if (!cfg.n_sweep && o.sweep_index >= 0) {
+    if (!rank) fprintf(stderr, "dmn_mpi: error: --sweep-index %ld given, but %s has no sweep: list\n", o.sweep_index, cfg.path[0] ? cfg.path : "the config");
+    code = 2;
+    goto out;
+  }
+  if (cfg.n_sweep && cfg.sweep_index < 0 && compute) {
+    if (!rank)
+      fprintf(stderr, "dmn_mpi: error: %s has a sweep of %d condition%s: pass --sweep-index I (0 .. %d) or run as a Slurm array task "
+                      "(sbatch --array=0-%d); --sweep-list shows them\n", cfg.path, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s", cfg.n_sweep - 1,
+              cfg.n_sweep - 1);
+    code = 2;
+    goto out;
+  }
+  if (o.sweep_list) {
+    if (!rank) {
+      if (!cfg.n_sweep) {
+        printf("%s has no sweep: list (one condition: the config itself)\n", cfg.path[0] ? cfg.path : "the config");
+      } else {
+        printf("%s: %d sweep condition%s\n", cfg.path, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s");
+        for (int i = 0; i < cfg.n_sweep; i++) printf("  %3d  %s\n", i, cfg.sweep_names[i]);
+        printf("Slurm: sbatch --array=0-%d jobs/sweep.sbatch %s   (or jobs/submit_sweep.sh %s)\n", cfg.n_sweep - 1, cfg.path, cfg.path);
+      }
+    }
     goto out;
   }
   if (o.print_config) {

@@ -33,6 +33,8 @@ static void fmt(char err[DMN_ERR_MAX], const char *f, ...) {
 
 void config_defaults(DmnConfig *cfg) {
   memset(cfg, 0, sizeof(*cfg));
+  cfg->sweep_index = -1;
+  cfg->sweep_base_lesions = -1;
   for (int i = 0; i < dmn_config_n_fields; i++) {
     const DmnConfigField *f = &dmn_config_fields[i];
     void *p = field_ptr(cfg, f);
@@ -406,6 +408,139 @@ static int parse_lesions(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list
   return 0;
 }
 
+/* sweep:
+ *   - name: intact
+ *   - name: kc_mbon_half
+ *     lesions: [{kind: scale, projection: kc_to_mbon, factor: 0.5}]
+ *     set: {train.episodes: 800}
+ * Every entry is checked on a scratch copy (so a typo in entry 7 fails entry
+ * 0's job too); *selected gets the node of cfg->sweep_index, applied after
+ * the rest of the document so the entry wins whatever the key order. */
+static int apply_sets(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *set, const char *path, int idx, char err[DMN_ERR_MAX]) {
+  if (set->type != YAML_MAPPING_NODE) {
+    fmt(err, "%s:%zu:%zu: 'sweep[%d].set' must be a mapping of section.key: value", path, set->start_mark.line + 1, set->start_mark.column + 1, idx);
+    return 1;
+  }
+  for (yaml_node_pair_t *kp = set->data.mapping.pairs.start; kp < set->data.mapping.pairs.top; kp++) {
+    yaml_node_t *kk = yaml_document_get_node(doc, kp->key), *kv = yaml_document_get_node(doc, kp->value);
+    char where[DMN_STR_MAX + 64], key[160];
+    snprintf(where, sizeof where, "%s:%zu:%zu", path, kk->start_mark.line + 1, kk->start_mark.column + 1);
+    snprintf(key, sizeof key, "%s", kk->type == YAML_SCALAR_NODE ? (const char *)kk->data.scalar.value : "?");
+    char *dot = strchr(key, '.');
+    int fi = -1;
+    if (dot) {
+      *dot = 0;
+      fi = field_index(key, dot + 1);
+      *dot = '.';
+    }
+    if (fi < 0) {
+      char sug[160] = "";
+      if (dot) {
+        *dot = 0;
+        suggest_key(key, dot + 1, sug, sizeof sug);
+        *dot = '.';
+      }
+      if (sug[0]) fmt(err, "%s: unknown key '%s' in 'sweep[%d].set' (did you mean '%s'?)", where, key, idx, sug);
+      else fmt(err, "%s: unknown key '%s' in 'sweep[%d].set' (write section.key, e.g. train.lr)", where, key, idx);
+      return 1;
+    }
+    if (kv->type != YAML_SCALAR_NODE) {
+      fmt(err, "%s:%zu:%zu: wrong type for '%s': expected a single value, got %s", path, kv->start_mark.line + 1, kv->start_mark.column + 1, key,
+          node_kind(kv));
+      return 1;
+    }
+    snprintf(where, sizeof where, "%s:%zu:%zu", path, kv->start_mark.line + 1, kv->start_mark.column + 1);
+    if (assign_value(cfg, &dmn_config_fields[fi], (const char *)kv->data.scalar.value, where, err)) return 1;
+  }
+  return 0;
+}
+
+/* Apply one sweep entry to cfg: its lesions after cfg's, its sets. */
+static int apply_sweep_entry(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *e, const char *path, int idx, char err[DMN_ERR_MAX]) {
+  for (yaml_node_pair_t *kp = e->data.mapping.pairs.start; kp < e->data.mapping.pairs.top; kp++) {
+    yaml_node_t *kk = yaml_document_get_node(doc, kp->key), *kv = yaml_document_get_node(doc, kp->value);
+    const char *key = kk->type == YAML_SCALAR_NODE ? (const char *)kk->data.scalar.value : "?";
+    if (!strcmp(key, "name")) continue;
+    if (!strcmp(key, "set")) {
+      if (apply_sets(cfg, doc, kv, path, idx, err)) return 1;
+    } else if (!strcmp(key, "lesions")) {
+      DmnConfig *tmp = malloc(sizeof *tmp);
+      *tmp = *cfg;
+      int rc = parse_lesions(tmp, doc, kv, path, err);
+      if (!rc && cfg->n_lesions + tmp->n_lesions > DMN_MAX_LESIONS) {
+        fmt(err, "%s:%zu:%zu: sweep[%d]: more than %d lesions with the base config's", path, kv->start_mark.line + 1, kv->start_mark.column + 1,
+            idx, DMN_MAX_LESIONS);
+        rc = 1;
+      }
+      for (int i = 0; !rc && i < tmp->n_lesions; i++) cfg->lesions[cfg->n_lesions++] = tmp->lesions[i];
+      free(tmp);
+      if (rc) return 1;
+    } else {
+      fmt(err, "%s:%zu:%zu: unknown key 'sweep[%d].%s' (allowed: name, lesions, set)", path, kk->start_mark.line + 1, kk->start_mark.column + 1,
+          idx, key);
+      return 1;
+    }
+  }
+  return 0;
+}
+
+static int parse_sweep(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, const char *path, yaml_node_t **selected,
+                       char err[DMN_ERR_MAX]) {
+  cfg->n_sweep = 0;
+  *selected = NULL;
+  if (list->type != YAML_SEQUENCE_NODE) {
+    fmt(err, "%s:%zu:%zu: wrong type for 'sweep': expected a list of conditions (- name: ...), got %s", path, list->start_mark.line + 1,
+        list->start_mark.column + 1, node_kind(list));
+    return 1;
+  }
+  DmnConfig *scratch = malloc(sizeof *scratch);
+  int rc = 0;
+  for (yaml_node_item_t *it = list->data.sequence.items.start; it < list->data.sequence.items.top && !rc; it++) {
+    yaml_node_t *e = yaml_document_get_node(doc, *it);
+    size_t el = e->start_mark.line + 1, ec = e->start_mark.column + 1;
+    int idx = cfg->n_sweep;
+    if (e->type != YAML_MAPPING_NODE) {
+      fmt(err, "%s:%zu:%zu: each sweep condition must be a mapping (name: ..., lesions: ..., set: ...), got %s", path, el, ec, node_kind(e));
+      rc = 1;
+      break;
+    }
+    if (idx == DMN_MAX_SWEEP) {
+      fmt(err, "%s:%zu:%zu: more than %d sweep conditions", path, el, ec, DMN_MAX_SWEEP);
+      rc = 1;
+      break;
+    }
+    char name[DMN_NAME_MAX];
+    snprintf(name, sizeof name, "cond%d", idx);
+    for (yaml_node_pair_t *kp = e->data.mapping.pairs.start; kp < e->data.mapping.pairs.top; kp++) {
+      yaml_node_t *kk = yaml_document_get_node(doc, kp->key), *kv = yaml_document_get_node(doc, kp->value);
+      if (kk->type == YAML_SCALAR_NODE && !strcmp((const char *)kk->data.scalar.value, "name") && kv->type == YAML_SCALAR_NODE)
+        snprintf(name, sizeof name, "%s", (const char *)kv->data.scalar.value);
+    }
+    for (const char *ch = name; *ch; ch++)
+      if (!isalnum((unsigned char)*ch) && *ch != '_' && *ch != '-' && *ch != '.') {
+        fmt(err, "%s:%zu:%zu: sweep condition name '%s': use letters, digits, '_', '-', '.' (it names a directory)", path, el, ec, name);
+        rc = 1;
+        break;
+      }
+    for (int j = 0; j < idx && !rc; j++)
+      if (!strcmp(cfg->sweep_names[j], name)) {
+        fmt(err, "%s:%zu:%zu: duplicate sweep condition name '%s'", path, el, ec, name);
+        rc = 1;
+      }
+    if (rc) break;
+    *scratch = *cfg;
+    if (apply_sweep_entry(scratch, doc, e, path, idx, err)) {
+      rc = 1;
+      break;
+    }
+    snprintf(cfg->sweep_names[idx], DMN_NAME_MAX, "%s", name);
+    if (idx == cfg->sweep_index) *selected = e;
+    cfg->n_sweep++;
+  }
+  free(scratch);
+  return rc;
+}
+
 int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, char err[DMN_ERR_MAX]) {
   yaml_parser_t parser;
   yaml_document_t doc;
@@ -426,7 +561,8 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
   int *seen_line = calloc((size_t)dmn_config_n_fields, sizeof(int));
   enum { MAX_SEC = 64 };
   char sec_seen[MAX_SEC][64];
-  int sec_line[MAX_SEC], n_sec = 0;
+  int sec_line[MAX_SEC], n_sec = 0, sweep_line = 0;
+  yaml_node_t *sweep_selected = NULL;
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
     rc = 0; /* empty file: all defaults */
@@ -448,6 +584,11 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
     const char *sec = (const char *)sk->data.scalar.value;
     if (!strcmp(sec, "lesions")) {
       if (parse_lesions(cfg, &doc, sv, path, err)) goto done;
+      continue;
+    }
+    if (!strcmp(sec, "sweep")) {
+      sweep_line = (int)sl;
+      if (parse_sweep(cfg, &doc, sv, path, &sweep_selected, err)) goto done;
       continue;
     }
     if (!section_exists(sec)) {
@@ -507,6 +648,15 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
       }
       if (assign_value(cfg, f, (const char *)kv->data.scalar.value, where, err)) goto done;
     }
+  }
+  if (cfg->sweep_index >= 0 && sweep_line) {
+    if (cfg->sweep_index >= cfg->n_sweep) {
+      fmt(err, "%s:%d:1: sweep index %d out of range: the sweep has %d condition%s (0 .. %d)", path, sweep_line, cfg->sweep_index, cfg->n_sweep,
+          cfg->n_sweep == 1 ? "" : "s", cfg->n_sweep - 1);
+      goto done;
+    }
+    cfg->sweep_base_lesions = cfg->n_lesions;
+    if (apply_sweep_entry(cfg, &doc, sweep_selected, path, cfg->sweep_index, err)) goto done;
   }
   rc = 0;
 done:
@@ -668,6 +818,9 @@ char *config_to_yaml(const DmnConfig *cfg) {
     value_text(cfg, f, v, sizeof v);
     bprintf(&b, "  %s: %s\n", f->key, v);
   }
+  if (cfg->sweep_index >= 0 && cfg->sweep_index < cfg->n_sweep)
+    bprintf(&b, "# sweep condition %d of %d: %s (its lesions and set: applied above)\n", cfg->sweep_index, cfg->n_sweep,
+            cfg->sweep_names[cfg->sweep_index]);
   if (!cfg->n_lesions) bprintf(&b, "lesions: []\n");
   else bprintf(&b, "lesions:\n");
   for (int i = 0; i < cfg->n_lesions; i++) {

@@ -94,7 +94,7 @@
   X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
   X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
-  X(train, episodes,    INT,    3200,  "", 1, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks))") \
+  X(train, episodes,    INT,    3200,  "", 0, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks)); 0 = evaluate only") \
   X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \
   X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate of every group whose lr_<group> is -1") \
   X(train, lr_orn_gain, DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of orn_gain (-1: train.lr, 0: frozen)") \
@@ -163,10 +163,20 @@ typedef struct DmnLesionSpec {
   int line;                    /* where it was written, for messages */
 } DmnLesionSpec;
 
+/* The `sweep:` list (README: Sweeps): named conditions, each its own lesions
+ * (after the base lesions) and key overrides.  Only the selected one is
+ * applied; every entry is validated. */
+#define DMN_MAX_SWEEP 256
+#define DMN_NAME_MAX 64
+
 typedef struct DmnConfig {
   DMN_CONFIG_FIELDS(DMN_DECL_FIELD)
   int n_lesions;
   DmnLesionSpec lesions[DMN_MAX_LESIONS];
+  int sweep_index;                         /* selected condition, -1 = none (set before parsing) */
+  int n_sweep;                             /* conditions in the file's sweep: list */
+  int sweep_base_lesions;                  /* lesions before the condition's own (the intact baseline), -1 = none applied */
+  char sweep_names[DMN_MAX_SWEEP][DMN_NAME_MAX];
   char path[DMN_STR_MAX]; /* file it came from ("" = built-in defaults) */
   char name[DMN_STR_MAX]; /* basename without .yaml, for run directories */
 } DmnConfig;

@@ -485,7 +485,18 @@ static void wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const c
   H5Tclose(t);
 }
 
+/* Root attributes naming the run: what dmn_merge and the analysis read. */
+static void write_run_info(H5Ctx *c, hid_t f, const DmnModel *m) {
+  const DmnConfig *cfg = &m->cfg;
+  write_str_attr(c, f, "config_name", cfg->name[0] ? cfg->name : "default");
+  write_num_attr(c, f, "seed", (double)cfg->sim_seed);
+  write_num_attr(c, f, "sweep_index", cfg->sweep_index);
+  write_num_attr(c, f, "sweep_size", cfg->n_sweep);
+  write_str_attr(c, f, "sweep_name", cfg->sweep_index >= 0 && cfg->sweep_index < cfg->n_sweep ? cfg->sweep_names[cfg->sweep_index] : "");
+}
+
 static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w) {
+  write_run_info(c, f, m);
   const DmnConnectome *cn = &m->conn;
   hid_t cg = make_group(c, f, "connectome");
   if (cg < 0) return;
@@ -703,6 +714,8 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
   write_d1(c, g, "final_distance", s->final_distance, (hsize_t)s->n);
   write_d1(c, g, "mean_distance", s->mean_distance, (hsize_t)s->n);
   write_d1(c, g, "path_length", s->path_length, (hsize_t)s->n);
+  if (s->kc_active) write_d1(c, g, "kc_active", s->kc_active, (hsize_t)s->n);
+  write_num_attr(c, g, "mean_kc_active", s->mean_kc_active);
   write_num_attr(c, g, "success_rate", s->success_rate);
   write_num_attr(c, g, "median_final_distance", s->median_final);
   write_num_attr(c, g, "mean_final_distance", s->mean_final);
@@ -713,7 +726,7 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
 }
 
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
-                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEpisodeRecord *traj, int n_traj,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
                      const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
@@ -738,6 +751,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   write_eval(&c, e, "trained", trained);
   write_eval(&c, e, "initial", initial);
   write_eval(&c, e, "constant_odor_control", control);
+  write_eval(&c, e, "intact", intact); /* lesion studies only */
   if (e >= 0 && n_traj > 0) {
     hid_t tg = make_group(&c, e, "trajectories");
     write_episodes(&c, tg, m, traj, n_traj, 0);
@@ -754,7 +768,7 @@ static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int l
 }
 
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *tr, const DmnEvalSummary *in,
-                           const DmnEvalSummary *ctl, char err[DMN_ERR_MAX]) {
+                           const DmnEvalSummary *ctl, const DmnEvalSummary *intact, char err[DMN_ERR_MAX]) {
   char tmp[DMN_STR_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *fp = fopen(tmp, "w");
@@ -776,7 +790,8 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);
   json_eval(fp, "trained", tr, 0);
   json_eval(fp, "initial", in, 0);
-  json_eval(fp, "constant_odor_control", ctl, 1);
+  json_eval(fp, "constant_odor_control", ctl, !intact);
+  if (intact) json_eval(fp, "intact", intact, 1);
   fprintf(fp, "  }\n}\n");
   if (fclose(fp) || rename(tmp, path)) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));

@@ -68,11 +68,11 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
 /* results.h5 (rank 0): history, evaluations (trained, initial, constant-odor
  * control), evaluation trajectories, config. */
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
-                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEpisodeRecord *traj, int n_traj,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
                      const char *config_yaml, char err[DMN_ERR_MAX]);
 /* training_results.json as the seed wrote it (training_losses, final_metrics). */
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
-                           const DmnEvalSummary *control, char err[DMN_ERR_MAX]);
+                           const DmnEvalSummary *control, const DmnEvalSummary *intact, char err[DMN_ERR_MAX]);
 
 /* mkdir -p */
 int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]);

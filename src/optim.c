@@ -90,13 +90,14 @@ static int cmp_double(const void *a, const void *b) {
 
 void eval_summary_finish(DmnEvalSummary *s) {
   int n = s->n, ok = 0;
-  double sf = 0, sm = 0, sp = 0;
+  double sf = 0, sm = 0, sp = 0, sk = 0;
   double *sorted = malloc(sizeof(double) * (size_t)(n ? n : 1));
   for (int i = 0; i < n; i++) {
     ok += s->final_distance[i] < DMN_SUCCESS_RADIUS_MM;
     sf += s->final_distance[i];
     sm += s->mean_distance[i];
     sp += s->path_length[i];
+    sk += s->kc_active ? s->kc_active[i] : 0;
     sorted[i] = s->final_distance[i];
   }
   qsort(sorted, (size_t)n, sizeof(double), cmp_double);
@@ -105,6 +106,7 @@ void eval_summary_finish(DmnEvalSummary *s) {
   s->mean_final = n ? sf / n : 0;
   s->mean_mean_distance = n ? sm / n : 0;
   s->mean_path = n ? sp / n : 0;
+  s->mean_kc_active = n ? sk / n : 0;
   free(sorted);
 }
 
@@ -112,5 +114,6 @@ void eval_summary_free(DmnEvalSummary *s) {
   free(s->final_distance);
   free(s->mean_distance);
   free(s->path_length);
+  free(s->kc_active);
   memset(s, 0, sizeof(*s));
 }

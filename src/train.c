@@ -37,7 +37,7 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   int n = (int)m->cfg.train_eval_episodes;
   memset(out, 0, sizeof(*out));
   out->n = n;
-  double *buf = calloc(3 * (size_t)n, sizeof(double));
+  double *buf = calloc(4 * (size_t)n, sizeof(double));
   DmnDerived d;
   DmnTape own_t;
   DmnWork own_w;
@@ -64,6 +64,7 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
     buf[e] = tp->metrics.final_distance;
     buf[n + e] = tp->metrics.mean_distance;
     buf[2 * n + e] = tp->metrics.path_length;
+    buf[3 * n + e] = tp->metrics.kc_active_fraction;
     if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
   MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
@@ -75,13 +76,15 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   }
   if (!fail) {
     /* each slot was filled by exactly one rank, the rest are zero: a sum gathers them */
-    MPI_Allreduce(MPI_IN_PLACE, buf, 3 * n, MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, buf, 4 * n, MPI_DOUBLE, MPI_SUM, comm);
     out->final_distance = malloc(sizeof(double) * (size_t)n);
     out->mean_distance = malloc(sizeof(double) * (size_t)n);
     out->path_length = malloc(sizeof(double) * (size_t)n);
     memcpy(out->final_distance, buf, sizeof(double) * (size_t)n);
     memcpy(out->mean_distance, buf + n, sizeof(double) * (size_t)n);
     memcpy(out->path_length, buf + 2 * n, sizeof(double) * (size_t)n);
+    out->kc_active = malloc(sizeof(double) * (size_t)n);
+    memcpy(out->kc_active, buf + 3 * n, sizeof(double) * (size_t)n);
     eval_summary_finish(out);
   }
   free(buf);
@@ -289,7 +292,8 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
 
   /* evaluation: trained, untrained, and the trained circuit blind to odor */
   {
-    DmnEvalSummary tr, in, ctl;
+    DmnEvalSummary tr, in, ctl, intact;
+    memset(&intact, 0, sizeof intact);
     int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
     DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
     int f1 = 0, f2 = 0, f3 = 0;
@@ -297,17 +301,33 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &t, &w, &f2));
     DmnModel cm = train_control_model(m);
     PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &t, &w, &f3));
+    if (o->intact) { /* lesion study: the starting parameters on the unlesioned circuit */
+      int f4 = 0;
+      PetscCall(train_evaluate(o->intact, &init, comm, &intact, NULL, 0, NULL, NULL, &f4));
+      f3 |= f4;
+    }
     if (f1 || f2 || f3) {
       *exit_code = 1;
     } else if (!rank) {
+      if (o->intact) {
+        printf("\nLesion study (sweep condition %d: %s): starting parameters from --init\n", c->sweep_index,
+               c->sweep_index >= 0 ? c->sweep_names[c->sweep_index] : "-");
+        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "intact circuit", 100 * intact.success_rate, intact.median_final,
+               intact.mean_mean_distance, intact.mean_path);
+        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned", 100 * in.success_rate, in.median_final, in.mean_mean_distance,
+               in.mean_path);
+        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * tr.success_rate, tr.median_final,
+               tr.mean_mean_distance, tr.mean_path);
+      }
       train_print_eval_table(&tr, &in, &ctl);
       printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
              "  total_distance_traveled: %.4f\n",
              tr.mean_final, tr.mean_mean_distance, tr.mean_path);
       snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
-      int rc = io_write_results(path, m, &st, &tr, &in, &ctl, traj, n_traj, yaml, err);
+      const DmnEvalSummary *ip = o->intact ? &intact : NULL;
+      int rc = io_write_results(path, m, &st, &tr, &in, &ctl, ip, traj, n_traj, yaml, err);
       snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
-      if (!rc) rc = io_write_training_json(path, &st, &tr, &in, &ctl, err);
+      if (!rc) rc = io_write_training_json(path, &st, &tr, &in, &ctl, ip, err);
       if (rc) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
@@ -322,6 +342,7 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     eval_summary_free(&tr);
     eval_summary_free(&in);
     eval_summary_free(&ctl);
+    eval_summary_free(&intact);
   }
 cleanup:
   free(red);

@@ -14,6 +14,7 @@ typedef struct TrainOptions {
   const char *run_dir; /* where checkpoint.h5, results.h5, training_results.json go */
   const char *resume;  /* checkpoint to continue from, or NULL */
   long stop_after;     /* stop cleanly (with a checkpoint) after this many updates in this run; 0 = no limit */
+  const DmnModel *intact; /* lesion study: the unlesioned circuit, evaluated with the starting parameters; or NULL */
 } TrainOptions;
 
 /* Train m from p (the initial parameters; updated in place).  Collective.

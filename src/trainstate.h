@@ -50,9 +50,10 @@ typedef struct DmnTrainState {
 /* Evaluation over a fixed set of held-out start poses. */
 typedef struct DmnEvalSummary {
   int n;
-  double *final_distance, *mean_distance, *path_length; /* (n) */
+  double *final_distance, *mean_distance, *path_length; /* (n) mm */
+  double *kc_active;         /* (n) fraction of KCs active per 100 ms window */
   double success_rate;       /* final distance < 5 mm (MODEL §8: fixed) */
-  double median_final, mean_final, mean_mean_distance, mean_path;
+  double median_final, mean_final, mean_mean_distance, mean_path, mean_kc_active;
 } DmnEvalSummary;
 
 #define DMN_SUCCESS_RADIUS_MM 5.0

@@ -4,7 +4,7 @@
 #   tests/run.sh            everything (CI runs exactly this)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-bash "$ROOT/jobs/install_deps.sh" valgrind
+bash "$ROOT/jobs/install_deps.sh" valgrind slurmctld slurmd slurm-client munge python3-h5py python3-numpy python3-matplotlib
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 

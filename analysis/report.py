@@ -1,0 +1,305 @@
+#!/usr/bin/python3
+"""report.py FILE.h5 [--out DIR] — every figure a dmn output supports, in DIR
+(default: FILE's folder + /report).
+
+FILE may be a run's results.h5, a simulation_data.h5, or a sweep merged by
+dmn_merge.  Per run: trajectory.png (arena, odor field, paths of the stored
+evaluation episodes), neural_activity.png (spike rasters per layer, DN rates,
+descending drives), odor_response.png (left/right antenna input over time),
+learning_curves.png (every loss term, gradient norm, success metrics per
+update).  For a merged sweep: lesion_effect.png (intact vs lesioned vs
+retrained per condition, 95% confidence intervals over evaluation episodes),
+summary.csv and summary.md, and the per-run figures under runs/<NN_name>/.
+Uses Debian's python3-h5py, python3-numpy and python3-matplotlib."""
+import argparse
+import os
+import sys
+
+import h5py
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+import numpy as np
+
+LAYERS = ["ORN", "PN", "KC", "MBON", "DN"]
+EVALS = [("intact", "intact"), ("lesioned", "initial"), ("retrained", "trained")]
+SUCCESS_MM = 5.0
+
+
+def config_value(cfg_text, section, key, default):
+    sec = None
+    for line in cfg_text.splitlines():
+        if line and not line.startswith(" ") and line.endswith(":"):
+            sec = line[:-1]
+        elif sec == section and line.strip().startswith(key + ":"):
+            return line.split(":", 1)[1].strip().strip('"')
+    return default
+
+
+def text(x):
+    if isinstance(x, bytes):
+        return x.decode()
+    if isinstance(x, np.ndarray):
+        return text(x.flat[0]) if x.size else ""
+    return str(x)
+
+
+def odor_field(cfg, X, Y):
+    sx, sy = float(config_value(cfg, "odor", "source_x", 50)), float(config_value(cfg, "odor", "source_y", 50))
+    if config_value(cfg, "odor", "field", "exponential") == "gaussian":
+        s = float(config_value(cfg, "odor", "sigma", 25))
+        return np.exp(-((X - sx) ** 2 + (Y - sy) ** 2) / (2 * s * s)), (sx, sy)
+    lam = float(config_value(cfg, "odor", "lambda", 15))
+    return np.exp(-np.hypot(X - sx, Y - sy) / lam), (sx, sy)
+
+
+def episodes(g):
+    """The episode groups of a run: stored evaluation trajectories or simulation episodes."""
+    root = g["evaluation/trajectories"] if "evaluation/trajectories" in g else g
+    return [root[k] for k in sorted(root.keys()) if k.startswith("episode_")]
+
+
+def save(fig, path, made):
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    made.append(path)
+
+
+def fig_trajectory(g, cfg, out, made, title):
+    eps = episodes(g)
+    if not eps:
+        return
+    ax_x, ax_y = float(config_value(cfg, "arena", "size_x", 100)), float(config_value(cfg, "arena", "size_y", 100))
+    dt = float(config_value(cfg, "sim", "dt", 1.0))
+    X, Y = np.meshgrid(np.linspace(0, ax_x, 200), np.linspace(0, ax_y, 200))
+    C, (sx, sy) = odor_field(cfg, X, Y)
+    fig, (a, b) = plt.subplots(1, 2, figsize=(12, 5.2))
+    im = a.imshow(C, origin="lower", extent=(0, ax_x, 0, ax_y), cmap="Greens", alpha=0.8)
+    fig.colorbar(im, ax=a, label="odor concentration")
+    for ep in eps:
+        p = ep["position"][:, :2]
+        a.plot(p[:, 0], p[:, 1], lw=1.2)
+        a.plot(p[0, 0], p[0, 1], "o", ms=4, color="k")
+        d = np.hypot(p[:, 0] - sx, p[:, 1] - sy)
+        b.plot(np.arange(len(d)) * dt / 1000.0, d, lw=1)
+    a.add_patch(plt.Circle((sx, sy), SUCCESS_MM, fill=False, ls="--", color="r"))
+    a.plot(sx, sy, "r*", ms=12)
+    a.set(xlabel="x (mm)", ylabel="y (mm)", title=f"{title}: paths ({len(eps)} episodes)", xlim=(0, ax_x), ylim=(0, ax_y))
+    a.set_aspect("equal")
+    b.axhline(SUCCESS_MM, color="r", ls="--", lw=0.8, label="success radius")
+    b.set(xlabel="time (s)", ylabel="distance to source (mm)", title="distance over time")
+    b.legend()
+    save(fig, os.path.join(out, "trajectory.png"), made)
+
+
+def fig_neural(g, cfg, out, made, title):
+    eps = episodes(g)
+    if not eps or "spikes" not in eps[0]:
+        return
+    ep = eps[0]
+    dt = float(config_value(cfg, "sim", "dt", 1.0))
+    T = ep["position"].shape[0]
+    fig, axes = plt.subplots(len(LAYERS) + 2, 1, figsize=(11, 13), sharex=True)
+    for ax, layer in zip(axes, LAYERS):
+        s = ep["spikes"][layer]
+        n = int(s.attrs.get("n_neurons", 0))
+        step, neuron = s["step"][:], s["neuron"][:]
+        ax.plot(step * dt / 1000.0, neuron, "|", ms=2, color="k", alpha=0.6)
+        rate = len(step) / max(n, 1) / (T * dt / 1000.0)
+        ax.set(ylabel=f"{layer}\n(n={n})", ylim=(-0.5, max(n, 1) - 0.5), title=f"{layer}: {rate:.1f} Hz mean" if layer == "ORN" else None)
+        ax.text(1.0, 0.5, f"{rate:.1f} Hz", transform=ax.transAxes, ha="left", va="center", fontsize=8)
+    # DN rates: spikes binned at 50 ms
+    s = ep["spikes"]["DN"]
+    n_dn = int(s.attrs.get("n_neurons", 1))
+    bins = np.arange(0, T + 50, 50)
+    ax = axes[len(LAYERS)]
+    for i in range(n_dn):
+        h, _ = np.histogram(s["step"][:][s["neuron"][:] == i], bins=bins)
+        ax.plot(bins[:-1] * dt / 1000.0, h / (50 * dt / 1000.0), lw=0.8)
+    ax.set(ylabel="DN rate (Hz)")
+    ax = axes[-1]
+    d = ep["dn_drive"][:]
+    t = np.arange(T) * dt / 1000.0
+    ax.plot(t, d[:, 0], label="left drive")
+    ax.plot(t, d[:, 1], label="right drive")
+    ax.set(ylabel="drive d", xlabel="time (s)")
+    ax.legend(loc="upper right")
+    axes[0].set_title(f"{title}: spikes per layer, DN rates and descending drives ({ep.name.split('/')[-1]})")
+    save(fig, os.path.join(out, "neural_activity.png"), made)
+
+
+def fig_odor(g, cfg, out, made, title):
+    eps = episodes(g)
+    if not eps:
+        return
+    dt = float(config_value(cfg, "sim", "dt", 1.0))
+    fig, axes = plt.subplots(2, 1, figsize=(10, 6), sharex=True)
+    for ep in eps[:4]:
+        o = ep["odor_input"][:]
+        t = np.arange(len(o)) * dt / 1000.0
+        name = ep.name.split("/")[-1]
+        axes[0].plot(t, o[:, 0], lw=0.8, label=f"{name} left")
+        axes[0].plot(t, o[:, 1], lw=0.8, ls="--", label=f"{name} right")
+        axes[1].plot(t, (o[:, 0] - o[:, 1]) / np.maximum(o[:, 0] + o[:, 1], 1e-12), lw=0.8, label=name)
+    axes[0].set(ylabel="concentration at antenna", title=f"{title}: odor input (left solid, right dashed)")
+    axes[0].legend(fontsize=7, ncol=2)
+    axes[1].set(ylabel="(L - R) / (L + R)", xlabel="time (s)", title="left-right contrast")
+    save(fig, os.path.join(out, "odor_response.png"), made)
+
+
+def fig_learning(g, out, made, title):
+    if "history" not in g or "loss_total" not in g["history"]:
+        return
+    h = g["history"]
+    ep = h["episodes"][:] if "episodes" in h else np.arange(len(h["loss_total"]))
+    if len(ep) == 0:
+        return
+    terms = [k for k in ["loss_total", "loss_nav", "loss_energy", "loss_sparse", "loss_rate", "loss_silent"] if k in h]
+    fig, axes = plt.subplots(2, 2, figsize=(12, 8))
+    for k in terms:
+        v = h[k][:]
+        axes[0, 0].plot(ep, v, label=k.replace("loss_", ""), lw=1)
+    axes[0, 0].set(xlabel="episodes", ylabel="loss (batch mean)", yscale="symlog", title=f"{title}: loss terms")
+    axes[0, 0].legend(fontsize=8)
+    for k in ["final_distance", "mean_distance"]:
+        if k in h:
+            axes[0, 1].plot(ep, h[k][:], label=k, lw=1)
+    axes[0, 1].axhline(SUCCESS_MM, color="r", ls="--", lw=0.8)
+    axes[0, 1].set(xlabel="episodes", ylabel="mm", title="distance to source (training batches)")
+    axes[0, 1].legend(fontsize=8)
+    if "grad_norm" in h:
+        axes[1, 0].plot(ep, h["grad_norm"][:], lw=1)
+        axes[1, 0].set(xlabel="episodes", ylabel="|g| before clipping", yscale="log", title="gradient norm")
+    for k in ["rate_orn", "rate_pn", "rate_kc", "rate_mbon", "rate_dn"]:
+        if k in h:
+            axes[1, 1].plot(ep, h[k][:], label=k[5:].upper(), lw=1)
+    axes[1, 1].set(xlabel="episodes", ylabel="Hz", yscale="log", title="layer rates")
+    axes[1, 1].legend(fontsize=8)
+    save(fig, os.path.join(out, "learning_curves.png"), made)
+
+
+def run_figures(g, out, made, title):
+    os.makedirs(out, exist_ok=True)
+    cfg = text(g["config"][()]) if "config" in g else ""
+    fig_trajectory(g, cfg, out, made, title)
+    fig_neural(g, cfg, out, made, title)
+    fig_odor(g, cfg, out, made, title)
+    fig_learning(g, out, made, title)
+
+
+def ci95(x):
+    """Mean and the half-width of its 95% confidence interval (normal approximation)."""
+    x = np.asarray(x, float)
+    x = x[np.isfinite(x)]
+    if len(x) == 0:
+        return np.nan, np.nan
+    return x.mean(), (1.96 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0.0)
+
+
+def sweep_report(f, out, made):
+    s = f["summary"]
+    cond = [text(c) for c in s["condition"][:]]
+    idx = s["index"][:]
+    runs = f["runs"]
+    keys = sorted(runs.keys())
+    # per condition and evaluation: per-episode final distance and success
+    rows = []
+    for i, c in enumerate(cond):
+        key = [k for k in keys if k == f"{idx[i]:02d}_{c}" or k.startswith(f"{idx[i]:02d}_{c}_")]
+        ev = runs[key[0]]["evaluation"] if key and "evaluation" in runs[key[0]] else None
+        row = {"index": int(idx[i]), "condition": c}
+        for col, grp in EVALS:
+            if ev is not None and grp in ev:
+                fd = ev[grp]["final_distance"][:]
+                row[col] = {"final": ci95(fd), "success": ci95((fd < SUCCESS_MM).astype(float)), "n": len(fd),
+                            "median": float(np.median(fd)), "mean_dist": float(ev[grp].attrs.get("mean_distance", np.nan)),
+                            "path": float(ev[grp].attrs.get("mean_path_length", np.nan)),
+                            "kc": float(ev[grp].attrs.get("mean_kc_active", np.nan))}
+            else:
+                row[col] = None
+        rows.append(row)
+    # figure: success rate and final distance per condition, three bars each
+    fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(rows) + 4), 5))
+    x = np.arange(len(rows))
+    w = 0.27
+    colors = {"intact": "#4c72b0", "lesioned": "#dd8452", "retrained": "#55a868"}
+    for j, (col, _) in enumerate(EVALS):
+        for ax, what, scale in [(axes[0], "success", 100), (axes[1], "final", 1)]:
+            m = [r[col][what][0] * scale if r[col] else np.nan for r in rows]
+            e = [r[col][what][1] * scale if r[col] else 0 for r in rows]
+            ax.bar(x + (j - 1) * w, m, w, yerr=e, capsize=3, label=col, color=colors[col])
+    axes[0].set(ylabel="success rate (%)", title="success (final distance < 5 mm)")
+    axes[1].set(ylabel="final distance (mm)", title="final distance to source")
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels([r["condition"] for r in rows], rotation=30, ha="right")
+        ax.legend()
+    fig.suptitle("Lesion effect and compensation (mean, 95% CI over evaluation episodes)")
+    save(fig, os.path.join(out, "lesion_effect.png"), made)
+    # tables
+    hdr = ["index", "condition"]
+    for col, _ in EVALS:
+        hdr += [f"{col}_success", f"{col}_success_ci95", f"{col}_final_mm", f"{col}_final_ci95", f"{col}_median_final_mm",
+                f"{col}_mean_distance_mm", f"{col}_path_mm", f"{col}_kc_active", f"{col}_episodes"]
+    lines = [",".join(hdr)]
+    md = ["| idx | condition | intact success | lesioned success | retrained success | intact final (mm) | lesioned final (mm) | retrained final (mm) |",
+          "|---|---|---|---|---|---|---|---|"]
+    for r in rows:
+        vals = [str(r["index"]), r["condition"]]
+        cells = []
+        for col, _ in EVALS:
+            v = r[col]
+            if v is None:
+                vals += [""] * 9
+                continue
+            vals += [f"{v['success'][0]:.4f}", f"{v['success'][1]:.4f}", f"{v['final'][0]:.3f}", f"{v['final'][1]:.3f}",
+                     f"{v['median']:.3f}", f"{v['mean_dist']:.3f}", f"{v['path']:.3f}", f"{v['kc']:.4f}", str(v["n"])]
+        lines.append(",".join(vals))
+        for what in ["success", "final"]:
+            for col, _ in EVALS:
+                v = r[col]
+                if v is None:
+                    cells.append("-")
+                elif what == "success":
+                    cells.append(f"{100 * v['success'][0]:.1f}% ± {100 * v['success'][1]:.1f}")
+                else:
+                    cells.append(f"{v['final'][0]:.2f} ± {v['final'][1]:.2f}")
+        md.append(f"| {r['index']} | {r['condition']} | " + " | ".join(cells) + " |")
+    for name, body in [("summary.csv", "\n".join(lines) + "\n"), ("summary.md", "\n".join(md) + "\n")]:
+        p = os.path.join(out, name)
+        with open(p, "w") as fp:
+            fp.write(body)
+        made.append(p)
+    for k in keys:
+        run_figures(runs[k], os.path.join(out, "runs", k), made, k)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("file")
+    ap.add_argument("--out", help="output folder (default: <file's folder>/report)")
+    a = ap.parse_args()
+    if not os.path.exists(a.file):
+        sys.exit(f"report.py: {a.file}: no such file")
+    out = a.out or os.path.join(os.path.dirname(os.path.abspath(a.file)), "report")
+    os.makedirs(out, exist_ok=True)
+    made = []
+    try:
+        f = h5py.File(a.file, "r")
+    except OSError as e:
+        sys.exit(f"report.py: {a.file}: not a readable HDF5 file ({e})")
+    with f:
+        if "summary" in f and "runs" in f:
+            sweep_report(f, out, made)
+        else:
+            run_figures(f, out, made, os.path.basename(os.path.dirname(os.path.abspath(a.file))) or a.file)
+    if not made:
+        sys.exit(f"report.py: {a.file}: nothing to draw (no episodes, history or sweep summary)")
+    for p in made:
+        print(p)
+
+
+if __name__ == "__main__":
+    main()
