@@ -467,6 +467,15 @@ static int apply_sweep_entry(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *
       DmnConfig *tmp = malloc(sizeof *tmp);
       *tmp = *cfg;
       int rc = parse_lesions(tmp, doc, kv, path, err);
+      if (rc) { /* name the condition: 'lesions[0].x' -> 'sweep[2].lesions[0].x' */
+        char *at = strstr(err, "'lesions");
+        if (!at) at = strstr(err, "lesion ");
+        if (at) {
+          char rest[DMN_ERR_MAX];
+          snprintf(rest, sizeof rest, "%s", at + (*at == '\'' ? 1 : 0));
+          snprintf(at, DMN_ERR_MAX - (size_t)(at - err), "%ssweep[%d].%s", *at == '\'' ? "'" : "", idx, rest);
+        }
+      }
       if (!rc && cfg->n_lesions + tmp->n_lesions > DMN_MAX_LESIONS) {
         fmt(err, "%s:%zu:%zu: sweep[%d]: more than %d lesions with the base config's", path, kv->start_mark.line + 1, kv->start_mark.column + 1,
             idx, DMN_MAX_LESIONS);

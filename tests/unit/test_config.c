@@ -85,6 +85,35 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* sweep: the selected condition's lesions follow the base lesions and its
+   * set: wins, whatever the order of the keys in the file */
+  {
+    const char *doc = "sweep:\n"
+                      "  - name: intact\n"
+                      "  - name: half\n"
+                      "    lesions: [{kind: scale, projection: kc_to_mbon, factor: 0.5}]\n"
+                      "    set: {train.lr: 0.005, circuit.n_kc: 400}\n"
+                      "train: {lr: 0.002}\n"
+                      "lesions: [{kind: silence, layer: DN, select: id=0}]\n";
+    for (int sel = -1; sel <= 1; sel++) {
+      config_defaults(&a);
+      a.sweep_index = sel;
+      CHECK(config_parse_text(&a, doc, strlen(doc), "(sweep)", err) == 0, "sweep parse: %s", err);
+      CHECK(a.n_sweep == 2 && !strcmp(a.sweep_names[1], "half"), "sweep names");
+      if (sel == 1) {
+        CHECK(a.n_lesions == 2 && a.lesions[0].kind == DMN_LESION_SILENCE && a.lesions[1].kind == DMN_LESION_SCALE && a.sweep_base_lesions == 1,
+              "condition lesions after the base lesions");
+        CHECK(a.train_lr == 0.005 && a.circuit_n_kc == 400, "condition set: wins over the file's keys");
+      } else {
+        CHECK(a.n_lesions == 1 && a.train_lr == 0.002 && a.circuit_n_kc == 2000, "condition %d: base config only", sel);
+      }
+    }
+    config_defaults(&a);
+    a.sweep_index = 2;
+    CHECK(config_parse_text(&a, doc, strlen(doc), "(sweep)", err) != 0 && strstr(err, "sweep index 2 out of range: the sweep has 2 conditions"),
+          "index out of range: %s", err);
+  }
+
   /* --set errors */
   struct {
     const char *set, *expect;
