@@ -38,14 +38,6 @@ typedef struct CliOptions {
   int sweep_list;
 } CliOptions;
 
-/* snprintf that truncates silently (paths are checked when used). */
-static void sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void sfmt(char *buf, size_t n, const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(buf, n, f, ap);
-  va_end(ap);
-}
 
 static int rank_world(void) {
   int r;
@@ -263,7 +255,7 @@ static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir
     char base[2 * DMN_STR_MAX + 64];
     if (cfg->output_dir[0]) snprintf(base, sizeof base, "%s", cfg->output_dir);
     else snprintf(base, sizeof base, "runs/%s-%s", cfg->name, job && *job ? job : "sweep");
-    sfmt(dir, n, "%s/%02d_%s", base, cfg->sweep_index, cfg->sweep_names[cfg->sweep_index]);
+    util_sfmt(dir, n, "%s/%02d_%s", base, cfg->sweep_index, cfg->sweep_names[cfg->sweep_index]);
   } else if (cfg->output_dir[0]) {
     snprintf(dir, n, "%s", cfg->output_dir);
   } else {

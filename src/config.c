@@ -14,6 +14,8 @@
 #include <strings.h>
 #include <yaml.h>
 
+#include "util.h"
+
 #define DMN_ROW(sec, key, type, dn, ds, mn, mx, unit, doc) \
   {#sec, #key, DMN_T_##type, (double)(dn), ds, (double)(mn), (double)(mx), unit, doc, offsetof(DmnConfig, sec##_##key)},
 const DmnConfigField dmn_config_fields[] = {DMN_CONFIG_FIELDS(DMN_ROW)};
@@ -768,27 +770,6 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
 
 /* ---- printing ---------------------------------------------------------------- */
 
-typedef struct {
-  char *s;
-  size_t n, cap;
-} Buf;
-
-static void bprintf(Buf *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static void bprintf(Buf *b, const char *f, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, f);
-    int k = vsnprintf(b->s + b->n, b->cap - b->n, f, ap);
-    va_end(ap);
-    if (k >= 0 && (size_t)k < b->cap - b->n) {
-      b->n += (size_t)k;
-      return;
-    }
-    b->cap = b->cap * 2 + (size_t)k + 64;
-    b->s = realloc(b->s, b->cap);
-  }
-}
-
 static void value_text(const DmnConfig *cfg, const DmnConfigField *f, char *out, size_t n) {
   const void *p = field_cptr(cfg, f);
   switch (f->type) {
@@ -813,40 +794,38 @@ static void value_text(const DmnConfig *cfg, const DmnConfigField *f, char *out,
 }
 
 char *config_to_yaml(const DmnConfig *cfg) {
-  Buf b = {malloc(4096), 0, 4096};
-  b.s[0] = 0;
-  bprintf(&b, "# dmn effective configuration (every key; defaults filled in)\n");
+  DmnText b = {0};
+  util_textf(&b, "# dmn effective configuration (every key; defaults filled in)\n");
   const char *sec = "";
   for (int i = 0; i < dmn_config_n_fields; i++) {
     const DmnConfigField *f = &dmn_config_fields[i];
     if (strcmp(sec, f->section)) {
       sec = f->section;
-      bprintf(&b, "%s:\n", sec);
+      util_textf(&b, "%s:\n", sec);
     }
     char v[DMN_STR_MAX * 2 + 8];
     value_text(cfg, f, v, sizeof v);
-    bprintf(&b, "  %s: %s\n", f->key, v);
+    util_textf(&b, "  %s: %s\n", f->key, v);
   }
   if (cfg->sweep_index >= 0 && cfg->sweep_index < cfg->n_sweep)
-    bprintf(&b, "# sweep condition %d of %d: %s (its lesions and set: applied above)\n", cfg->sweep_index, cfg->n_sweep,
+    util_textf(&b, "# sweep condition %d of %d: %s (its lesions and set: applied above)\n", cfg->sweep_index, cfg->n_sweep,
             cfg->sweep_names[cfg->sweep_index]);
-  if (!cfg->n_lesions) bprintf(&b, "lesions: []\n");
-  else bprintf(&b, "lesions:\n");
+  if (!cfg->n_lesions) util_textf(&b, "lesions: []\n");
+  else util_textf(&b, "lesions:\n");
   for (int i = 0; i < cfg->n_lesions; i++) {
     const DmnLesionSpec *L = &cfg->lesions[i];
-    bprintf(&b, "  - name: \"%s\"\n    kind: %s\n", L->name, dmn_lesion_kinds[L->kind]);
-    if (L->layer >= 0) bprintf(&b, "    layer: %s\n    select: \"%s\"\n", layer_names[L->layer], L->select);
-    if (L->proj >= 0) bprintf(&b, "    projection: %s\n", proj_names[L->proj]);
-    if (L->kind == DMN_LESION_DROP) bprintf(&b, "    fraction: %.17g\n", L->fraction);
-    if (L->kind == DMN_LESION_SCALE) bprintf(&b, "    factor: %.17g\n", L->factor);
-    if (L->kind == DMN_LESION_DROP || L->kind == DMN_LESION_SHUFFLE) bprintf(&b, "    seed: %ld\n", L->seed);
+    util_textf(&b, "  - name: \"%s\"\n    kind: %s\n", L->name, dmn_lesion_kinds[L->kind]);
+    if (L->layer >= 0) util_textf(&b, "    layer: %s\n    select: \"%s\"\n", layer_names[L->layer], L->select);
+    if (L->proj >= 0) util_textf(&b, "    projection: %s\n", proj_names[L->proj]);
+    if (L->kind == DMN_LESION_DROP) util_textf(&b, "    fraction: %.17g\n", L->fraction);
+    if (L->kind == DMN_LESION_SCALE) util_textf(&b, "    factor: %.17g\n", L->factor);
+    if (L->kind == DMN_LESION_DROP || L->kind == DMN_LESION_SHUFFLE) util_textf(&b, "    seed: %ld\n", L->seed);
   }
   return b.s;
 }
 
 char *config_reference_markdown(void) {
-  Buf b = {malloc(8192), 0, 8192};
-  b.s[0] = 0;
+  DmnText b = {0};
   DmnConfig def;
   config_defaults(&def);
   const char *sec = "";
@@ -854,7 +833,7 @@ char *config_reference_markdown(void) {
     const DmnConfigField *f = &dmn_config_fields[i];
     if (strcmp(sec, f->section)) {
       sec = f->section;
-      bprintf(&b, "\n**`%s:`**\n\n| key | default | allowed | unit | meaning |\n|---|---|---|---|---|\n", sec);
+      util_textf(&b, "\n**`%s:`**\n\n| key | default | allowed | unit | meaning |\n|---|---|---|---|---|\n", sec);
     }
     char v[DMN_STR_MAX * 2 + 8], r[400];
     value_text(&def, f, v, sizeof v);
@@ -864,7 +843,7 @@ char *config_reference_markdown(void) {
     if (!strncmp(rr, "allowed: ", 9)) rr += 9;
     else if (!strncmp(rr, "allowed ", 8)) rr += 8;
     if (f->type == DMN_T_STRING) rr = "text";
-    bprintf(&b, "| `%s.%s` | `%s` | %s | %s | %s |\n", f->section, f->key, v, rr, f->unit, f->doc);
+    util_textf(&b, "| `%s.%s` | `%s` | %s | %s | %s |\n", f->section, f->key, v, rr, f->unit, f->doc);
   }
   return b.s;
 }

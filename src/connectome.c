@@ -174,6 +174,27 @@ int connectome_build(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MA
   return 0;
 }
 
+typedef struct {
+  int col;
+  uint8_t alive;
+  float count;
+} SynSlot;
+static int cmp_slot(const void *a, const void *b) { return ((const SynSlot *)a)->col - ((const SynSlot *)b)->col; }
+
+void connectome_sort_rows(DmnProjection *p) {
+  int longest = 0;
+  for (int i = 0; i < p->n_post; i++)
+    if (p->row_ptr[i + 1] - p->row_ptr[i] > longest) longest = p->row_ptr[i + 1] - p->row_ptr[i];
+  SynSlot *row = malloc(sizeof(SynSlot) * ((size_t)longest + 1));
+  for (int i = 0; i < p->n_post; i++) {
+    int k0 = p->row_ptr[i], n = p->row_ptr[i + 1] - k0;
+    for (int k = 0; k < n; k++) row[k] = (SynSlot){p->col[k0 + k], p->alive[k0 + k], p->count[k0 + k]};
+    qsort(row, (size_t)n, sizeof(SynSlot), cmp_slot);
+    for (int k = 0; k < n; k++) p->col[k0 + k] = row[k].col, p->alive[k0 + k] = row[k].alive, p->count[k0 + k] = row[k].count;
+  }
+  free(row);
+}
+
 void connectome_index(DmnConnectome *c) {
   for (int q = 0; q < DMN_NPROJ; q++) connectome_index_projection(&c->proj[q]);
 }

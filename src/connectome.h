@@ -83,6 +83,8 @@ void connectome_free(DmnConnectome *c);
 void connectome_alloc_layer(DmnConnectome *c, int layer, int n);
 void connectome_proj_alloc(DmnProjection *p, int pre, int post, int n_pre, int n_post, int nnz);
 int connectome_intern_type(DmnConnectome *c, const char *name);
+/* Sort every row of a CSR by presynaptic index (alive flags and counts move along). */
+void connectome_sort_rows(DmnProjection *p);
 
 /* Flat byte image for MPI_Bcast; unpack allocates. */
 void *connectome_pack(const DmnConnectome *c, size_t *n_bytes);

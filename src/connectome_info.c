@@ -1,38 +1,17 @@
 /* connectome_info — the human-readable summary of a circuit: what
  * --connectome-info prints and what every output file stores as
  * /connectome/summary, so a result always says which wiring produced it. */
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "connectome.h"
-
-typedef struct {
-  char *s;
-  size_t n, cap;
-} Out;
-
-static void out(Out *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static void out(Out *b, const char *f, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, f);
-    int k = vsnprintf(b->s + b->n, b->cap - b->n, f, ap);
-    va_end(ap);
-    if (k >= 0 && (size_t)k < b->cap - b->n) {
-      b->n += (size_t)k;
-      return;
-    }
-    b->cap = 2 * b->cap + (size_t)k + 256;
-    b->s = realloc(b->s, b->cap);
-  }
-}
+#include "util.h"
 
 /* median, mean, min, max of n non-negative integer degrees */
-static void degree_stats(const int *deg, int n, Out *b) {
+static void degree_stats(const int *deg, int n, DmnText *b) {
   if (!n) {
-    out(b, "%-28s", "-");
+    util_textf(b, "%-28s", "-");
     return;
   }
   int mx = 0, mn = deg[0];
@@ -51,7 +30,7 @@ static void degree_stats(const int *deg, int n, Out *b) {
   free(hist);
   char s[64];
   snprintf(s, sizeof s, "%d / %.1f / %d-%d", med, sum / n, mn, mx);
-  out(b, "%-28s", s);
+  util_textf(b, "%-28s", s);
 }
 
 typedef struct {
@@ -63,10 +42,9 @@ static int cmp_tc(const void *a, const void *b) {
 }
 
 char *connectome_summary(const DmnConnectome *c) {
-  Out b = {malloc(4096), 0, 4096};
-  b.s[0] = 0;
-  out(&b, "Connectome: %s\n", c->source);
-  out(&b, "  %-5s %8s %6s %6s %6s %6s  %-22s %s\n", "layer", "neurons", "left", "right", "other", "types", "ACh / GABA / Glu", "silenced");
+  DmnText b = {0};
+  util_textf(&b, "Connectome: %s\n", c->source);
+  util_textf(&b, "  %-5s %8s %6s %6s %6s %6s  %-22s %s\n", "layer", "neurons", "left", "right", "other", "types", "ACh / GABA / Glu", "silenced");
   TypeCount *tc = calloc((size_t)c->n_types + 1, sizeof(TypeCount));
   for (int l = 0; l < DMN_NLAYER; l++) {
     int side[3] = {0}, nt[3] = {0}, sil = 0, types = 0;
@@ -79,16 +57,16 @@ char *connectome_summary(const DmnConnectome *c) {
     }
     char nts[64];
     snprintf(nts, sizeof nts, "%d / %d / %d", nt[0], nt[1], nt[2]);
-    out(&b, "  %-5s %8d %6d %6d %6d %6d  %-22s %d\n", dmn_layer_names[l], c->n[l], side[0], side[1], side[2], types, nts, sil);
+    util_textf(&b, "  %-5s %8d %6d %6d %6d %6d  %-22s %d\n", dmn_layer_names[l], c->n[l], side[0], side[1], side[2], types, nts, sil);
     qsort(tc, (size_t)c->n_types, sizeof(TypeCount), cmp_tc);
-    out(&b, "        types:");
-    for (int k = 0; k < types && k < 8; k++) out(&b, " %s %d%s", c->type_names[tc[k].type], tc[k].n, k + 1 < types && k < 7 ? "," : "");
-    if (types > 8) out(&b, " ... (+%d more)", types - 8);
-    out(&b, "\n");
+    util_textf(&b, "        types:");
+    for (int k = 0; k < types && k < 8; k++) util_textf(&b, " %s %d%s", c->type_names[tc[k].type], tc[k].n, k + 1 < types && k < 7 ? "," : "");
+    if (types > 8) util_textf(&b, " ... (+%d more)", types - 8);
+    util_textf(&b, "\n");
   }
   free(tc);
-  if (c->n_channels) out(&b, "  receptors: %d tuning channels (ORN glomeruli); ORN side = antenna\n", c->n_channels);
-  out(&b, "  %-11s %-9s %9s %9s %10s  %-28s %-28s %s\n", "projection", "source", "synapses", "alive", "syn.count", "in-degree med/mean/range",
+  if (c->n_channels) util_textf(&b, "  receptors: %d tuning channels (ORN glomeruli); ORN side = antenna\n", c->n_channels);
+  util_textf(&b, "  %-11s %-9s %9s %9s %10s  %-28s %-28s %s\n", "projection", "source", "synapses", "alive", "syn.count", "in-degree med/mean/range",
       "out-degree med/mean/range", "sign +/-, scale");
   for (int q = 0; q < DMN_NPROJ; q++) {
     const DmnProjection *p = &c->proj[q];
@@ -105,42 +83,42 @@ char *connectome_summary(const DmnConnectome *c) {
         if (c->transmitter[p->pre][p->col[k]] == DMN_NT_ACH) pos++;
         else neg++;
       }
-    out(&b, "  %-11s %-9s %9d %9ld %10.0f  ", dmn_proj_names[q], p->synthetic ? "synthetic" : "data", p->nnz, alive, count);
+    util_textf(&b, "  %-11s %-9s %9d %9ld %10.0f  ", dmn_proj_names[q], p->synthetic ? "synthetic" : "data", p->nnz, alive, count);
     degree_stats(din, p->n_post, &b);
-    out(&b, " ");
+    util_textf(&b, " ");
     degree_stats(dout, p->n_pre, &b);
     if (p->is_signed)
-      out(&b, " %ld/%ld, x%g\n", pos, neg, p->scale);
+      util_textf(&b, " %ld/%ld, x%g\n", pos, neg, p->scale);
     else
-      out(&b, " unsigned (w = u), x%g\n", p->scale);
+      util_textf(&b, " unsigned (w = u), x%g\n", p->scale);
     free(din);
     free(dout);
   }
   if (c->n_lesions) {
-    out(&b, "Lesions (applied in this order):\n");
+    util_textf(&b, "Lesions (applied in this order):\n");
     for (int k = 0; k < c->n_lesions; k++) {
       const DmnLesionRecord *r = &c->lesions[k];
-      out(&b, "  %d. %s: %s %s", k + 1, r->name, r->kind, r->target);
+      util_textf(&b, "  %d. %s: %s %s", k + 1, r->name, r->kind, r->target);
       if (r->layer >= 0) {
-        out(&b, " -> %d neuron%s", r->n_neurons, r->n_neurons == 1 ? "" : "s");
-        for (int i = 0; i < r->n_neurons && i < 6; i++) out(&b, "%s%lld", i ? ", " : " (ids ", (long long)c->id[r->layer][r->neurons[i]]);
-        if (r->n_neurons > 6) out(&b, ", ...");
-        if (r->n_neurons) out(&b, ")");
+        util_textf(&b, " -> %d neuron%s", r->n_neurons, r->n_neurons == 1 ? "" : "s");
+        for (int i = 0; i < r->n_neurons && i < 6; i++) util_textf(&b, "%s%lld", i ? ", " : " (ids ", (long long)c->id[r->layer][r->neurons[i]]);
+        if (r->n_neurons > 6) util_textf(&b, ", ...");
+        if (r->n_neurons) util_textf(&b, ")");
       }
-      if (!strcmp(r->kind, "ablate") || !strcmp(r->kind, "drop")) out(&b, ", %ld synapses removed", r->synapses_removed);
-      if (!strcmp(r->kind, "shuffle")) out(&b, ", %ld synapses rewired", r->synapses_removed);
-      out(&b, "\n");
+      if (!strcmp(r->kind, "ablate") || !strcmp(r->kind, "drop")) util_textf(&b, ", %ld synapses removed", r->synapses_removed);
+      if (!strcmp(r->kind, "shuffle")) util_textf(&b, ", %ld synapses rewired", r->synapses_removed);
+      util_textf(&b, "\n");
     }
   } else {
-    out(&b, "Lesions: none\n");
+    util_textf(&b, "Lesions: none\n");
   }
   if (c->notes && c->notes[0]) {
-    out(&b, "Loader notes:\n");
+    util_textf(&b, "Loader notes:\n");
     const char *s = c->notes;
     while (*s) {
       const char *nl = strchr(s, '\n');
       size_t len = nl ? (size_t)(nl - s) : strlen(s);
-      out(&b, "  %.*s\n", (int)len, s);
+      util_textf(&b, "  %.*s\n", (int)len, s);
       s += len + (nl != NULL);
     }
   }

@@ -28,39 +28,6 @@
 #include "select.h"
 #include "util.h"
 
-/* snprintf that truncates silently: messages and names may be cut, never overflow. */
-static void sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void sfmt(char *buf, size_t n, const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(buf, n, f, ap);
-  va_end(ap);
-}
-
-/* ---- growable text buffer for notes ---------------------------------------- */
-
-typedef struct {
-  char *s;
-  size_t n, cap;
-} Text;
-
-static void tprintf(Text *b, const char *f, ...) __attribute__((format(printf, 2, 3)));
-static void tprintf(Text *b, const char *f, ...) {
-  va_list ap;
-  for (;;) {
-    va_start(ap, f);
-    int k = vsnprintf(b->s ? b->s + b->n : NULL, b->s ? b->cap - b->n : 0, f, ap);
-    va_end(ap);
-    if (b->s && k >= 0 && (size_t)k < b->cap - b->n) {
-      b->n += (size_t)k;
-      return;
-    }
-    b->cap = 2 * b->cap + (size_t)k + 256;
-    b->s = realloc(b->s, b->cap);
-    if (b->n == 0) b->s[0] = 0;
-  }
-}
-
 /* ---- interned strings and the id map ----------------------------------------- */
 
 typedef struct {
@@ -201,7 +168,7 @@ static void table_free(Table *t) {
 
 /* First file: defines the neurons.  Later files (merge = 1): add columns to
  * known neurons by id; unknown ids are counted, not added. */
-static int table_read(Table *t, const char *path, int merge, Text *notes, char err[DMN_ERR_MAX]) {
+static int table_read(Table *t, const char *path, int merge, DmnText *notes, char err[DMN_ERR_MAX]) {
   CsvReader r;
   if (csv_open(&r, path, err)) return 1;
   int kid = csv_require(&r, ID_COLS, err);
@@ -210,7 +177,7 @@ static int table_read(Table *t, const char *path, int merge, Text *notes, char e
     return 1;
   }
   size_t used = strlen(t->files);
-  sfmt(t->files + used, sizeof t->files - used, "%s%s", used ? " + " : "", path);
+  util_sfmt(t->files + used, sizeof t->files - used, "%s%s", used ? " + " : "", path);
   int map_col[MAX_COL * 2];
   for (int k = 0; k < r.n_col; k++) {
     map_col[k] = -1;
@@ -219,7 +186,7 @@ static int table_read(Table *t, const char *path, int merge, Text *notes, char e
     const char *name = merge && !strcmp(r.header[k], "primary_type") ? "cell_type" : r.header[k];
     int c = table_add_col(t, name);
     if (c < 0) {
-      sfmt(err, DMN_ERR_MAX, "%s: more than %d columns in the neuron tables", path, MAX_COL);
+      util_sfmt(err, DMN_ERR_MAX, "%s: more than %d columns in the neuron tables", path, MAX_COL);
       csv_close(&r);
       return 1;
     }
@@ -242,7 +209,7 @@ static int table_read(Table *t, const char *path, int merge, Text *notes, char e
       }
     } else {
       if (map_get(&t->map, id) >= 0) {
-        sfmt(err, DMN_ERR_MAX, "%s:%ld: duplicate neuron id %lld", path, r.line, (long long)id);
+        util_sfmt(err, DMN_ERR_MAX, "%s:%ld: duplicate neuron id %lld", path, r.line, (long long)id);
         rc = -1;
         break;
       }
@@ -266,9 +233,9 @@ static int table_read(Table *t, const char *path, int merge, Text *notes, char e
   }
   csv_close(&r);
   if (rc < 0) return 1;
-  if (unknown) tprintf(notes, "%s: %ld rows name neurons absent from the first neuron table (ignored)\n", path, unknown);
+  if (unknown) util_textf(notes, "%s: %ld rows name neurons absent from the first neuron table (ignored)\n", path, unknown);
   if (!merge && t->n == 0) {
-    sfmt(err, DMN_ERR_MAX, "%s: no neurons (header only)", path);
+    util_sfmt(err, DMN_ERR_MAX, "%s: no neurons (header only)", path);
     return 1;
   }
   return 0;
@@ -286,36 +253,36 @@ static void find_file(const char *dir, const char *name, char *out, size_t n) {
   out[0] = 0;
   char p[DMN_STR_MAX * 2 + 8];
   if (strpbrk(name, "*?[")) {
-    sfmt(p, sizeof p, "%s/%s", dir, name);
+    util_sfmt(p, sizeof p, "%s/%s", dir, name);
     glob_t g;
-    if (glob(p, 0, NULL, &g) == 0 && g.gl_pathc) sfmt(out, n, "%s", g.gl_pathv[0]); /* sorted */
+    if (glob(p, 0, NULL, &g) == 0 && g.gl_pathc) util_sfmt(out, n, "%s", g.gl_pathv[0]); /* sorted */
     globfree(&g);
     return;
   }
-  sfmt(p, sizeof p, "%s/%s", dir, name);
+  util_sfmt(p, sizeof p, "%s/%s", dir, name);
   if (file_exists(p)) {
-    sfmt(out, n, "%s", p);
+    util_sfmt(out, n, "%s", p);
     return;
   }
-  sfmt(p, sizeof p, "%s/%s.gz", dir, name);
-  if (file_exists(p)) sfmt(out, n, "%s", p);
+  util_sfmt(p, sizeof p, "%s/%s.gz", dir, name);
+  if (file_exists(p)) util_sfmt(out, n, "%s", p);
 }
 
 /* A config path (connectome.path, nt_from) relative to the config file's directory. */
 static void config_relative(const DmnConfig *cfg, const char *p, char *out, size_t n) {
   if (p[0] == '/' || !cfg->path[0]) {
-    sfmt(out, n, "%s", p);
+    util_sfmt(out, n, "%s", p);
     return;
   }
   char base[DMN_STR_MAX];
-  sfmt(base, sizeof base, "%s", cfg->path);
+  util_sfmt(base, sizeof base, "%s", cfg->path);
   char *slash = strrchr(base, '/');
   if (!slash) {
-    sfmt(out, n, "%s", p);
+    util_sfmt(out, n, "%s", p);
     return;
   }
   *slash = 0;
-  sfmt(out, n, "%s/%s", base, p);
+  util_sfmt(out, n, "%s/%s", base, p);
 }
 
 static int side_code(const char *s) {
@@ -334,13 +301,15 @@ static int nt_code(const char *s) {
 /* Glomerulus of an ORN type (ORN_DA1 -> DA1) or a PN type (DA1_lPN -> DA1). */
 static void glomerulus(int layer, const char *type, char *out, size_t n) {
   if (layer == DMN_L_ORN) {
-    sfmt(out, n, "%s", !strncmp(type, "ORN_", 4) ? type + 4 : type);
+    util_sfmt(out, n, "%s", !strncmp(type, "ORN_", 4) ? type + 4 : type);
   } else {
-    sfmt(out, n, "%s", type);
+    util_sfmt(out, n, "%s", type);
     char *u = strchr(out, '_');
     if (u) *u = 0;
   }
 }
+
+static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
 
 /* ---- layer membership -------------------------------------------------------------- */
 
@@ -395,7 +364,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   Table t;
   memset(&t, 0, sizeof t);
   map_init(&t.map, 1 << 14);
-  Text notes = {NULL, 0, 0};
+  DmnText notes = {0};
   int rc = 1;
   long *members[DMN_NLAYER] = {0};
   long n_mem[DMN_NLAYER] = {0};
@@ -412,19 +381,19 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   config_relative(cfg, cfg->connectome_path, dir, sizeof dir);
   struct stat st;
   if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
-    sfmt(err, DMN_ERR_MAX, "connectome.path: data directory '%s' not found (set connectome.path; relative paths are relative to %s)", dir,
+    util_sfmt(err, DMN_ERR_MAX, "connectome.path: data directory '%s' not found (set connectome.path; relative paths are relative to %s)", dir,
              cfg->path[0] ? cfg->path : "the current directory");
     goto out;
   }
   int src = cfg->connectome_source;
-  sfmt(c->source, sizeof c->source, "%s data in %s", config_enum_name("connectome", "source", src), dir);
+  util_sfmt(c->source, sizeof c->source, "%s data in %s", config_enum_name("connectome", "source", src), dir);
 
   /* neuron tables: a comma-separated list, the first defines the neurons */
   char list[DMN_STR_MAX];
   if (cfg->connectome_neurons_file[0])
-    sfmt(list, sizeof list, "%s", cfg->connectome_neurons_file);
+    util_sfmt(list, sizeof list, "%s", cfg->connectome_neurons_file);
   else
-    sfmt(list, sizeof list, "%s", src == DMN_SOURCE_CODEX ? "classification.csv,consolidated_cell_types.csv" : "neurons.csv");
+    util_sfmt(list, sizeof list, "%s", src == DMN_SOURCE_CODEX ? "classification.csv,consolidated_cell_types.csv" : "neurons.csv");
   {
     int nth = 0;
     char *save = NULL;
@@ -433,10 +402,10 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
       find_file(dir, name, path, sizeof path);
       if (!path[0]) {
         if (nth > 0 && !cfg->connectome_neurons_file[0]) {
-          tprintf(&notes, "%s/%s[.gz] not found: cell types from the first table only\n", dir, name);
+          util_textf(&notes, "%s/%s[.gz] not found: cell types from the first table only\n", dir, name);
           continue;
         }
-        sfmt(err, DMN_ERR_MAX, "%s/%s: neuron table not found (nor %s.gz); set connectome.neurons_file", dir, name, name);
+        util_sfmt(err, DMN_ERR_MAX, "%s/%s: neuron table not found (nor %s.gz); set connectome.neurons_file", dir, name, name);
         goto out;
       }
       if (table_read(&t, path, nth > 0, &notes, err)) goto out;
@@ -450,7 +419,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   int synth_orn = !strcmp(cfg->connectome_orn, "synthetic"), synth_dn = !strcmp(cfg->connectome_dn, "synthetic");
   int k_side = resolve_key(&t, "side"), k_type = resolve_key(&t, "cell_type");
   if (k_type < 0) {
-    sfmt(err, DMN_ERR_MAX, "%s: no cell_type (or primary_type) column: cell types are needed for the glomeruli and the summary", t.files);
+    util_sfmt(err, DMN_ERR_MAX, "%s: no cell_type (or primary_type) column: cell types are needed for the glomeruli and the summary", t.files);
     goto out;
   }
   for (int l = 0; l < DMN_NLAYER; l++) {
@@ -458,9 +427,9 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     char text[DMN_SELECT_MAX];
     const char *hemi = cfg->connectome_hemisphere == DMN_HEMI_LEFT ? "left" : "right";
     if (l != DMN_L_ORN && cfg->connectome_hemisphere != DMN_HEMI_BOTH)
-      sfmt(text, sizeof text, "%s side=%s", layer_selector(cfg, l), hemi);
+      util_sfmt(text, sizeof text, "%s side=%s", layer_selector(cfg, l), hemi);
     else
-      sfmt(text, sizeof text, "%s", layer_selector(cfg, l));
+      util_sfmt(text, sizeof text, "%s", layer_selector(cfg, l));
     Selector sel;
     if (selector_parse(&sel, text, layer_keys[l], err)) goto out;
     int kcol[DMN_SEL_TERMS];
@@ -472,7 +441,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
           strncat(have, ", ", sizeof have - strlen(have) - 1);
           strncat(have, t.col[j], sizeof have - strlen(have) - 1);
         }
-        sfmt(err, DMN_ERR_MAX, "%s: selector '%s' uses column '%s', which %s does not have (columns: %s)", layer_keys[l], text,
+        util_sfmt(err, DMN_ERR_MAX, "%s: selector '%s' uses column '%s', which %s does not have (columns: %s)", layer_keys[l], text,
                  sel.term[k].key, t.files, have);
         goto out;
       }
@@ -482,11 +451,11 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     for (long i = 0; i < t.n; i++) {
       const char *vals[DMN_SEL_TERMS];
       char idbuf[32];
-      sfmt(idbuf, sizeof idbuf, "%lld", (long long)t.id[i]);
+      util_sfmt(idbuf, sizeof idbuf, "%lld", (long long)t.id[i]);
       for (int k = 0; k < sel.n; k++) vals[k] = kcol[k] == -2 ? idbuf : table_val(&t, i, kcol[k]);
       if (!selector_match(&sel, vals)) continue;
       if (layer_of[i] >= 0) {
-        sfmt(err, DMN_ERR_MAX, "neuron %lld (%s) is selected by both %s and %s: make the selectors exclusive", (long long)t.id[i],
+        util_sfmt(err, DMN_ERR_MAX, "neuron %lld (%s) is selected by both %s and %s: make the selectors exclusive", (long long)t.id[i],
                  table_val(&t, i, k_type), layer_keys[layer_of[i]], layer_keys[l]);
         goto out;
       }
@@ -498,9 +467,9 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
       layer_of[i] = l;
       members[l][n_mem[l]++] = i;
     }
-    if (dropped_side) tprintf(&notes, "ORN: %ld selected ORNs have no side (no antenna) and were left out\n", dropped_side);
+    if (dropped_side) util_textf(&notes, "ORN: %ld selected ORNs have no side (no antenna) and were left out\n", dropped_side);
     if (!n_mem[l]) {
-      sfmt(err, DMN_ERR_MAX, "%s: selector '%s' matches no neuron in %s", layer_keys[l], text, t.files);
+      util_sfmt(err, DMN_ERR_MAX, "%s: selector '%s' matches no neuron in %s", layer_keys[l], text, t.files);
       goto out;
     }
     g_sort = (SortCtx){&t, k_side, k_type};
@@ -523,12 +492,12 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     connectome_alloc_layer(c, DMN_L_DN, (int)cfg->circuit_n_dn);
     for (int i = 0; i < c->n[DMN_L_DN]; i++) {
       char name[32];
-      sfmt(name, sizeof name, "DN%02d", i);
+      util_sfmt(name, sizeof name, "DN%02d", i);
       c->id[DMN_L_DN][i] = i;
       c->side[DMN_L_DN][i] = -1;
       c->type[DMN_L_DN][i] = connectome_intern_type(c, name);
     }
-    tprintf(&notes, "DN: %d synthetic descending neurons (connectome.dn: synthetic)\n", c->n[DMN_L_DN]);
+    util_textf(&notes, "DN: %d synthetic descending neurons (connectome.dn: synthetic)\n", c->n[DMN_L_DN]);
   }
   if (synth_orn) {
     /* one ORN per antenna for every glomerulus the PNs have */
@@ -540,24 +509,18 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     }
     char **names = malloc(sizeof(char *) * (size_t)gl.n);
     for (int k = 0; k < gl.n; k++) names[k] = gl.s[k];
-    /* name order (insertion sort: tens of glomeruli) */
-    for (int a = 1; a < gl.n; a++)
-      for (int b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
-        char *x = names[b];
-        names[b] = names[b - 1];
-        names[b - 1] = x;
-      }
+    qsort(names, (size_t)gl.n, sizeof(char *), cmp_str); /* name order */
     connectome_alloc_layer(c, DMN_L_ORN, 2 * gl.n);
     for (int side = 0; side < 2; side++)
       for (int k = 0; k < gl.n; k++) {
         int i = side * gl.n + k;
         char name[160];
-        sfmt(name, sizeof name, "ORN_%s", names[k]);
+        util_sfmt(name, sizeof name, "ORN_%s", names[k]);
         c->id[DMN_L_ORN][i] = i;
         c->side[DMN_L_ORN][i] = (int8_t)side;
         c->type[DMN_L_ORN][i] = connectome_intern_type(c, name);
       }
-    tprintf(&notes, "ORN: %d synthetic ORNs, one per antenna for each of the %d PN glomeruli (connectome.orn: synthetic)\n",
+    util_textf(&notes, "ORN: %d synthetic ORNs, one per antenna for each of the %d PN glomeruli (connectome.orn: synthetic)\n",
             c->n[DMN_L_ORN], gl.n);
     free(names);
     pool_free(&gl);
@@ -567,12 +530,12 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   {
     char name[DMN_STR_MAX], path[DMN_STR_MAX * 3];
     if (cfg->connectome_connections_file[0])
-      sfmt(name, sizeof name, "%s", cfg->connectome_connections_file);
+      util_sfmt(name, sizeof name, "%s", cfg->connectome_connections_file);
     else
-      sfmt(name, sizeof name, "%s", src == DMN_SOURCE_CODEX ? "connections*.csv*" : "connections.csv");
+      util_sfmt(name, sizeof name, "%s", src == DMN_SOURCE_CODEX ? "connections*.csv*" : "connections.csv");
     find_file(dir, name, path, sizeof path);
     if (!path[0]) {
-      sfmt(err, DMN_ERR_MAX, "%s/%s: connection table not found; set connectome.connections_file", dir, name);
+      util_sfmt(err, DMN_ERR_MAX, "%s/%s: connection table not found; set connectome.connections_file", dir, name);
       goto out;
     }
     CsvReader r;
@@ -586,7 +549,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     }
     int knp = csv_column(&r, "neuropil|roi"), knt = csv_column(&r, "nt_type");
     if (cfg->connectome_neuropil[0] && knp < 0) {
-      sfmt(err, DMN_ERR_MAX, "%s: connectome.neuropil is set but the file has no neuropil/roi column", path);
+      util_sfmt(err, DMN_ERR_MAX, "%s: connectome.neuropil is set but the file has no neuropil/roi column", path);
       csv_close(&r);
       goto out;
     }
@@ -610,7 +573,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
         break;
       }
       if (cnt < 0) {
-        sfmt(err, DMN_ERR_MAX, "%s:%ld: column '%s': negative synapse count %g", path, r.line, r.header[kcount], cnt);
+        util_sfmt(err, DMN_ERR_MAX, "%s:%ld: column '%s': negative synapse count %g", path, r.line, r.header[kcount], cnt);
         got = -1;
         break;
       }
@@ -649,13 +612,13 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     }
     csv_close(&r);
     if (got < 0) goto out;
-    tprintf(&notes, "%s: %ld rows; %ld neuron pairs inside the circuit", path, rows, n_edges);
-    if (merged) tprintf(&notes, "; %ld rows summed into pairs already seen (one row per neuropil)", merged);
-    tprintf(&notes, "; %ld rows between neurons outside the circuit's projections", outside);
-    if (np_skipped) tprintf(&notes, "; %ld rows outside neuropil '%s'", np_skipped, cfg->connectome_neuropil);
-    tprintf(&notes, "\n");
+    util_textf(&notes, "%s: %ld rows; %ld neuron pairs inside the circuit", path, rows, n_edges);
+    if (merged) util_textf(&notes, "; %ld rows summed into pairs already seen (one row per neuropil)", merged);
+    util_textf(&notes, "; %ld rows between neurons outside the circuit's projections", outside);
+    if (np_skipped) util_textf(&notes, "; %ld rows outside neuropil '%s'", np_skipped, cfg->connectome_neuropil);
+    util_textf(&notes, "\n");
     if (dangling)
-      tprintf(&notes, "WARNING: %ld connection rows name ids absent from the neuron table (first: %lld); skipped\n", dangling,
+      util_textf(&notes, "WARNING: %ld connection rows name ids absent from the neuron table (first: %lld); skipped\n", dangling,
               (long long)first_dangling);
   }
 
@@ -666,7 +629,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     config_relative(cfg, cfg->connectome_nt_from, path, sizeof path);
     CsvReader r;
     if (csv_open(&r, path, err)) {
-      sfmt(err + strlen(err), DMN_ERR_MAX - strlen(err), " (connectome.nt_from)");
+      util_sfmt(err + strlen(err), DMN_ERR_MAX - strlen(err), " (connectome.nt_from)");
       goto out;
     }
     int kt = csv_require(&r, "cell_type|primary_type", err), kn = kt < 0 ? -1 : csv_require(&r, "nt_type|top_nt", err);
@@ -732,7 +695,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
       }
       /* DNs have no outgoing synapses here: their transmitter is never used */
       if (l != DMN_L_DN && (from_type || from_edges || defaulted))
-        tprintf(&notes, "%s transmitters: %ld from the neuron table, %ld by cell type from connectome.nt_from, %ld from the connections' nt_type, %ld set to the default (%s)\n",
+        util_textf(&notes, "%s transmitters: %ld from the neuron table, %ld by cell type from connectome.nt_from, %ld from the connections' nt_type, %ld set to the default (%s)\n",
                 dmn_layer_names[l], from_table, from_type, from_edges, defaulted, config_enum_name("connectome", "nt_default", cfg->connectome_nt_default));
     }
   }
@@ -752,7 +715,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
         n_real[edges[e].proj]++;
       }
     }
-    if (below) tprintf(&notes, "%ld neuron pairs below connectome.min_synapses = %ld dropped\n", below, cfg->connectome_min_synapses);
+    if (below) util_textf(&notes, "%ld neuron pairs below connectome.min_synapses = %ld dropped\n", below, cfg->connectome_min_synapses);
     for (int q = 0; q < DMN_NPROJ; q++) {
       DmnProjection *p = &c->proj[q];
       int npre = c->n[pre_l[q]], npost = c->n[post_l[q]];
@@ -773,18 +736,8 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
             p->count[k] = (float)edges[e].count;
           }
         free(fill);
-        /* sort each row by presynaptic index (insertion sort: rows are short) */
-        for (int i = 0; i < npost; i++)
-          for (int a = p->row_ptr[i] + 1; a < p->row_ptr[i + 1]; a++)
-            for (int b = a; b > p->row_ptr[i] && p->col[b - 1] > p->col[b]; b--) {
-              int tc = p->col[b];
-              p->col[b] = p->col[b - 1];
-              p->col[b - 1] = tc;
-              float tf = p->count[b];
-              p->count[b] = p->count[b - 1];
-              p->count[b - 1] = tf;
-            }
-        if (!n_real[q]) tprintf(&notes, "WARNING: %s has no synapses in the data\n", dmn_proj_names[q]);
+        connectome_sort_rows(p);
+        if (!n_real[q]) util_textf(&notes, "WARNING: %s has no synapses in the data\n", dmn_proj_names[q]);
       } else if (q == DMN_P_ORN_TO_PN) {
         /* glomerular: PN of glomerulus X <- every ORN_X (both antennae) */
         long nnz = 0;
@@ -816,8 +769,8 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
             if (glom_orn[j] == glom_pn[i]) p->col[k++] = j;
           p->row_ptr[i + 1] = k;
         }
-        if (pn_without) tprintf(&notes, "orn_to_pn: %ld PNs have no ORN of their glomerulus (no odor input; e.g. multiglomerular PNs)\n", pn_without);
-        if (orn_without) tprintf(&notes, "orn_to_pn: %ld ORNs have no PN of their glomerulus in the circuit\n", orn_without);
+        if (pn_without) util_textf(&notes, "orn_to_pn: %ld PNs have no ORN of their glomerulus (no odor input; e.g. multiglomerular PNs)\n", pn_without);
+        if (orn_without) util_textf(&notes, "orn_to_pn: %ld ORNs have no PN of their glomerulus in the circuit\n", orn_without);
         free(per);
         free(glom_pn);
         free(glom_orn);
@@ -852,12 +805,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
       for (int k = 0; k < nu && !seen; k++) seen = !strcmp(u[k], g[i]);
       if (!seen) u[nu++] = g[i];
     }
-    for (int a = 1; a < nu; a++)
-      for (int b = a; b > 0 && strcmp(u[b - 1], u[b]) > 0; b--) {
-        char *x = u[b];
-        u[b] = u[b - 1];
-        u[b - 1] = x;
-      }
+    qsort(u, (size_t)nu, sizeof(char *), cmp_str);
     for (int i = 0; i < n; i++)
       for (int k = 0; k < nu; k++)
         if (!strcmp(u[k], g[i])) c->orn_channel[i] = k;

@@ -226,11 +226,14 @@ static hid_t open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n) {
 static void write_version(H5Ctx *c, hid_t f);
 static void write_config(H5Ctx *c, hid_t f, const char *yaml);
 
-/* Every rank-0 output file starts alike: PATH.tmp, versions, the config. */
-static hid_t open_output(H5Ctx *c, const char *path, char *tmp, size_t n, const char *yaml) {
+/* Every rank-0 output file starts alike: PATH.tmp, versions, the config,
+ * the run's names and its connectome. */
+static hid_t open_output(H5Ctx *c, const char *path, char *tmp, size_t n, const char *yaml, const DmnModel *m) {
   hid_t f = open_tmp(c, path, tmp, n);
   write_version(c, f);
   write_config(c, f, yaml);
+  Writer serial = {0, 0, -1};
+  write_connectome(c, f, m, &serial);
   return f;
 }
 
@@ -303,9 +306,7 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
                         char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
-  Writer wr = {0, 0, -1};
-  write_connectome(&c, f, m, &wr);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   write_num_attr(&c, f, "dt_ms", m->dt);
   write_num_attr(&c, f, "episodes", n);
   write_episodes(&c, f, m, recs, n, 1);
@@ -316,9 +317,7 @@ int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, con
                     char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
-  Writer wr = {0, 0, -1};
-  write_connectome(&c, f, m, &wr);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   write_num_attr(&c, f, "loss", loss);
   hid_t gp = make_group(&c, f, "params");
   hid_t gg = g ? make_group(&c, f, "grads") : -1;
@@ -730,9 +729,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
                      const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml);
-  Writer wr = {0, 0, -1};
-  write_connectome(&c, f, m, &wr);
+  hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   write_num_attr(&c, f, "updates", (double)st->update);
   write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
   hid_t h = make_group(&c, f, "history");

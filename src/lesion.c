@@ -13,18 +13,9 @@
 #include "select.h"
 #include "util.h"
 
-/* snprintf that truncates silently: messages and names may be cut, never overflow. */
-static void sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
-static void sfmt(char *buf, size_t n, const char *f, ...) {
-  va_list ap;
-  va_start(ap, f);
-  vsnprintf(buf, n, f, ap);
-  va_end(ap);
-}
-
 static const char *neuron_value(const DmnConnectome *c, int l, int i, const char *key, char *buf, size_t n) {
   if (!strcmp(key, "id")) {
-    sfmt(buf, n, "%lld", (long long)c->id[l][i]);
+    util_sfmt(buf, n, "%lld", (long long)c->id[l][i]);
     return buf;
   }
   if (!strcmp(key, "cell_type") || !strcmp(key, "type")) return connectome_type(c, l, i);
@@ -34,7 +25,7 @@ static const char *neuron_value(const DmnConnectome *c, int l, int i, const char
   }
   if (!strcmp(key, "class") || !strcmp(key, "layer")) return dmn_layer_names[l];
   if (!strcmp(key, "index")) {
-    sfmt(buf, n, "%d", i);
+    util_sfmt(buf, n, "%d", i);
     return buf;
   }
   return NULL;
@@ -44,15 +35,15 @@ static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
   c->lesions = realloc(c->lesions, sizeof(DmnLesionRecord) * (size_t)(c->n_lesions + 1));
   DmnLesionRecord *r = &c->lesions[c->n_lesions++];
   memset(r, 0, sizeof(*r));
-  sfmt(r->name, sizeof r->name, "%s", L->name);
-  sfmt(r->kind, sizeof r->kind, "%s", dmn_lesion_kinds[L->kind]);
+  util_sfmt(r->name, sizeof r->name, "%s", L->name);
+  util_sfmt(r->kind, sizeof r->kind, "%s", dmn_lesion_kinds[L->kind]);
   r->layer = L->layer;
   r->proj = L->proj;
   r->factor = 1.0;
   if (L->layer >= 0)
-    sfmt(r->target, sizeof r->target, "%s %s", dmn_layer_names[L->layer], L->select);
+    util_sfmt(r->target, sizeof r->target, "%s %s", dmn_layer_names[L->layer], L->select);
   else
-    sfmt(r->target, sizeof r->target, "%s", dmn_proj_names[L->proj]);
+    util_sfmt(r->target, sizeof r->target, "%s", dmn_proj_names[L->proj]);
   return r;
 }
 
@@ -75,14 +66,14 @@ static long cut_neuron(DmnConnectome *c, int l, int i) {
 
 static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, char err[DMN_ERR_MAX]) {
   char what[128];
-  sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
+  util_sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
   Selector sel;
   if (selector_parse(&sel, L->select, what, err)) return 1;
   int l = L->layer;
   char buf[DMN_SEL_TERMS][32];
   for (int k = 0; k < sel.n; k++)
     if (c->n[l] && !neuron_value(c, l, 0, sel.term[k].key, buf[k], sizeof buf[k])) {
-      sfmt(err, DMN_ERR_MAX, "%s: unknown selector column '%s' (lesions select on id, cell_type, side)", what, sel.term[k].key);
+      util_sfmt(err, DMN_ERR_MAX, "%s: unknown selector column '%s' (lesions select on id, cell_type, side)", what, sel.term[k].key);
       return 1;
     }
   DmnLesionRecord *r = new_record(c, L);
@@ -99,7 +90,7 @@ static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, cha
     if (L->kind == DMN_LESION_ABLATE) r->synapses_removed += cut_neuron(c, l, i);
   }
   if (!r->n_neurons) {
-    sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
+    util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
     return 1;
   }
   return 0;
@@ -122,7 +113,7 @@ static int lesion_drop(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig
     p->alive[alive[a]] = 0;
   }
   r->synapses_removed = n_drop;
-  sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " fraction %g seed %ld", L->fraction, L->seed);
+  util_sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " fraction %g seed %ld", L->fraction, L->seed);
   free(alive);
   return 0;
 }
@@ -140,7 +131,7 @@ static int row_has(const DmnProjection *p, int i, int j, int except) {
 static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig *cfg, int idx, char err[DMN_ERR_MAX]) {
   DmnProjection *p = &c->proj[L->proj];
   DmnLesionRecord *r = new_record(c, L);
-  sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " seed %ld", L->seed);
+  util_sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " seed %ld", L->seed);
   int *pos = malloc(sizeof(int) * ((size_t)p->nnz + 1)), *old = malloc(sizeof(int) * ((size_t)p->nnz + 1)), m = 0;
   memcpy(old, p->col, sizeof(int) * (size_t)p->nnz);
   for (int k = 0; k < p->nnz; k++)
@@ -156,7 +147,7 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
     int k = pos[a], i = p->row_of[k];
     while (row_has(p, i, p->col[k], k)) {
       if (budget-- <= 0) {
-        sfmt(err, DMN_ERR_MAX, "lesion '%s' (lesions[%d], config line %d): cannot shuffle %s without double synapses (too dense)",
+        util_sfmt(err, DMN_ERR_MAX, "lesion '%s' (lesions[%d], config line %d): cannot shuffle %s without double synapses (too dense)",
                  L->name, idx, L->line, dmn_proj_names[L->proj]);
         free(pos);
         free(old);
@@ -169,20 +160,7 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
       p->col[k2] = t;
     }
   }
-  /* keep each row sorted by presynaptic index; alive and count travel along */
-  for (int i = 0; i < p->n_post; i++)
-    for (int a = p->row_ptr[i] + 1; a < p->row_ptr[i + 1]; a++)
-      for (int b = a; b > p->row_ptr[i] && p->col[b - 1] > p->col[b]; b--) {
-        int tc = p->col[b];
-        p->col[b] = p->col[b - 1];
-        p->col[b - 1] = tc;
-        uint8_t ta = p->alive[b];
-        p->alive[b] = p->alive[b - 1];
-        p->alive[b - 1] = ta;
-        float tf = p->count[b];
-        p->count[b] = p->count[b - 1];
-        p->count[b - 1] = tf;
-      }
+  connectome_sort_rows(p); /* alive and count travel along */
   /* rewired = synapses whose (post, pre) pair is new; old rows were sorted too */
   for (int i = 0; i < p->n_post; i++)
     for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
@@ -210,13 +188,13 @@ int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DM
       DmnLesionRecord *r = new_record(c, L);
       r->factor = L->factor;
       c->proj[L->proj].scale *= L->factor;
-      sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " x %g", L->factor);
+      util_sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " x %g", L->factor);
       break;
     }
     case DMN_LESION_SHUFFLE:
       if (lesion_shuffle(c, L, cfg, n, err)) return 1;
       break;
-    default: sfmt(err, DMN_ERR_MAX, "lesion %d: unknown kind", n); return 1;
+    default: util_sfmt(err, DMN_ERR_MAX, "lesion %d: unknown kind", n); return 1;
     }
   }
   return 0;

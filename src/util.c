@@ -1,5 +1,8 @@
 #include "util.h"
 
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <sys/resource.h>
 
 #include <stdio.h>
@@ -66,4 +69,31 @@ double util_peak_rss_mb(void) {
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   return (double)ru.ru_maxrss / 1024.0; /* Linux reports KiB */
+}
+
+void util_textf(DmnText *t, const char *f, ...) {
+  va_list ap;
+  for (;;) {
+    if (t->cap - t->n < 64 || !t->s) {
+      t->cap = 2 * t->cap + 4096;
+      t->s = realloc(t->s, t->cap);
+      t->s[t->n] = 0;
+    }
+    va_start(ap, f);
+    int k = vsnprintf(t->s + t->n, t->cap - t->n, f, ap);
+    va_end(ap);
+    if (k >= 0 && (size_t)k < t->cap - t->n) {
+      t->n += (size_t)k;
+      return;
+    }
+    t->cap = 2 * t->cap + (size_t)k + 64;
+    t->s = realloc(t->s, t->cap);
+  }
+}
+
+void util_sfmt(char *buf, size_t n, const char *f, ...) {
+  va_list ap;
+  va_start(ap, f);
+  vsnprintf(buf, n, f, ap);
+  va_end(ap);
 }

@@ -37,6 +37,17 @@ static inline double util_softplus_inv(double y) { return y > 30.0 ? y : log(exp
 /* Overflow-safe Euclidean norm (scaled sum of squares, as LAPACK dnrm2). */
 double util_norm2(const double *x, size_t n);
 
+/* A growing string for reports and YAML: util_textf appends printf-style;
+ * t.s is always NUL-terminated (start with DmnText t = {0}; free(t.s)). */
+typedef struct DmnText {
+  char *s;
+  size_t n, cap;
+} DmnText;
+void util_textf(DmnText *t, const char *f, ...) __attribute__((format(printf, 2, 3)));
+
+/* snprintf that truncates silently (messages and names may be cut, never overflow). */
+void util_sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
+
 double util_wtime(void); /* seconds, monotonic */
 double util_peak_rss_mb(void); /* peak resident memory of this process, MB */
 

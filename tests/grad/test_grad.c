@@ -58,6 +58,20 @@ static PetscErrorCode teardown(Setup *s) {
   PetscFunctionReturn(0);
 }
 
+/* Spiking mode: every group's gradient finite and non-zero (no FD there). */
+static void check_groups_finite(const char *label, const Setup *s) {
+  for (int k = 0; k < DMN_NGROUP; k++) {
+    double *g = params_group(&s->g, &s->m, k), nrm = 0;
+    int finite = 1;
+    for (size_t i = 0; i < s->m.group_n[k]; i++) {
+      finite &= isfinite(g[i]);
+      nrm += g[i] * g[i];
+    }
+    printf("  %s |grad %-10s| = %.3e (%zu entries)\n", label, dmn_group_names[k], sqrt(nrm), s->m.group_n[k]);
+    CHECK(finite && nrm > 0, "%s: gradient of %s finite and non-zero", label, dmn_group_names[k]);
+  }
+}
+
 static PetscErrorCode check_fd_h(const char *label, const DmnConfig *c, int expect_pass, Setup *keep, double h_rel) {
   PetscFunctionBeginUser;
   Setup s;
@@ -130,16 +144,7 @@ int main(int argc, char **argv) {
     c.sim_steps = 600;
     Setup s;
     PetscCall(setup(&s, &c, NULL));
-    for (int k = 0; k < DMN_NGROUP; k++) {
-      double *g = params_group(&s.g, &s.m, k), nrm = 0;
-      int finite = 1;
-      for (size_t i = 0; i < s.m.group_n[k]; i++) {
-        finite &= isfinite(g[i]);
-        nrm += g[i] * g[i];
-      }
-      printf("  spiking mode |grad %-10s| = %.3e\n", dmn_group_names[k], sqrt(nrm));
-      CHECK(finite && nrm > 0, "spiking-mode gradient of %s finite and non-zero", dmn_group_names[k]);
-    }
+    check_groups_finite("spiking mode", &s);
     PetscCall(teardown(&s));
   }
 
@@ -241,16 +246,7 @@ int main(int argc, char **argv) {
         c.sim_steps = 500;
         Setup s;
         PetscCall(setup(&s, &c, NULL));
-        for (int k = 0; k < DMN_NGROUP; k++) {
-          double *g = params_group(&s.g, &s.m, k), nrm = 0;
-          int finite = 1;
-          for (size_t i = 0; i < s.m.group_n[k]; i++) {
-            finite &= isfinite(g[i]);
-            nrm += g[i] * g[i];
-          }
-          printf("  flywire_right, spiking |grad %-10s| = %.3e (%zu entries)\n", dmn_group_names[k], sqrt(nrm), s.m.group_n[k]);
-          CHECK(finite && nrm > 0, "flywire_right gradient of %s finite and non-zero", dmn_group_names[k]);
-        }
+        check_groups_finite("flywire_right, spiking", &s);
         PetscCall(teardown(&s));
       }
     }
