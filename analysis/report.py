@@ -7,7 +7,8 @@ dmn_merge.  Per run: trajectory.png (arena, odor field, paths of the stored
 evaluation episodes), neural_activity.png (spike rasters per layer, DN rates,
 descending drives), odor_response.png (left/right antenna input over time),
 learning_curves.png (every loss term, gradient norm, success metrics per
-update).  For a merged sweep: lesion_effect.png (intact vs lesioned vs
+update), decodability.png/.csv (cross-validated R^2 of the source bearing
+from each layer's activity, with 2 or more stored evaluation episodes).  For a merged sweep: lesion_effect.png (intact vs lesioned vs
 retrained per condition, 95% confidence intervals over evaluation episodes),
 summary.csv and summary.md, and the per-run figures under runs/<NN_name>/.
 Uses Debian's python3-h5py, python3-numpy and python3-matplotlib."""
@@ -180,6 +181,72 @@ def fig_learning(g, out, made, title):
     save(fig, os.path.join(out, "learning_curves.png"), made)
 
 
+def bearing_decodability(g, cfg, bin_ms=50.0):
+    """Cross-validated R^2 with which each layer's activity predicts the
+    bearing of the source (sin and cos of source direction minus heading):
+    ridge regression on per-neuron spike counts in bin_ms bins, leave one
+    evaluation episode out (TRAINING-NOTES: if the DNs carry no direction, no
+    optimiser will find steering).  None when fewer than 2 episodes."""
+    eps = [ep for ep in episodes(g) if "spikes" in ep]
+    if len(eps) < 2:
+        return None
+    dt = float(config_value(cfg, "sim", "dt", 1.0))
+    sx, sy = float(config_value(cfg, "odor", "source_x", 50)), float(config_value(cfg, "odor", "source_y", 50))
+    w = max(1, int(round(bin_ms / dt)))
+    Y, X, E = [], {l: [] for l in LAYERS}, []
+    for k, ep in enumerate(eps):
+        p, psi = ep["position"][:, :2], ep["heading"][:]
+        T = len(psi) // w * w
+        b = np.arctan2(sy - p[:T, 1], sx - p[:T, 0]) - psi[:T]
+        Y.append(np.stack([np.sin(b), np.cos(b)], 1).reshape(-1, w, 2).mean(1))
+        E.append(np.full(T // w, k))
+        for l in LAYERS:
+            s = ep["spikes"][l]
+            n = int(s.attrs.get("n_neurons", 0))
+            step, neuron = s["step"][:], s["neuron"][:]
+            keep = step < T
+            c = np.zeros((T // w, max(n, 1)))
+            np.add.at(c, (step[keep] // w, neuron[keep]), 1.0)
+            X[l].append(c)
+    Y, E = np.concatenate(Y), np.concatenate(E)
+    r2 = {}
+    for l in LAYERS:
+        A = np.concatenate(X[l])
+        A = (A - A.mean(0)) / np.maximum(A.std(0), 1e-9)
+        pred = np.zeros_like(Y)
+        for k in np.unique(E):
+            tr, te = E != k, E == k
+            K = A[tr] @ A[tr].T
+            lam = max(np.trace(K) / len(K), 1e-9)  # ridge in units of the mean feature power
+            alpha = np.linalg.solve(K + lam * np.eye(len(K)), Y[tr] - Y[tr].mean(0))
+            pred[te] = A[te] @ (A[tr].T @ alpha) + Y[tr].mean(0)
+        ss = ((Y - Y.mean(0)) ** 2).sum(0)
+        r2[l] = 1 - ((Y - pred) ** 2).sum(0) / np.maximum(ss, 1e-12)
+    return r2
+
+
+def fig_decodability(g, cfg, out, made, title):
+    r2 = bearing_decodability(g, cfg)
+    if r2 is None:
+        return
+    fig, ax = plt.subplots(figsize=(7, 4))
+    x = np.arange(len(LAYERS))
+    ax.bar(x - 0.2, [r2[l][0] for l in LAYERS], 0.4, label="sin(bearing): left/right")
+    ax.bar(x + 0.2, [r2[l][1] for l in LAYERS], 0.4, label="cos(bearing): ahead/behind")
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks(x)
+    ax.set_xticklabels(LAYERS)
+    ax.set(ylabel="cross-validated R²", ylim=(min(-0.2, min(min(v) for v in r2.values()) - 0.05), 1),
+           title=f"{title}: bearing to the source decodable from each layer")
+    ax.legend(fontsize=8)
+    save(fig, os.path.join(out, "decodability.png"), made)
+    with open(os.path.join(out, "decodability.csv"), "w") as fp:
+        fp.write("layer,r2_sin_bearing,r2_cos_bearing\n")
+        for l in LAYERS:
+            fp.write(f"{l},{r2[l][0]:.4f},{r2[l][1]:.4f}\n")
+    made.append(os.path.join(out, "decodability.csv"))
+
+
 def run_figures(g, out, made, title):
     os.makedirs(out, exist_ok=True)
     cfg = text(g["config"][()]) if "config" in g else ""
@@ -187,6 +254,7 @@ def run_figures(g, out, made, title):
     fig_neural(g, cfg, out, made, title)
     fig_odor(g, cfg, out, made, title)
     fig_learning(g, out, made, title)
+    fig_decodability(g, cfg, out, made, title)
 
 
 def ci95(x):
