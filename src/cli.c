@@ -554,6 +554,7 @@ static PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int
     cfg.circuit_spike_fn = DMN_SPIKE_SIGMOID;
     cfg.circuit_detach_reset = 0;
     cfg.grad_sensory_feedback = DMN_FEEDBACK_FULL;
+    cfg.grad_tape = DMN_TAPE_DOUBLE; /* real-valued spikes, unrounded V and I */
     cfg.sim_steps = o->grad_steps;
   }
   DmnModel m;

@@ -94,6 +94,7 @@
   X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
   X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
+  X(grad, tape,         ENUM,   0, "double|compact", 0, 0, "", "BPTT tape: V, I in double and spikes as doubles (24 B per neuron-step), or V, I in float and spikes as bytes (9 B; Heaviside only; the forward pass is unchanged, the backward reads rounded V, I)") \
   X(train, episodes,    INT,    3200,  "", 0, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks)); 0 = evaluate only") \
   X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \
   X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate of every group whose lr_<group> is -1") \
@@ -188,6 +189,7 @@ enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 }
 enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
 enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, DMN_SOURCE_HEMIBRAIN = 3 };
 enum { DMN_HEMI_BOTH = 0, DMN_HEMI_LEFT = 1, DMN_HEMI_RIGHT = 2 };
+enum { DMN_TAPE_DOUBLE = 0, DMN_TAPE_COMPACT = 1 };
 
 typedef enum { DMN_T_DOUBLE, DMN_T_INT, DMN_T_BOOL, DMN_T_ENUM, DMN_T_STRING } DmnFieldType;
 

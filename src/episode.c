@@ -15,9 +15,16 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
   size_t T = (size_t)m->T, n = (size_t)m->n_neuron;
   t->T = m->T;
   t->n_neuron = m->n_neuron;
-  t->v = zalloc(T * n);
-  t->s = zalloc(T * n);
-  t->cur = zalloc(T * n);
+  t->compact = m->cfg.grad_tape == DMN_TAPE_COMPACT;
+  if (t->compact) {
+    t->v32 = calloc(T * n + 1, sizeof(float));
+    t->cur32 = calloc(T * n + 1, sizeof(float));
+    t->s8 = calloc(T * n + 1, 1);
+  } else {
+    t->v = zalloc(T * n);
+    t->s = zalloc(T * n);
+    t->cur = zalloc(T * n);
+  }
   t->recept = zalloc(T * (size_t)m->n[DMN_L_ORN]);
   t->conc = zalloc(T * 2);
   t->q = zalloc(T * (size_t)m->n[DMN_L_DN]);
@@ -30,6 +37,9 @@ void tape_free(DmnTape *t) {
   free(t->v);
   free(t->s);
   free(t->cur);
+  free(t->v32);
+  free(t->cur32);
+  free(t->s8);
   free(t->recept);
   free(t->conc);
   free(t->q);
@@ -51,6 +61,12 @@ void work_alloc(const DmnModel *m, DmnWork *w) {
   w->d_recept = zalloc((size_t)m->n[DMN_L_ORN]);
   w->d_q = zalloc((size_t)m->n[DMN_L_DN]);
   w->q_prev = zalloc((size_t)m->n[DMN_L_DN]);
+  w->row_v = zalloc(n);
+  w->row_s = zalloc(n);
+  w->row_cur = zalloc(n);
+  w->row_v1 = zalloc(n);
+  w->row_s1 = zalloc(n);
+  w->row_cur1 = zalloc(n);
 }
 
 void work_free(DmnWork *w) {
@@ -64,6 +80,12 @@ void work_free(DmnWork *w) {
   free(w->d_recept);
   free(w->d_q);
   free(w->q_prev);
+  free(w->row_v);
+  free(w->row_s);
+  free(w->row_cur);
+  free(w->row_v1);
+  free(w->row_s1);
+  free(w->row_cur1);
   memset(w, 0, sizeof(*w));
 }
 
@@ -73,6 +95,17 @@ void episode_start_pose(const DmnModel *m, int stream, long individual, long epi
   p0[0] = m->env.src[0] + m->cfg.arena_start_radius * cos(ang);
   p0[1] = m->env.src[1] + m->cfg.arena_start_radius * sin(ang);
   *psi0 = 2.0 * M_PI * util_rng_uniform(&r);
+}
+
+/* Compact tape: one step back to double (the forward kept full precision;
+ * the backward reads V and I rounded to float, spikes exactly). */
+static void tape_load_row(const DmnTape *tape, int t, double *v, double *s, double *cur) {
+  size_t n = (size_t)tape->n_neuron, o = (size_t)t * n;
+  for (size_t i = 0; i < n; i++) {
+    v[i] = tape->v32[o + i];
+    s[i] = tape->s8[o + i];
+    if (cur) cur[i] = tape->cur32[o + i];
+  }
 }
 
 static SnnConst snn_const(const DmnModel *m) {
@@ -139,13 +172,18 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   for (int t = 0; t < T; t++) {
     const double *pp = t ? tape->body[t - 1].p : p0;
     double psi_prev = t ? tape->body[t - 1].psi : psi0;
-    double *cur = tape->cur + (size_t)t * n, *v = tape->v + (size_t)t * n, *s = tape->s + (size_t)t * n;
+    double *cur, *v, *s;
+    const double *cur_prev;
+    if (tape->compact) { /* compute in double rows, store rounded below */
+      cur = w->row_cur, v = w->row_v, s = w->row_s, cur_prev = w->row_cur1;
+    } else {
+      cur = tape->cur + (size_t)t * n, v = tape->v + (size_t)t * n, s = tape->s + (size_t)t * n, cur_prev = cur - n;
+    }
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
     env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
     /* cur[t] = a_s cur[t-1] + W x[t] */
     if (t) {
-      const double *cur_prev = cur - n;
       for (int i = 0; i < n; i++) cur[i] = m->a_syn * cur_prev[i];
     } else {
       memset(cur, 0, sizeof(double) * (size_t)n);
@@ -156,6 +194,17 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
         if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
       int o = m->layer_off[l];
       snn_lif_forward(&k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], w->vp + o, v + o, s + o);
+    }
+    if (tape->compact) {
+      size_t row = (size_t)t * n;
+      for (int i = 0; i < n; i++) {
+        tape->v32[row + i] = (float)v[i];
+        tape->cur32[row + i] = (float)cur[i];
+        tape->s8[row + i] = (uint8_t)(s[i] != 0.0);
+      }
+      double *tmp = w->row_cur; /* this step's I is the next step's I[t-1], kept in double */
+      w->row_cur = w->row_cur1;
+      w->row_cur1 = tmp;
     }
     /* motor (MODEL §4): q = a_q q + (1 - a_q) s_DN / dt;  d = tanh(M q + m) */
     double *q = tape->q + (size_t)t * n_dn, *dr = tape->drive + 2 * t;
@@ -181,8 +230,7 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   double hz = 1000.0 / (T * m->dt);
   memset(tape->rate_hz, 0, sizeof(double) * (size_t)n);
   for (int t = 0; t < T; t++) {
-    const double *s = tape->s + (size_t)t * n;
-    for (int i = 0; i < n; i++) tape->rate_hz[i] += s[i];
+    for (int i = 0; i < n; i++) tape->rate_hz[i] += tape_spike(tape, (size_t)t * n + i);
   }
   for (int i = 0; i < n; i++) tape->rate_hz[i] *= hz;
 
@@ -216,9 +264,9 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   for (int t0 = 0; t0 + win <= T && n_kc; t0 += win, n_win++) {
     int active = 0;
     for (int t = t0; t < t0 + win; t++) {
-      const double *s = tape->s + (size_t)t * n + o_kc;
+      size_t row = (size_t)t * n + (size_t)o_kc;
       for (int i = 0; i < n_kc; i++)
-        if (s[i] > 0.5 && last[o_kc + i] != n_win) {
+        if (tape_spike(tape, row + (size_t)i) > 0.5 && last[o_kc + i] != n_win) {
           last[o_kc + i] = n_win;
           active++;
         }
@@ -232,7 +280,8 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
     for (int t = 0; t < T; t++) {
       for (int l = 0; l < DMN_NLAYER; l++)
         for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
-          if (!isfinite(tape->v[(size_t)t * n + i]) || !isfinite(tape->cur[(size_t)t * n + i])) {
+          if (tape->compact ? !isfinite(tape->v32[(size_t)t * n + i]) || !isfinite(tape->cur32[(size_t)t * n + i])
+                            : !isfinite(tape->v[(size_t)t * n + i]) || !isfinite(tape->cur[(size_t)t * n + i])) {
             snprintf(err, DMN_ERR_MAX, "non-finite membrane state in layer %s (neuron %d) at step %d of the episode",
                      dmn_layer_names[l], i - m->layer_off[l], t);
             PetscFunctionReturn(PETSC_ERR_FP);
@@ -264,7 +313,15 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
   const int sense_from = m->feedback == DMN_FEEDBACK_FULL ? 0 : (m->feedback == DMN_FEEDBACK_WINDOW ? T - m->window : T);
 
   for (int t = T - 1; t >= 0; t--) {
-    const double *v = tape->v + (size_t)t * n, *s = tape->s + (size_t)t * n, *cur = tape->cur + (size_t)t * n;
+    const double *v, *s, *cur, *v_prev = NULL, *s_prev = NULL; /* this step and the one before */
+    if (tape->compact) {
+      tape_load_row(tape, t, w->row_v, w->row_s, w->row_cur);
+      if (t) tape_load_row(tape, t - 1, w->row_v1, w->row_s1, NULL);
+      v = w->row_v, s = w->row_s, cur = w->row_cur, v_prev = w->row_v1, s_prev = w->row_s1;
+    } else {
+      v = tape->v + (size_t)t * n, s = tape->s + (size_t)t * n, cur = tape->cur + (size_t)t * n;
+      if (t) v_prev = v - n, s_prev = s - n;
+    }
     const double *pp = t ? tape->body[t - 1].p : tape->p0;
     double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
     const double *dr = tape->drive + 2 * t;
@@ -306,7 +363,7 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
       int o = m->layer_off[l], nl = m->n[l];
       const double *vprev;
       if (t) {
-        const double *v1 = v - n + o, *s1 = s - n + o;
+        const double *v1 = v_prev + o, *s1 = s_prev + o;
         for (int i = 0; i < nl; i++) w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
       } else {
         for (int i = 0; i < nl; i++) w->vp_prev[o + i] = m->v_rest;

@@ -5,15 +5,20 @@
 #ifndef DMN_EPISODE_H
 #define DMN_EPISODE_H
 
+#include <stdint.h>
+
 #include "body.h"
 #include "loss.h"
 #include "model.h"
 
 typedef struct DmnTape {
   int T, n_neuron;
+  int compact;    /* grad.tape: compact -> v32, cur32, s8 instead of v, cur, s */
   double *v;      /* (T x n_neuron) membrane potential, mV */
   double *s;      /* (T x n_neuron) spikes (0/1; real in smooth mode) */
   double *cur;    /* (T x n_neuron) synaptic current I, mV */
+  float *v32, *cur32; /* (T x n_neuron) the same, rounded to float (compact tape) */
+  uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact tape) */
   double *recept; /* (T x n_orn) receptor responses */
   double *conc;   /* (T x 2) odor at the left / right antenna */
   double *q;      /* (T x n_dn) filtered DN rate, spikes/ms */
@@ -29,7 +34,12 @@ typedef struct DmnTape {
 /* Per-episode scratch for the forward state and the adjoint carries. */
 typedef struct DmnWork {
   double *vp, *vp_prev, *g_vp, *g_i, *d_s, *d_x, *d_nu, *d_recept, *d_q, *q_prev;
+  /* (n_neuron) one step of V, s, I (and the step before) in double, for a compact tape */
+  double *row_v, *row_s, *row_cur, *row_v1, *row_s1, *row_cur1;
 } DmnWork;
+
+/* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */
+static inline double tape_spike(const DmnTape *t, size_t idx) { return t->compact ? (double)t->s8[idx] : t->s[idx]; }
 
 void tape_alloc(const DmnModel *m, DmnTape *t);
 void tape_free(DmnTape *t);

@@ -36,14 +36,14 @@ void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpis
   for (int l = 0; l < DMN_NLAYER; l++) {
     int cnt = 0;
     for (int k = 0; k < T; k++)
-      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += t->s[(size_t)k * n + i] > 0.5;
+      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += tape_spike(t, (size_t)k * n + i) > 0.5;
     r->n_spikes[l] = cnt;
     r->spike_step[l] = xmalloc(sizeof(int) * cnt);
     r->spike_id[l] = xmalloc(sizeof(int) * cnt);
     cnt = 0;
     for (int k = 0; k < T; k++)
       for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
-        if (t->s[(size_t)k * n + i] > 0.5) {
+        if (tape_spike(t, (size_t)k * n + i) > 0.5) {
           r->spike_step[l][cnt] = k;
           r->spike_id[l][cnt++] = i - m->layer_off[l];
         }
