@@ -16,14 +16,25 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
   t->T = m->T;
   t->n_neuron = m->n_neuron;
   t->compact = m->cfg.grad_tape == DMN_TAPE_COMPACT;
+  t->rows = m->T;
+  /* checkpointed BPTT: K rows (K = sqrt(T) by default); a compact tape stores every step */
+  long K_cfg = m->cfg.grad_checkpoint < 0 ? lround(sqrt((double)m->T)) : m->cfg.grad_checkpoint;
+  if (t->compact) K_cfg = 0;
+  if (K_cfg > 0 && K_cfg < m->T) {
+    size_t K = (size_t)K_cfg, n_seg = (T + K - 1) / K;
+    t->rows = (int)K;
+    t->ck_vp = zalloc(n_seg * n);
+    t->ck_cur = zalloc(n_seg * n);
+    t->s8 = calloc(T * n + 1, 1); /* every spike still, for records and rasters (1 B per neuron-step) */
+  }
   if (t->compact) {
     t->v32 = calloc(T * n + 1, sizeof(float));
     t->cur32 = calloc(T * n + 1, sizeof(float));
     t->s8 = calloc(T * n + 1, 1);
   } else {
-    t->v = zalloc(T * n);
-    t->s = zalloc(T * n);
-    t->cur = zalloc(T * n);
+    t->v = zalloc((size_t)t->rows * n);
+    t->s = zalloc((size_t)t->rows * n);
+    t->cur = zalloc((size_t)t->rows * n);
   }
   t->recept = zalloc(T * (size_t)m->n[DMN_L_ORN]);
   t->conc = zalloc(T * 2);
@@ -37,6 +48,8 @@ void tape_free(DmnTape *t) {
   free(t->v);
   free(t->s);
   free(t->cur);
+  free(t->ck_vp);
+  free(t->ck_cur);
   free(t->v32);
   free(t->cur32);
   free(t->s8);
@@ -152,6 +165,32 @@ static void nav_distance(const DmnModel *m, const double p[2], double *dist, dou
   grad[1] = *dist > 0 ? dy / *dist : 0.0;
 }
 
+/* The circuit's part of step t (MODEL §2): I = a_s I[t-1] + W x + receptor
+ * drive, then every layer's LIF update, signals crossing all layers within
+ * the step.  vp: post-reset V of step t-1 in, of step t out.  Shared by the
+ * forward pass and the recomputation of checkpointed BPTT, so both compute
+ * the same bits. */
+static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k,
+                                   const double *rec, const double *cur_prev, double *vp, double *cur, double *v, double *s) {
+  PetscFunctionBeginUser;
+  const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
+  if (cur_prev) { /* cur[t] = a_s cur[t-1] + W x[t] */
+    for (int i = 0; i < n; i++)
+      cur[i] = m->a_syn * cur_prev[i];
+  } else {
+    memset(cur, 0, sizeof(double) * (size_t)n);
+  }
+  for (int i = 0; i < n_orn; i++)
+    cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
+  for (int l = 0; l < DMN_NLAYER; l++) {
+    for (int j = 0; j < 2; j++)
+      if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
+    int o = m->layer_off[l];
+    snn_lif_forward(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o);
+  }
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
                                DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
@@ -160,13 +199,30 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   tape->p0[0] = p0[0];
   tape->p0[1] = p0[1];
   tape->psi0 = psi0;
-  for (int i = 0; i < n; i++) w->vp[i] = m->v_rest; /* V = V_rest, cur = 0 at the start */
+  for (int i = 0; i < n; i++)
+    w->vp[i] = m->v_rest; /* V = V_rest, cur = 0 at the start */
   memset(w->q_prev, 0, sizeof(double) * (size_t)n_dn);
   /* Feet before the first step: the drive the circuit gives at rest, tanh(m)
    * (body-reference U2), so the first step does not jerk the heading. */
   tape->d_init[0] = tanh(p->motor_b[0]);
   tape->d_init[1] = tanh(p->motor_b[1]);
   body_feet(&m->body, -1, tape->d_init, tape->r_init);
+
+  /* Spike statistics accumulate as the episode runs (a checkpointed tape
+   * does not keep every step).  KC population sparseness: the fraction of
+   * KCs that spike within a 100 ms window, averaged over the whole windows
+   * of the episode (a KC counted as active for having spiked once in 5 s
+   * would overstate it while the fly walks through changing odor). */
+  memset(tape->rate_hz, 0, sizeof(double) * (size_t)n);
+  int win = (int)(100.0 / m->dt + 0.5), o_kc = m->layer_off[DMN_L_KC], n_kc = m->n[DMN_L_KC];
+  if (win < 1) win = 1;
+  const int n_win = T / win;
+  double kc_active = 0.0;
+  int kc_count = 0;
+  double *last = w->d_s; /* scratch here: the window in which each KC last spiked (the backward pass overwrites it) */
+  for (int i = 0; i < n_kc; i++)
+    last[o_kc + i] = -1.0;
+  const int K = tape->rows;
 
   double nav = 0.0, energy = 0.0, path = 0.0;
   for (int t = 0; t < T; t++) {
@@ -177,23 +233,34 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
     if (tape->compact) { /* compute in double rows, store rounded below */
       cur = w->row_cur, v = w->row_v, s = w->row_s, cur_prev = w->row_cur1;
     } else {
-      cur = tape->cur + (size_t)t * n, v = tape->v + (size_t)t * n, s = tape->s + (size_t)t * n, cur_prev = cur - n;
+      cur = tape->cur + tape_row(tape, t), v = tape->v + tape_row(tape, t), s = tape->s + tape_row(tape, t);
+      cur_prev = t ? tape->cur + tape_row(tape, t - 1) : NULL;
+    }
+    if (tape->ck_vp && t % K == 0) { /* checkpoint: the state entering this segment */
+      size_t j = (size_t)(t / K) * (size_t)n;
+      memcpy(tape->ck_vp + j, w->vp, sizeof(double) * (size_t)n);
+      if (cur_prev) memcpy(tape->ck_cur + j, cur_prev, sizeof(double) * (size_t)n);
     }
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
     env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
-    /* cur[t] = a_s cur[t-1] + W x[t] */
-    if (t) {
-      for (int i = 0; i < n; i++) cur[i] = m->a_syn * cur_prev[i];
-    } else {
-      memset(cur, 0, sizeof(double) * (size_t)n);
-    }
-    for (int i = 0; i < n_orn; i++) cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
-    for (int l = 0; l < DMN_NLAYER; l++) {
-      for (int j = 0; j < 2; j++)
-        if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
-      int o = m->layer_off[l];
-      snn_lif_forward(&k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], w->vp + o, v + o, s + o);
+    PetscCall(circuit_step(m, p, d, &k, rec, t ? cur_prev : NULL, w->vp, cur, v, s));
+    for (int i = 0; i < n; i++)
+      tape->rate_hz[i] += s[i];
+    if (tape->s8 && !tape->compact)
+      for (int i = 0; i < n; i++)
+        tape->s8[(size_t)t * n + i] = (uint8_t)(s[i] > 0.5);
+    if (t < n_win * win) {
+      int wi = t / win;
+      for (int i = 0; i < n_kc; i++)
+        if (s[o_kc + i] > 0.5 && last[o_kc + i] != wi) {
+          last[o_kc + i] = wi;
+          kc_count++;
+        }
+      if (t % win == win - 1) {
+        kc_active += n_kc ? (double)kc_count / n_kc : 0.0;
+        kc_count = 0;
+      }
     }
     if (tape->compact) {
       size_t row = (size_t)t * n;
@@ -209,11 +276,13 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
     /* motor (MODEL §4): q = a_q q + (1 - a_q) s_DN / dt;  d = tanh(M q + m) */
     double *q = tape->q + (size_t)t * n_dn, *dr = tape->drive + 2 * t;
     const double *s_dn = s + m->layer_off[DMN_L_DN];
-    for (int i = 0; i < n_dn; i++) q[i] = m->a_q * w->q_prev[i] + (1.0 - m->a_q) * s_dn[i] / m->dt;
+    for (int i = 0; i < n_dn; i++)
+      q[i] = m->a_q * w->q_prev[i] + (1.0 - m->a_q) * s_dn[i] / m->dt;
     memcpy(w->q_prev, q, sizeof(double) * (size_t)n_dn);
     for (int side = 0; side < 2; side++) {
       double z = p->motor_b[side];
-      for (int i = 0; i < n_dn; i++) z += p->motor_w[side * n_dn + i] * q[i];
+      for (int i = 0; i < n_dn; i++)
+        z += p->motor_w[side * n_dn + i] * q[i];
       dr[side] = tanh(z);
     }
     /* body (MODEL §5) */
@@ -228,11 +297,8 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
 
   /* rates nu_i = 1000 / (T dt) sum_t s_i[t] (Hz) */
   double hz = 1000.0 / (T * m->dt);
-  memset(tape->rate_hz, 0, sizeof(double) * (size_t)n);
-  for (int t = 0; t < T; t++) {
-    for (int i = 0; i < n; i++) tape->rate_hz[i] += tape_spike(tape, (size_t)t * n + i);
-  }
-  for (int i = 0; i < n; i++) tape->rate_hz[i] *= hz;
+  for (int i = 0; i < n; i++)
+    tape->rate_hz[i] *= hz;
 
   DmnLoss *L = &tape->loss;
   memset(L, 0, sizeof(*L));
@@ -248,40 +314,21 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   M->path_length = path;
   for (int l = 0; l < DMN_NLAYER; l++) {
     double sum = 0.0;
-    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) sum += tape->rate_hz[i];
+    for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+      sum += tape->rate_hz[i];
     M->rate_hz[l] = m->n[l] ? sum / m->n[l] : 0.0;
   }
-  /* KC population sparseness: the fraction of KCs that spike within a
-   * 100 ms window, averaged over the windows of the episode (a KC counted
-   * as active for having spiked once in 5 s would overstate it while the
-   * fly walks through changing odor). */
-  int win = (int)(100.0 / m->dt + 0.5), n_win = 0, o_kc = m->layer_off[DMN_L_KC], n_kc = m->n[DMN_L_KC];
-  M->kc_active_fraction = 0.0;
-  if (win < 1) win = 1;
-  /* row order over the tape; w->d_s is scratch here (the backward pass overwrites it) */
-  double *last = w->d_s;
-  for (int i = 0; i < n_kc; i++) last[o_kc + i] = -1.0;
-  for (int t0 = 0; t0 + win <= T && n_kc; t0 += win, n_win++) {
-    int active = 0;
-    for (int t = t0; t < t0 + win; t++) {
-      size_t row = (size_t)t * n + (size_t)o_kc;
-      for (int i = 0; i < n_kc; i++)
-        if (tape_spike(tape, row + (size_t)i) > 0.5 && last[o_kc + i] != n_win) {
-          last[o_kc + i] = n_win;
-          active++;
-        }
-    }
-    M->kc_active_fraction += (double)active / n_kc;
-  }
-  if (n_win) M->kc_active_fraction /= n_win;
+  M->kc_active_fraction = n_win ? kc_active / n_win : 0.0;
 
   if (!isfinite(L->total)) {
-    /* Find where it went wrong, only on failure (no cost on the normal path). */
+    /* Find where it went wrong, only on failure (no cost on the normal path);
+     * a checkpointed tape holds the neuron rows of its last segment only. */
     for (int t = 0; t < T; t++) {
-      for (int l = 0; l < DMN_NLAYER; l++)
+      int held = tape->compact || tape->rows == T || t >= T - tape->rows;
+      for (int l = 0; l < DMN_NLAYER && held; l++)
         for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
           if (tape->compact ? !isfinite(tape->v32[(size_t)t * n + i]) || !isfinite(tape->cur32[(size_t)t * n + i])
-                            : !isfinite(tape->v[(size_t)t * n + i]) || !isfinite(tape->cur[(size_t)t * n + i])) {
+                            : !isfinite(tape->v[tape_row(tape, t) + i]) || !isfinite(tape->cur[tape_row(tape, t) + i])) {
             snprintf(err, DMN_ERR_MAX, "non-finite membrane state in layer %s (neuron %d) at step %d of the episode",
                      dmn_layer_names[l], i - m->layer_off[l], t);
             PetscFunctionReturn(PETSC_ERR_FP);
@@ -312,112 +359,138 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
   double d_r[2 * DMN_LEGS] = {0}, d_p[2] = {0, 0}, d_psi = 0.0;
   const int sense_from = m->feedback == DMN_FEEDBACK_FULL ? 0 : (m->feedback == DMN_FEEDBACK_WINDOW ? T - m->window : T);
 
-  for (int t = T - 1; t >= 0; t--) {
-    const double *v, *s, *cur, *v_prev = NULL, *s_prev = NULL; /* this step and the one before */
-    if (tape->compact) {
-      tape_load_row(tape, t, w->row_v, w->row_s, w->row_cur);
-      if (t) tape_load_row(tape, t - 1, w->row_v1, w->row_s1, NULL);
-      v = w->row_v, s = w->row_s, cur = w->row_cur, v_prev = w->row_v1, s_prev = w->row_s1;
-    } else {
-      v = tape->v + (size_t)t * n, s = tape->s + (size_t)t * n, cur = tape->cur + (size_t)t * n;
-      if (t) v_prev = v - n, s_prev = s - n;
-    }
-    const double *pp = t ? tape->body[t - 1].p : tape->p0;
-    double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
-    const double *dr = tape->drive + 2 * t;
-
-    /* loss: w_nav mean_t |p_t - g| */
-    double dist, gd[2];
-    nav_distance(m, tape->body[t].p, &dist, gd);
-    d_p[0] += w_nav * gd[0];
-    d_p[1] += w_nav * gd[1];
-
-    /* body */
-    double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0}, d_p_prev[2], d_psi_prev;
-    const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
-    body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], d_r, d_psi, d_p, d_d, d_r_prev, d_p_prev, &d_psi_prev);
-
-    /* loss: w_energy mean_t |d_t|^2 */
-    d_d[0] += 2.0 * w_energy * dr[0];
-    d_d[1] += 2.0 * w_energy * dr[1];
-
-    /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
-    const double *q = tape->q + (size_t)t * n_dn;
-    for (int i = 0; i < n; i++) w->d_s[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
-    for (int side = 0; side < 2; side++) {
-      double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
-      g->motor_b[side] += dz;
-      for (int i = 0; i < n_dn; i++) {
-        g->motor_w[side * n_dn + i] += dz * q[i];
-        w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
+  /* Segments of K steps, last first.  Without checkpoints there is one
+   * segment holding every step; with grad.checkpoint = K each segment's
+   * neuron rows are first recomputed from its checkpoint, bit for bit as
+   * the forward pass computed them (circuit_step). */
+  const int K = tape->rows, n_seg = (T + K - 1) / K;
+  for (int seg = n_seg - 1; seg >= 0; seg--) {
+    const int t0 = seg * K, t1 = t0 + K < T ? t0 + K : T;
+    const double *ck_vp = tape->ck_vp ? tape->ck_vp + (size_t)seg * n : NULL;
+    if (tape->ck_vp) {
+      memcpy(w->vp, ck_vp, sizeof(double) * (size_t)n);
+      for (int t = t0; t < t1; t++) {
+        const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
+        PetscCall(circuit_step(m, p, d, &k, tape->recept + (size_t)t * n_orn, cur_prev, w->vp, tape->cur + tape_row(tape, t),
+                               tape->v + tape_row(tape, t), tape->s + tape_row(tape, t)));
       }
     }
-    double *ds_dn = w->d_s + m->layer_off[DMN_L_DN];
-    for (int i = 0; i < n_dn; i++) {
-      ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
-      w->d_q[i] *= m->a_q; /* carry to q[t-1] */
-    }
-
-    /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
-    for (int l = DMN_NLAYER - 1; l >= 0; l--) {
-      int o = m->layer_off[l], nl = m->n[l];
-      const double *vprev;
-      if (t) {
-        const double *v1 = v_prev + o, *s1 = s_prev + o;
-        for (int i = 0; i < nl; i++) w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
+    for (int t = t1 - 1; t >= t0; t--) {
+      const double *v, *s, *cur, *v_prev = NULL, *s_prev = NULL; /* this step and the one before */
+      if (tape->compact) {
+        tape_load_row(tape, t, w->row_v, w->row_s, w->row_cur);
+        if (t) tape_load_row(tape, t - 1, w->row_v1, w->row_s1, NULL);
+        v = w->row_v, s = w->row_s, cur = w->row_cur;
+        if (t) v_prev = w->row_v1, s_prev = w->row_s1;
       } else {
-        for (int i = 0; i < nl; i++) w->vp_prev[o + i] = m->v_rest;
+        v = tape->v + tape_row(tape, t), s = tape->s + tape_row(tape, t), cur = tape->cur + tape_row(tape, t);
+        if (t > t0 || (t && !ck_vp)) v_prev = tape->v + tape_row(tape, t - 1), s_prev = tape->s + tape_row(tape, t - 1);
       }
-      vprev = w->vp_prev + o;
-      snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o, vprev, w->d_s + o,
-                       w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
-      for (int j = 0; j < 2; j++)
-        if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w->d_x, w->d_s, g));
-    }
+      const double *pp = t ? tape->body[t - 1].p : tape->p0;
+      double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
+      const double *dr = tape->drive + 2 * t;
 
-    /* receptors -> ORN: x = g_i r_i */
-    const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->d_x + m->layer_off[DMN_L_ORN];
-    for (int i = 0; i < n_orn; i++) {
-      g->orn_gain[i] += dx_orn[i] * rec[i];
-      w->d_recept[i] = dx_orn[i] * p->orn_gain[i];
-    }
-    /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
-    if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);
+      /* loss: w_nav mean_t |p_t - g| */
+      double dist, gd[2];
+      nav_distance(m, tape->body[t].p, &dist, gd);
+      d_p[0] += w_nav * gd[0];
+      d_p[1] += w_nav * gd[1];
 
-    memcpy(d_r, d_r_prev, sizeof d_r);
-    d_p[0] = d_p_prev[0];
-    d_p[1] = d_p_prev[1];
-    d_psi = d_psi_prev;
+      /* body */
+      double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0}, d_p_prev[2], d_psi_prev;
+      const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
+      body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], d_r, d_psi, d_p, d_d, d_r_prev, d_p_prev, &d_psi_prev);
 
-    /* Exploding gradients (MODEL §8) are caught where they happen: the pose
-     * adjoint every step, the neurons' carried adjoints every 16 steps. */
-    int bad_pose = !isfinite(d_p[0] + d_p[1] + d_psi);
-    if (bad_pose || (t & 15) == 0) {
-      const char *where = bad_pose ? "body pose" : NULL;
-      for (int l = 0; l < DMN_NLAYER && !where; l++) {
-        double sum = 0.0;
-        for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) sum += w->g_vp[i] + w->g_i[i];
-        if (!isfinite(sum)) where = dmn_layer_names[l];
+      /* loss: w_energy mean_t |d_t|^2 */
+      d_d[0] += 2.0 * w_energy * dr[0];
+      d_d[1] += 2.0 * w_energy * dr[1];
+
+      /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
+      const double *q = tape->q + (size_t)t * n_dn;
+      for (int i = 0; i < n; i++)
+        w->d_s[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
+      for (int side = 0; side < 2; side++) {
+        double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
+        g->motor_b[side] += dz;
+        for (int i = 0; i < n_dn; i++) {
+          g->motor_w[side * n_dn + i] += dz * q[i];
+          w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
+        }
       }
-      if (where) {
-        snprintf(err, DMN_ERR_MAX,
-                 "non-finite gradient in the backward pass at step %d of %d (%s): it exploded through the closed loop; use "
-                 "grad.sensory_feedback detach or a shorter window, or a smaller circuit.surrogate_gamma (MODEL §8)",
-                 t, T, where);
-        PetscFunctionReturn(PETSC_ERR_FP);
+      double *ds_dn = w->d_s + m->layer_off[DMN_L_DN];
+      for (int i = 0; i < n_dn; i++) {
+        ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
+        w->d_q[i] *= m->a_q; /* carry to q[t-1] */
+      }
+
+      /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
+      for (int l = DMN_NLAYER - 1; l >= 0; l--) {
+        int o = m->layer_off[l], nl = m->n[l];
+        const double *vprev;
+        if (v_prev) {
+          const double *v1 = v_prev + o, *s1 = s_prev + o;
+          for (int i = 0; i < nl; i++)
+            w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
+        } else if (t) { /* first step of a checkpointed segment: the checkpoint holds it */
+          memcpy(w->vp_prev + o, ck_vp + o, sizeof(double) * (size_t)nl);
+        } else {
+          for (int i = 0; i < nl; i++)
+            w->vp_prev[o + i] = m->v_rest;
+        }
+        vprev = w->vp_prev + o;
+        snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o,
+                         vprev, w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
+        for (int j = 0; j < 2; j++)
+          if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w->d_x, w->d_s, g));
+      }
+
+      /* receptors -> ORN: x = g_i r_i */
+      const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->d_x + m->layer_off[DMN_L_ORN];
+      for (int i = 0; i < n_orn; i++) {
+        g->orn_gain[i] += dx_orn[i] * rec[i];
+        w->d_recept[i] = dx_orn[i] * p->orn_gain[i];
+      }
+      /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
+      if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);
+
+      memcpy(d_r, d_r_prev, sizeof d_r);
+      d_p[0] = d_p_prev[0];
+      d_p[1] = d_p_prev[1];
+      d_psi = d_psi_prev;
+
+      /* Exploding gradients (MODEL §8) are caught where they happen: the pose
+       * adjoint every step, the neurons' carried adjoints every 16 steps. */
+      int bad_pose = !isfinite(d_p[0] + d_p[1] + d_psi);
+      if (bad_pose || (t & 15) == 0) {
+        const char *where = bad_pose ? "body pose" : NULL;
+        for (int l = 0; l < DMN_NLAYER && !where; l++) {
+          double sum = 0.0;
+          for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+            sum += w->g_vp[i] + w->g_i[i];
+          if (!isfinite(sum)) where = dmn_layer_names[l];
+        }
+        if (where) {
+          snprintf(err, DMN_ERR_MAX,
+                   "non-finite gradient in the backward pass at step %d of %d (%s): it exploded through the closed loop; use "
+                   "grad.sensory_feedback detach or a shorter window, or a smaller circuit.surrogate_gamma (MODEL §8)",
+                   t, T, where);
+          PetscFunctionReturn(PETSC_ERR_FP);
+        }
       }
     }
-  }
+  } /* segments */
   /* feet at t = -1 depend on the motor bias through d[-1] = tanh(m) */
   double d_dinit[2] = {0, 0};
   body_feet_backward(&m->body, -1, tape->d_init, d_r, d_dinit);
-  for (int side = 0; side < 2; side++) g->motor_b[side] += d_dinit[side] * (1.0 - tape->d_init[side] * tape->d_init[side]);
+  for (int side = 0; side < 2; side++)
+    g->motor_b[side] += d_dinit[side] * (1.0 - tape->d_init[side] * tape->d_init[side]);
 
   for (size_t i = 0; i < g->n; i++)
     if (!isfinite(g->data[i])) {
       char where[128];
       params_locate(m, i, where, sizeof where);
-      snprintf(err, DMN_ERR_MAX, "non-finite gradient at %s (backward pass); lower the learning rate or shorten grad.window", where);
+      snprintf(err, DMN_ERR_MAX, "non-finite gradient at %s (backward pass); lower the learning rate or shorten grad.window",
+               where);
       PetscFunctionReturn(PETSC_ERR_FP);
     }
   PetscFunctionReturn(0);

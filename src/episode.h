@@ -14,11 +14,13 @@
 typedef struct DmnTape {
   int T, n_neuron;
   int compact;    /* grad.tape: compact -> v32, cur32, s8 instead of v, cur, s */
-  double *v;      /* (T x n_neuron) membrane potential, mV */
-  double *s;      /* (T x n_neuron) spikes (0/1; real in smooth mode) */
-  double *cur;    /* (T x n_neuron) synaptic current I, mV */
+  int rows;       /* rows of v, s, cur: T, or K with grad.checkpoint = K (step t in row t % K) */
+  double *v;      /* (rows x n_neuron) membrane potential, mV */
+  double *s;      /* (rows x n_neuron) spikes (0/1; real in smooth mode) */
+  double *cur;    /* (rows x n_neuron) synaptic current I, mV */
+  double *ck_vp, *ck_cur; /* (ceil(T/K) x n_neuron) checkpoints: post-reset V and I before step j*K */
   float *v32, *cur32; /* (T x n_neuron) the same, rounded to float (compact tape) */
-  uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact tape) */
+  uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact or checkpointed tape; records read them) */
   double *recept; /* (T x n_orn) receptor responses */
   double *conc;   /* (T x 2) odor at the left / right antenna */
   double *q;      /* (T x n_dn) filtered DN rate, spikes/ms */
@@ -39,7 +41,9 @@ typedef struct DmnWork {
 } DmnWork;
 
 /* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */
-static inline double tape_spike(const DmnTape *t, size_t idx) { return t->compact ? (double)t->s8[idx] : t->s[idx]; }
+static inline double tape_spike(const DmnTape *t, size_t idx) { return t->s8 ? (double)t->s8[idx] : t->s[idx]; }
+/* Offset of step t's row in v, s, cur. */
+static inline size_t tape_row(const DmnTape *t, int step) { return (size_t)(step % t->rows) * (size_t)t->n_neuron; }
 
 void tape_alloc(const DmnModel *m, DmnTape *t);
 void tape_free(DmnTape *t);
