@@ -15,6 +15,11 @@ for kc in 2000 4000 8000; do
   for be in petsc csr; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
 done
 echo
+echo "the BPTT tape (default circuit, PETSc): every step in double, compact (float V, I; byte spikes), checkpointed K = sqrt(T) (default)"
+for tape in "grad.checkpoint=0" "grad.tape=compact" "grad.checkpoint=-1"; do
+  printf "%-20s" "$tape"; "$B/tests/bench_episode" $tape | tail -1
+done
+echo
 echo "training throughput (default config, 64 episodes):"
 for np in 1 2; do
   out=$(mpirun -n $np "$B/dmn_mpi" "$ROOT/configs/default.yaml" --set train.episodes=64 --set train.batch_per_rank=$((32 / np)) \
