@@ -734,6 +734,7 @@ int cli_main(int argc, char **argv) {
   pargv[pargc] = NULL;
   PetscErrorCode ierr = PetscInitialize(&pargc, &pargv, NULL, NULL);
   if (ierr) return 1;
+  if (episode_register_events()) return 1;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   CliOptions o;

@@ -10,6 +10,22 @@
 
 static double *zalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
+PetscLogEvent DMN_EV_FORWARD, DMN_EV_BACKWARD, DMN_EV_RECOMPUTE, DMN_EV_ALLREDUCE, DMN_EV_CHECKPOINT, DMN_EV_EVALUATE;
+
+PetscErrorCode episode_register_events(void) {
+  PetscClassId id;
+  PetscFunctionBeginUser;
+  if (DMN_EV_FORWARD) PetscFunctionReturn(0);
+  PetscCall(PetscClassIdRegister("dmn", &id));
+  PetscCall(PetscLogEventRegister("DmnForward", id, &DMN_EV_FORWARD));
+  PetscCall(PetscLogEventRegister("DmnBackward", id, &DMN_EV_BACKWARD));
+  PetscCall(PetscLogEventRegister("DmnRecompute", id, &DMN_EV_RECOMPUTE));
+  PetscCall(PetscLogEventRegister("DmnAllreduce", id, &DMN_EV_ALLREDUCE));
+  PetscCall(PetscLogEventRegister("DmnCheckpoint", id, &DMN_EV_CHECKPOINT));
+  PetscCall(PetscLogEventRegister("DmnEvaluate", id, &DMN_EV_EVALUATE));
+  PetscFunctionReturn(0);
+}
+
 void tape_alloc(const DmnModel *m, DmnTape *t) {
   memset(t, 0, sizeof(*t));
   size_t T = (size_t)m->T, n = (size_t)m->n_neuron;
@@ -191,8 +207,8 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
-                               DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
+static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                                   DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
   const SnnConst k = snn_const(m);
@@ -345,8 +361,8 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
-                                DmnParams *g, char err[DMN_ERR_MAX]) {
+static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
+                                    DmnParams *g, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
   const SnnConst k = snn_const(m);
@@ -368,12 +384,14 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
     const int t0 = seg * K, t1 = t0 + K < T ? t0 + K : T;
     const double *ck_vp = tape->ck_vp ? tape->ck_vp + (size_t)seg * n : NULL;
     if (tape->ck_vp) {
+      PetscCall(PetscLogEventBegin(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
       memcpy(w->vp, ck_vp, sizeof(double) * (size_t)n);
       for (int t = t0; t < t1; t++) {
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
         PetscCall(circuit_step(m, p, d, &k, tape->recept + (size_t)t * n_orn, cur_prev, w->vp, tape->cur + tape_row(tape, t),
                                tape->v + tape_row(tape, t), tape->s + tape_row(tape, t)));
       }
+      PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
     for (int t = t1 - 1; t >= t0; t--) {
       const double *v, *s, *cur, *v_prev = NULL, *s_prev = NULL; /* this step and the one before */
@@ -494,4 +512,22 @@ PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const Dmn
       PetscFunctionReturn(PETSC_ERR_FP);
     }
   PetscFunctionReturn(0);
+}
+
+PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                               DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(DMN_EV_FORWARD, 0, 0, 0, 0));
+  PetscErrorCode rc = forward_impl(m, p, d, p0, psi0, tape, w, err);
+  PetscCall(PetscLogEventEnd(DMN_EV_FORWARD, 0, 0, 0, 0));
+  PetscFunctionReturn(rc); /* PETSC_ERR_FP with err set: the caller reports it */
+}
+
+PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
+                                DmnParams *g, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(DMN_EV_BACKWARD, 0, 0, 0, 0));
+  PetscErrorCode rc = backward_impl(m, p, d, tape, w, g, err);
+  PetscCall(PetscLogEventEnd(DMN_EV_BACKWARD, 0, 0, 0, 0));
+  PetscFunctionReturn(rc);
 }

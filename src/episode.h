@@ -45,6 +45,12 @@ static inline double tape_spike(const DmnTape *t, size_t idx) { return t->s8 ? (
 /* Offset of step t's row in v, s, cur. */
 static inline size_t tape_row(const DmnTape *t, int step) { return (size_t)(step % t->rows) * (size_t)t->n_neuron; }
 
+/* PETSc log events (-log_view shows where the time goes): the forward
+ * pass, the backward pass, the recomputation of checkpointed segments inside
+ * it, and in train.c the gradient allreduce, checkpoints and evaluation. */
+extern PetscLogEvent DMN_EV_FORWARD, DMN_EV_BACKWARD, DMN_EV_RECOMPUTE, DMN_EV_ALLREDUCE, DMN_EV_CHECKPOINT, DMN_EV_EVALUATE;
+PetscErrorCode episode_register_events(void);
+
 void tape_alloc(const DmnModel *m, DmnTape *t);
 void tape_free(DmnTape *t);
 void work_alloc(const DmnModel *m, DmnWork *w);

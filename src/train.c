@@ -208,7 +208,9 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     /* one allreduce carries the gradient and the statistics */
     memcpy(red, g.data, sizeof(double) * g.n);
     memcpy(red + g.n, stats, sizeof stats);
+    PetscCall(PetscLogEventBegin(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
     MPI_Allreduce(MPI_IN_PLACE, red, (int)(g.n + S_N), MPI_DOUBLE, MPI_SUM, comm);
+    PetscCall(PetscLogEventEnd(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
     for (size_t i = 0; i < g.n; i++) g.data[i] = red[i] / G;
     for (int k = 0; k < S_N; k++) stats[k] = red[g.n + k] / G;
     double gn[DMN_NGROUP];
@@ -271,7 +273,10 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     long ce = c->output_checkpoint_every;
     int last = st.update == U || (o->stop_after && done_here >= o->stop_after) || sig;
     if (last || (st.episodes_done / ce) > ((st.episodes_done - G) / ce)) {
-      if (io_checkpoint_write(ckpt, comm, m, p, &adam, &st, yaml, err)) {
+      PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+      int ckrc = io_checkpoint_write(ckpt, comm, m, p, &adam, &st, yaml, err);
+      PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+      if (ckrc) {
         if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
         break;
@@ -297,10 +302,12 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
     DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
     int f1 = 0, f2 = 0, f3 = 0;
+    PetscCall(PetscLogEventBegin(DMN_EV_EVALUATE, 0, 0, 0, 0));
     PetscCall(train_evaluate(m, p, comm, &tr, traj, n_traj, &t, &w, &f1));
     PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &t, &w, &f2));
     DmnModel cm = train_control_model(m);
     PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &t, &w, &f3));
+    PetscCall(PetscLogEventEnd(DMN_EV_EVALUATE, 0, 0, 0, 0));
     if (o->intact) { /* lesion study: the starting parameters on the unlesioned circuit */
       int f4 = 0;
       PetscCall(train_evaluate(o->intact, &init, comm, &intact, NULL, 0, NULL, NULL, &f4));
