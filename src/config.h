@@ -67,6 +67,7 @@
   X(circuit, sparse_backend, ENUM, 0, "petsc|csr", 0, 0, "", "PN->KC and KC->MBON through PETSc AIJ MatMult (default) or the built-in CSR loop") \
   X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
   X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
+  X(init, orn_to_pn_contra, DOUBLE, 1.0, "", 0.0, 100.0, "", "initial |w| of an ORN -> PN synapse from the other antenna relative to the same-side one, their sum kept (1: MODEL §1, both sides alike)") \
   X(init, pn_to_kc,     DOUBLE, 10.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
   X(init, kc_to_mbon,   DOUBLE, 1.3,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
   X(init, mbon_to_dn,   DOUBLE, 30.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \

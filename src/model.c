@@ -113,6 +113,12 @@ void model_init_params(const DmnModel *m, DmnParams *p) {
         double sgn = connectome_sign(&m->conn, pr->pre, pr->col[k]);
         double mag = scale[q] * (sgn < 0 ? c->init_inhibitory_scale : 1.0);
         if (c->connectome_weights_from_counts && !pr->synthetic) mag *= pr->count[k] / mean_count;
+        if (q == DMN_P_ORN_TO_PN && c->init_orn_to_pn_contra != 1.0) {
+          int a = m->conn.side[DMN_L_ORN][pr->col[k]], b = m->conn.side[DMN_L_PN][row];
+          /* contra : ipsi = c : 1, their sum as with c = 1 so the PN drive stays the same */
+          double cf = c->init_orn_to_pn_contra;
+          if (a >= 0 && b >= 0) mag *= a != b ? 2.0 * cf / (1.0 + cf) : 2.0 / (1.0 + cf);
+        }
         mag *= 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
         if (pr->is_signed)
           u[k] = util_softplus_inv(mag > 1e-6 ? mag : 1e-6); /* softplus cannot reach 0 */

@@ -300,6 +300,34 @@ int main(int argc, char **argv) {
     }
   }
 
+  /* 6d. init.orn_to_pn_contra: the other antenna's ORN -> PN synapse starts at
+   *     c times the same-side one, their sum as with c = 1 */
+  {
+    config_defaults(&c);
+    c.init_jitter = 0.0;
+    double sum[2] = {0, 0}, ratio = 0;
+    for (int k = 0; k < 2; k++) {
+      c.init_orn_to_pn_contra = k ? 0.3 : 1.0;
+      DmnModel m;
+      DmnParams p;
+      PetscCall(model_build(&c, NULL, &m, err));
+      params_alloc(&m, &p);
+      model_init_params(&m, &p);
+      const DmnProjection *pr = &m.conn.proj[DMN_P_ORN_TO_PN];
+      double ipsi = 0, contra = 0;
+      for (int r = pr->row_ptr[0]; r < pr->row_ptr[1]; r++) { /* PN 0's two inputs */
+        double wv = util_softplus(p.orn_to_pn[r]);
+        if (m.conn.side[DMN_L_ORN][pr->col[r]] == m.conn.side[DMN_L_PN][0]) ipsi += wv;
+        else contra += wv;
+      }
+      sum[k] = ipsi + contra;
+      if (k) ratio = contra / ipsi;
+      params_free(&p);
+      model_free(&m);
+    }
+    CHECK(fabs(sum[1] - sum[0]) < 1e-9 * sum[0] && fabs(ratio - 0.3) < 1e-9, "contra/ipsi %.6f, sums %.9g vs %.9g", ratio, sum[1], sum[0]);
+  }
+
   /* 7. PETSc AIJ and the plain CSR loop agree */
   {
     config_defaults(&c);
