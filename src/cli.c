@@ -5,7 +5,6 @@
 #include "cli.h"
 
 #include <errno.h>
-#include <stdarg.h>
 #include <hdf5.h>
 #include <petscsys.h>
 #include <stdio.h>

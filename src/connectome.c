@@ -422,15 +422,18 @@ int connectome_lesion_synapse(DmnConnectome *c, int proj, int k) {
 }
 
 int connectome_ablate_neuron(DmnConnectome *c, int layer, int i) {
+  /* its input row (CSR) and its output column (the CSC index): O(degree), not O(nnz) */
   int removed = 0;
   for (int q = 0; q < DMN_NPROJ; q++) {
     DmnProjection *p = &c->proj[q];
-    for (int row = 0; row < p->n_post; row++)
-      for (int k = p->row_ptr[row]; k < p->row_ptr[row + 1]; k++)
-        if (((p->post == layer && row == i) || (p->pre == layer && p->col[k] == i)) && p->alive[k]) {
-          p->alive[k] = 0;
-          removed++;
-        }
+    if (p->post == layer)
+      for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) removed += p->alive[k], p->alive[k] = 0;
+    if (p->pre == layer)
+      for (int a = p->csc_ptr[i]; a < p->csc_ptr[i + 1]; a++) {
+        int k = p->csc_syn[a];
+        removed += p->alive[k];
+        p->alive[k] = 0;
+      }
   }
   return removed;
 }

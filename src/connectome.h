@@ -105,7 +105,8 @@ static inline double connectome_sign(const DmnConnectome *c, int layer, int i) {
   return c->transmitter[layer][i] == DMN_NT_ACH ? 1.0 : -1.0;
 }
 
-/* Low-level lesions (on a copy, before model_build). Return the synapses removed. */
+/* Low-level lesions (on a copy, before model_build; the transpose index must be
+ * current). Return the alive synapses removed. */
 int connectome_lesion_synapse(DmnConnectome *c, int proj, int k);
 int connectome_ablate_neuron(DmnConnectome *c, int layer, int i);
 

@@ -17,7 +17,6 @@
 #include <ctype.h>
 #include <fnmatch.h>
 #include <glob.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

@@ -4,7 +4,6 @@
  * removed synapse stays in the CSR with alive = 0 (weight 0, gradient 0), so a
  * checkpoint of the intact circuit loads into the lesioned one (--init). */
 #include <math.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -47,23 +46,6 @@ static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
   return r;
 }
 
-/* Remove every synapse into or out of neuron i of layer l; returns how many were alive. */
-static long cut_neuron(DmnConnectome *c, int l, int i) {
-  long removed = 0;
-  for (int q = 0; q < DMN_NPROJ; q++) {
-    DmnProjection *p = &c->proj[q];
-    if (p->post == l)
-      for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) removed += p->alive[k], p->alive[k] = 0;
-    if (p->pre == l)
-      for (int a = p->csc_ptr[i]; a < p->csc_ptr[i + 1]; a++) {
-        int k = p->csc_syn[a];
-        removed += p->alive[k];
-        p->alive[k] = 0;
-      }
-  }
-  return removed;
-}
-
 static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, char err[DMN_ERR_MAX]) {
   char what[128];
   util_sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
@@ -87,7 +69,7 @@ static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, cha
     /* ablation = silenced and disconnected: an ablated ORN still has a
      * receptor and an ablated DN a motor weight, neither of which is a synapse */
     c->silenced[l][i] = 1;
-    if (L->kind == DMN_LESION_ABLATE) r->synapses_removed += cut_neuron(c, l, i);
+    if (L->kind == DMN_LESION_ABLATE) r->synapses_removed += connectome_ablate_neuron(c, l, i);
   }
   if (!r->n_neurons) {
     util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
