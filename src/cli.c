@@ -17,6 +17,7 @@
 #include "config.h"
 #include "dmn_version.h"
 #include "episode.h"
+#include "evolve.h"
 #include "gradcheck.h"
 #include "io.h"
 #include "model.h"
@@ -622,6 +623,30 @@ static PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int
 
 /* ---- training and evaluation ---------------------------------------------------- */
 
+/* Population-based training: the circuits individuals start on (with
+ * evolution.lesioned, the intact one and the config's lesions), built once on
+ * rank 0 and broadcast like every connectome. */
+static PetscErrorCode run_population(const DmnConfig *cfg, const CliOptions *o, const DmnParams *p, const TrainOptions *to, int *exit_code) {
+  PetscFunctionBeginUser;
+  char err[DMN_ERR_MAX] = "";
+  DmnConnectome conn[2];
+  int have[2] = {0, 0};
+  DmnConfig ic = *cfg;
+  if (cfg->evolution_lesioned > 0) ic.n_lesions = cfg->sweep_base_lesions > 0 ? cfg->sweep_base_lesions : 0;
+  have[0] = build_connectome(&ic, &conn[0], NULL, err) == 0;
+  if (have[0] && cfg->evolution_lesioned > 0) have[1] = build_connectome(cfg, &conn[1], NULL, err) == 0;
+  if (!have[0] || (cfg->evolution_lesioned > 0 && !have[1])) {
+    if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 2;
+  } else {
+    const DmnConnectome *const base[2] = {&conn[0], have[1] ? &conn[1] : NULL};
+    PetscCall(evolve_run(cfg, base, o->init ? p : NULL, MPI_COMM_WORLD, to, exit_code));
+  }
+  for (int k = 0; k < 2; k++)
+    if (have[k]) connectome_free(&conn[k]);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
@@ -669,7 +694,16 @@ static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *
       }
       to.intact = have_intact ? &intact : NULL;
     }
-    if (!*exit_code) PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
+    if (!*exit_code && cfg->evolution_population > 1) {
+      if (to.intact) {
+        if (!rank) fprintf(stderr, "dmn_mpi: error: a lesion study (--init with a sweep condition) trains one individual: set evolution.population: 1\n");
+        *exit_code = 2;
+      } else {
+        PetscCall(run_population(cfg, o, &p, &to, exit_code));
+      }
+    } else if (!*exit_code) {
+      PetscCall(train_run(&m, &p, MPI_COMM_WORLD, &to, exit_code));
+    }
     if (have_intact) model_free(&intact);
   }
   params_free(&p);

@@ -744,6 +744,10 @@ int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]) {
   return assign_value(cfg, &dmn_config_fields[fi], val, where, err);
 }
 
+/* The names evolution.mutate accepts (the order of DMN_HYPER in trainstate.h). */
+#define DMN_NHYPER_NAMES 5
+static const char *const dmn_config_hyper_names[DMN_NHYPER_NAMES] = {"lr_scale", "w_energy", "w_sparse", "surrogate_beta", "tau_scale"};
+
 int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   const char *p = c->path[0] ? c->path : "(config)";
   if (c->circuit_n_orn % 2) return fmt(err, "%s: 'circuit.n_orn' must be even (one half per antenna), got %ld", p, c->circuit_n_orn), 1;
@@ -767,6 +771,23 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   if (c->connectome_source != DMN_SOURCE_SYNTHETIC && !c->connectome_path[0])
     return fmt(err, "%s: 'connectome.path' must name the data directory for connectome.source %s", p,
                config_enum_name("connectome", "source", c->connectome_source)), 1;
+  if (c->evolution_lesioned > 0 && c->evolution_lesioned >= c->evolution_population)
+    return fmt(err, "%s: 'evolution.lesioned' (%ld) must be below 'evolution.population' (%ld): some individuals must start intact", p,
+               c->evolution_lesioned, c->evolution_population), 1;
+  if (c->evolution_lesioned > 0 && c->n_lesions == 0)
+    return fmt(err, "%s: 'evolution.lesioned' is %ld but the config has no 'lesions:' to start those individuals on", p, c->evolution_lesioned), 1;
+  {
+    /* evolution.mutate: known hyperparameter names only */
+    char buf[DMN_STR_MAX];
+    snprintf(buf, sizeof buf, "%s", c->evolution_mutate);
+    for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
+      int ok = 0;
+      for (int k = 0; k < DMN_NHYPER_NAMES; k++) ok |= !strcmp(tok, dmn_config_hyper_names[k]);
+      if (!ok)
+        return fmt(err, "%s: 'evolution.mutate': unknown hyperparameter '%s' (allowed: lr_scale, w_energy, w_sparse, surrogate_beta, tau_scale)", p,
+                   tok), 1;
+    }
+  }
   if (c->grad_sensory_feedback == DMN_FEEDBACK_WINDOW && c->grad_window > c->sim_steps)
     return fmt(err, "%s: 'grad.window' (%ld) exceeds 'sim.steps' (%ld)", p, c->grad_window, c->sim_steps), 1;
   return 0;

@@ -136,7 +136,18 @@
   X(connectome, nt_default, ENUM, 0, "ach|gaba|glut", 0, 0, "", "transmitter of neurons the data gives none for (counted in --connectome-info)") \
   X(connectome, weights_from_counts, BOOL, 1, "", 0, 1, "", "initial |w| proportional to the synapse count, init.<projection> being the mean") \
   X(connectome, variant_dropout, DOUBLE, 0.0, "", 0.0, 0.95, "", "connectome variants: each training episode drops this fraction of PN->KC and KC->MBON synapses at random") \
-  X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals (1 = plain gradient training; reserved)") \
+  X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals, each a group of ranks / population (1 = plain gradient training; > 1: population-based training, README: Evolution)") \
+  X(evolution, episodes_per_generation, INT, 320, "", 1, 100000000, "", "training episodes of every individual between two selections (rounded up to whole updates); train.episodes is each individual's total") \
+  X(evolution, fitness, ENUM, 0, "loss|success|final_distance", 0, 0, "", "fitness: -mean loss (the config's loss weights), success rate (ties: mean final distance), or -median final distance") \
+  X(evolution, fitness_episodes, INT, 32, "", 1, 1000000, "", "fitness episodes per generation: a fixed seeded set, the same for every individual, held out from training and evaluation") \
+  X(evolution, replace_fraction, DOUBLE, 0.25, "", 0.0, 0.5, "", "the bottom fraction of individuals (at least one when > 0) is replaced by mutated copies of individuals drawn from the top fraction") \
+  X(evolution, mutate, STRING, 0, "lr_scale,w_energy,w_sparse,surrogate_beta,tau_scale", 0, 0, "", "hyperparameters that mutate (comma-separated; empty = none)") \
+  X(evolution, mutation_sigma, DOUBLE, 0.2, "", 0.0, 5.0, "", "log-normal mutation: a hyperparameter is multiplied by exp(sigma * N(0,1)); founders other than 0 start mutated once") \
+  X(evolution, hyper_range, DOUBLE, 10.0, "", 1.0, 1e6, "", "every hyperparameter stays within [x/range, x*range] of its config value") \
+  X(evolution, rewire_pn_kc, DOUBLE, 0.01, "", 0.0, 1.0, "", "fraction of alive PN->KC synapses rewired per mutation: the KC drops one PN and draws another PN of its side (claw count kept)") \
+  X(evolution, rewire_kc_mbon, DOUBLE, 0.01, "", 0.0, 1.0, "", "fraction of alive KC->MBON synapses pruned and regrown per mutation: the MBON gets another KC of its side instead (of any side when it already has them all)") \
+  X(evolution, new_weight, DOUBLE, 1.0, "", 1e-6, 1e6, "mV", "|w| of a regrown synapse (its Adam moments start at 0)") \
+  X(evolution, lesioned, INT, 0, "", 0, 100000, "", "the last N individuals start on the config's lesions, the others on the intact circuit (selection against a lesion); 0 = all share the config's circuit") \
   X(output, dir,        STRING, 0, "", 0, 0, "", "run directory; empty = runs/<config-name>-YYYYMMDD_HHMMSS") \
   X(output, checkpoint_every, INT, 400, "", 1, 100000000, "episodes", "write checkpoint.h5 whenever this many more episodes are done (and at the end)")
 /* clang-format on */

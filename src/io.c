@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "dmn_version.h"
+#include "train.h"
 
 static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
@@ -572,6 +573,31 @@ static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer 
   H5Gclose(cg);
 }
 
+/* Close a collectively written PATH.tmp; rank 0 renames it into place only
+ * when every rank succeeded.  Everyone returns the same verdict. */
+static int collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, const char *path, MPI_Comm comm, int rank, char err[DMN_ERR_MAX]) {
+  H5Pclose(xfer);
+  if (f >= 0 && H5Fclose(f) < 0) h5fail(c, "close", tmp);
+  /* every rank must have succeeded before the rename makes it the checkpoint */
+  int bad = c->failed;
+  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+  int rc = 0;
+  if (rank == 0) {
+    if (bad) {
+      unlink(tmp);
+      if (!c->failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed on another rank", path);
+      rc = 1;
+    } else if (rename(tmp, path)) {
+      snprintf(err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+      rc = 1;
+    }
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  if (bad && !rc) rc = 1;
+  if (rc && rank && !c->failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed (see rank 0)", path);
+  return rc;
+}
+
 int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
                         const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank;
@@ -615,26 +641,7 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
     Writer wr = {1, rank, xfer};
     write_connectome(&c, f, m, &wr);
   }
-  H5Pclose(xfer);
-  if (f >= 0 && H5Fclose(f) < 0) h5fail(&c, "close", tmp);
-  /* every rank must have succeeded before the rename makes it the checkpoint */
-  int bad = c.failed;
-  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
-  int rc = 0;
-  if (rank == 0) {
-    if (bad) {
-      unlink(tmp);
-      if (!c.failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed on another rank", path);
-      rc = 1;
-    } else if (rename(tmp, path)) {
-      snprintf(err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
-      rc = 1;
-    }
-  }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
-  if (bad && !rc) rc = 1;
-  if (rc && rank && !c.failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed (see rank 0)", path);
-  return rc;
+  return collective_finish(&c, f, xfer, tmp, path, comm, rank, err);
 }
 
 static int read_attr(hid_t f, const char *name, double *v) {
@@ -705,7 +712,272 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
   return rc;
 }
 
+
+/* ---- population checkpoints (evolution) --------------------------------------- */
+
+/* A (P x ncol) dataset; the rank with my_row >= 0 writes that row, the others
+ * take part with an empty selection. */
+static void cwrite_rows(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void *row, hsize_t P, hsize_t ncol, int my_row, hid_t xfer) {
+  if (c->failed) return;
+  hsize_t dims[2] = {P, ncol}, mdim = ncol ? ncol : 1;
+  hid_t fs = H5Screate_simple(2, dims, NULL), ms = H5Screate_simple(1, &mdim, NULL);
+  hid_t ds = H5Dcreate2(loc, name, type, fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  static const double dummy[1] = {0};
+  if (ds < 0) {
+    h5fail(c, "create dataset", name);
+  } else {
+    if (my_row >= 0 && ncol > 0) {
+      hsize_t start[2] = {(hsize_t)my_row, 0}, count[2] = {1, ncol};
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+    } else {
+      H5Sselect_none(fs);
+      H5Sselect_none(ms);
+    }
+    if (H5Dwrite(ds, type, ms, fs, xfer, row && ncol ? row : (const void *)dummy) < 0) h5fail(c, "write dataset", name);
+    H5Dclose(ds);
+  }
+  H5Sclose(ms);
+  H5Sclose(fs);
+}
+
+int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, const DmnModel *mine, const DmnParams *p, const DmnAdam *a,
+                        const DmnTrainState *st, const DmnPopulationIO *pop, const char *yaml, char err[DMN_ERR_MAX]) {
+  int rank, size;
+  MPI_Comm_rank(world, &rank);
+  MPI_Comm_size(world, &size);
+  H5Ctx c = {path, err, 0};
+  char tmp[DMN_STR_MAX + 8];
+  snprintf(tmp, sizeof tmp, "%s.tmp", path);
+  hid_t f = create_collective(tmp, world);
+  if (f < 0) {
+    snprintf(err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
+    c.failed = 1;
+  }
+  hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+  if (!c.failed) {
+    const hsize_t P = (hsize_t)pop->P;
+    const int row = pop->writer ? pop->slot : -1;
+    write_version(&c, f);
+    write_config(&c, f, yaml);
+    write_num_attr(&c, f, "population", pop->P);
+    write_num_attr(&c, f, "generation", (double)pop->generation);
+    write_num_attr(&c, f, "next_id", (double)pop->next_id);
+    write_num_attr(&c, f, "update", (double)st->update);
+    write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
+    write_num_attr(&c, f, "n_ranks", size);
+    hid_t pg = make_group(&c, f, "population");
+    /* each individual: one row per slot */
+    cwrite_rows(&c, pg, "params", H5T_NATIVE_DOUBLE, p->data, P, p->n, row, xfer);
+    cwrite_rows(&c, pg, "adam_m", H5T_NATIVE_DOUBLE, a->m.data, P, p->n, row, xfer);
+    cwrite_rows(&c, pg, "adam_v", H5T_NATIVE_DOUBLE, a->v.data, P, p->n, row, xfer);
+    double step = (double)a->step;
+    cwrite_rows(&c, pg, "adam_step", H5T_NATIVE_DOUBLE, &step, P, 1, row, xfer);
+    /* every rank's own parameter checksum (FNV-1a of the bytes): the ranks of a group must agree */
+    uint64_t mysum = train_params_checksum(p);
+    cwrite_rows(&c, pg, "rank_checksum", H5T_NATIVE_UINT64, &mysum, (hsize_t)size, 1, rank, xfer);
+    cwrite_rows(&c, pg, "rank_slot", H5T_NATIVE_INT, &pop->slot, (hsize_t)size, 1, rank, xfer);
+    const DmnProjection *pk = &mine->conn.proj[DMN_P_PN_TO_KC], *km = &mine->conn.proj[DMN_P_KC_TO_MBON];
+    cwrite_rows(&c, pg, "pn_to_kc_col", H5T_NATIVE_INT, pk->col, P, (hsize_t)pk->nnz, row, xfer);
+    cwrite_rows(&c, pg, "kc_to_mbon_col", H5T_NATIVE_INT, km->col, P, (hsize_t)km->nnz, row, xfer);
+    hid_t hg = make_group(&c, pg, "history");
+    for (int k = 0; k < DMN_NHCOL && hg >= 0; k++)
+      cwrite_rows(&c, hg, dmn_history_names[k], H5T_NATIVE_DOUBLE, st->hist.col[k], P, (hsize_t)st->hist.n, row, xfer);
+    if (hg >= 0) {
+      cwrite_rows(&c, hg, "grad_norm_group", H5T_NATIVE_DOUBLE, st->hist.group_norm, P, (hsize_t)st->hist.n * DMN_NGROUP, row, xfer);
+      H5Gclose(hg);
+    }
+    /* genomes: known to every rank, written by rank 0 */
+    hid_t gg = make_group(&c, pg, "genome");
+    double *col = malloc(sizeof(double) * (P * DMN_NHYPER + 1));
+    long max_e = 0;
+    const char *gname[6] = {"id", "parent", "lesioned", "made_pn_kc", "made_kc_mbon", "n_edits"};
+    for (int j = 0; j < 6; j++) {
+      for (hsize_t k = 0; k < P; k++) {
+        const DmnGenome *g = &pop->genomes[k];
+        const double v[6] = {(double)g->id, (double)g->parent, g->lesioned, (double)g->made_pn_kc, (double)g->made_kc_mbon, (double)g->n_edits};
+        col[k] = v[j];
+        if (g->n_edits > max_e) max_e = g->n_edits;
+      }
+      cwrite(&c, gg, gname[j], H5T_NATIVE_DOUBLE, col, 1, &P, rank, xfer);
+    }
+    for (hsize_t k = 0; k < P; k++) memcpy(col + k * DMN_NHYPER, pop->genomes[k].hyper, sizeof(double) * DMN_NHYPER);
+    hsize_t hd[2] = {P, DMN_NHYPER};
+    cwrite(&c, gg, "hyper", H5T_NATIVE_DOUBLE, col, 2, hd, rank, xfer);
+    char names[256] = "";
+    for (int k = 0; k < DMN_NHYPER; k++) strcat(strcat(names, dmn_hyper_names[k]), k + 1 < DMN_NHYPER ? "," : "");
+    write_str_attr(&c, gg, "hyper_columns", names);
+    free(col);
+    int32_t *ed = calloc(P * (size_t)max_e * 4 + 1, sizeof(int32_t));
+    for (hsize_t k = 0; k < P; k++)
+      if (pop->genomes[k].n_edits) memcpy(ed + k * (size_t)max_e * 4, pop->genomes[k].edits, sizeof(DmnEdit) * (size_t)pop->genomes[k].n_edits);
+    hsize_t ec[2] = {P, (hsize_t)max_e * 4};
+    cwrite(&c, gg, "edits", H5T_NATIVE_INT32, ed, 2, ec, rank, xfer);
+    write_str_attr(&c, gg, "edits_layout", "per slot: n_edits x (projection, post, old_pre, new_pre), padded with 0");
+    free(ed);
+    if (gg >= 0) H5Gclose(gg);
+    if (pg >= 0) H5Gclose(pg);
+    /* the lineage so far */
+    const DmnEvolutionLog *lg = pop->log;
+    hid_t lgp = make_group(&c, f, "lineage");
+    hsize_t ld[2] = {(hsize_t)lg->n_gen, P};
+    static const double dz[1] = {0};
+    for (int k = 0; k < DMN_NLCOL && lgp >= 0; k++) cwrite(&c, lgp, dmn_lineage_names[k], H5T_NATIVE_DOUBLE, lg->n_gen ? lg->col[k] : dz, 2, ld, rank, xfer);
+    cwrite(&c, lgp, "checksum", H5T_NATIVE_UINT64, lg->n_gen ? (const void *)lg->checksum : (const void *)dz, 2, ld, rank, xfer);
+    cwrite(&c, lgp, "inherited_checksum", H5T_NATIVE_UINT64, lg->n_gen ? (const void *)lg->inherited : (const void *)dz, 2, ld, rank, xfer);
+    if (lgp >= 0) H5Gclose(lgp);
+    Writer wr = {1, rank, xfer};
+    write_connectome(&c, f, base, &wr);
+  }
+  return collective_finish(&c, f, xfer, tmp, path, world, rank, err);
+}
+
+/* Read a dataset whose extent must be dims (rank 1 or 2); row >= 0: only that row of a 2-D one. */
+static int read_ds(hid_t f, const char *path, const char *name, hid_t type, void *x, int nd, const hsize_t *dims, int row, char err[DMN_ERR_MAX]) {
+  hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
+  if (ds < 0) return snprintf(err, DMN_ERR_MAX, "%s: missing dataset '%s' (not a population checkpoint?)", path, name), 1;
+  hid_t fs = H5Dget_space(ds);
+  hsize_t got[2] = {0, 0};
+  int rc = 0, gnd = H5Sget_simple_extent_ndims(fs);
+  H5Sget_simple_extent_dims(fs, got, NULL);
+  if (gnd != nd || got[0] != dims[0] || (nd == 2 && got[1] != dims[1])) {
+    snprintf(err, DMN_ERR_MAX, "%s: dataset '%s' has shape %llu x %llu, expected %llu x %llu (different population, circuit or config?)", path, name,
+             (unsigned long long)got[0], (unsigned long long)(gnd == 2 ? got[1] : 1), (unsigned long long)dims[0],
+             (unsigned long long)(nd == 2 ? dims[1] : 1));
+    rc = 1;
+  } else if (dims[0] > 0 && (nd == 1 || dims[1] > 0)) {
+    hid_t ms = H5S_ALL;
+    if (row >= 0) {
+      hsize_t start[2] = {(hsize_t)row, 0}, count[2] = {1, dims[1]};
+      H5Sselect_hyperslab(fs, H5S_SELECT_SET, start, NULL, count, NULL);
+      ms = H5Screate_simple(1, &dims[1], NULL);
+    }
+    if (H5Dread(ds, type, ms, row >= 0 ? fs : H5S_ALL, H5P_DEFAULT, x) < 0) {
+      snprintf(err, DMN_ERR_MAX, "%s: cannot read dataset '%s' (corrupt file?)", path, name);
+      rc = 1;
+    }
+    if (row >= 0) H5Sclose(ms);
+  }
+  H5Sclose(fs);
+  H5Dclose(ds);
+  return rc;
+}
+
+int io_population_read(const char *path, const DmnModel *m, int P, int slot, DmnParams *p, DmnAdam *a, DmnTrainState *st, long *generation,
+                       long *next_id, DmnGenome *genomes, DmnEvolutionLog *lg, char err[DMN_ERR_MAX]) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f < 0) return snprintf(err, DMN_ERR_MAX, "%s: not a readable HDF5 file (missing, corrupt or truncated?)", path), 1;
+  double pop = 0, gen = 0, nid = 0, upd = 0, eps = 0;
+  int rc = 0;
+  if (read_attr(f, "population", &pop) || read_attr(f, "generation", &gen) || read_attr(f, "next_id", &nid) || read_attr(f, "update", &upd) ||
+      read_attr(f, "episodes_done", &eps)) {
+    snprintf(err, DMN_ERR_MAX, "%s: not a population checkpoint (attributes population / generation missing; a plain training checkpoint "
+                               "resumes with evolution.population: 1)", path);
+    rc = 1;
+  } else if ((int)pop != P) {
+    snprintf(err, DMN_ERR_MAX, "%s: population of %d individuals, but the config asks for %d", path, (int)pop, P);
+    rc = 1;
+  }
+  const hsize_t n = p->n, uP = (hsize_t)P;
+  hsize_t d[2] = {uP, n};
+  if (!rc) rc = read_ds(f, path, "/population/params", H5T_NATIVE_DOUBLE, p->data, 2, d, slot, err);
+  if (!rc) rc = read_ds(f, path, "/population/adam_m", H5T_NATIVE_DOUBLE, a->m.data, 2, d, slot, err);
+  if (!rc) rc = read_ds(f, path, "/population/adam_v", H5T_NATIVE_DOUBLE, a->v.data, 2, d, slot, err);
+  double step = 0;
+  hsize_t d1[2] = {uP, 1};
+  if (!rc) rc = read_ds(f, path, "/population/adam_step", H5T_NATIVE_DOUBLE, &step, 2, d1, slot, err);
+  a->step = (long)step;
+  long U = (long)upd;
+  st->update = U;
+  st->episodes_done = (long)eps;
+  history_reserve(&st->hist, U + 1);
+  st->hist.n = U;
+  char name[160];
+  hsize_t dh[2] = {uP, (hsize_t)U};
+  for (int k = 0; k < DMN_NHCOL && !rc; k++) {
+    snprintf(name, sizeof name, "/population/history/%s", dmn_history_names[k]);
+    rc = read_ds(f, path, name, H5T_NATIVE_DOUBLE, st->hist.col[k], 2, dh, slot, err);
+  }
+  hsize_t dg[2] = {uP, (hsize_t)U * DMN_NGROUP};
+  if (!rc) rc = read_ds(f, path, "/population/history/grad_norm_group", H5T_NATIVE_DOUBLE, st->hist.group_norm, 2, dg, slot, err);
+  /* genomes */
+  const char *gname[6] = {"id", "parent", "lesioned", "made_pn_kc", "made_kc_mbon", "n_edits"};
+  double *col = malloc(sizeof(double) * 6 * uP), *hyp = malloc(sizeof(double) * uP * DMN_NHYPER);
+  for (int j = 0; j < 6 && !rc; j++) {
+    snprintf(name, sizeof name, "/population/genome/%s", gname[j]);
+    rc = read_ds(f, path, name, H5T_NATIVE_DOUBLE, col + j * uP, 1, &uP, -1, err);
+  }
+  hsize_t dhy[2] = {uP, DMN_NHYPER};
+  if (!rc) rc = read_ds(f, path, "/population/genome/hyper", H5T_NATIVE_DOUBLE, hyp, 2, dhy, -1, err);
+  long max_e = 0;
+  for (int k = 0; k < P && !rc; k++) max_e = (long)col[5 * uP + k] > max_e ? (long)col[5 * uP + k] : max_e;
+  int32_t *ed = malloc(sizeof(int32_t) * (uP * (size_t)max_e * 4 + 1));
+  hsize_t de[2] = {uP, (hsize_t)max_e * 4};
+  if (!rc) rc = read_ds(f, path, "/population/genome/edits", H5T_NATIVE_INT32, ed, 2, de, -1, err);
+  for (int k = 0; k < P && !rc; k++) {
+    DmnGenome *g = &genomes[k];
+    g->id = (long)col[k], g->parent = (long)col[uP + k], g->lesioned = (int)col[2 * uP + k];
+    g->made_pn_kc = (long)col[3 * uP + k], g->made_kc_mbon = (long)col[4 * uP + k];
+    memcpy(g->hyper, hyp + (size_t)k * DMN_NHYPER, sizeof g->hyper);
+    g->n_edits = 0;
+    long ne = (long)col[5 * uP + k];
+    for (long e = 0; e < ne; e++) {
+      const int32_t *x = ed + ((size_t)k * (size_t)max_e + (size_t)e) * 4;
+      DmnEdit E = {x[0], x[1], x[2], x[3]};
+      genome_push_edit(g, E);
+    }
+  }
+  free(col);
+  free(hyp);
+  free(ed);
+  /* lineage */
+  long ng = (long)gen;
+  evolution_log_reserve(lg, ng + 1);
+  lg->n_gen = ng;
+  hsize_t dl[2] = {(hsize_t)ng, uP};
+  for (int k = 0; k < DMN_NLCOL && !rc; k++) {
+    snprintf(name, sizeof name, "/lineage/%s", dmn_lineage_names[k]);
+    rc = read_ds(f, path, name, H5T_NATIVE_DOUBLE, lg->col[k], 2, dl, -1, err);
+  }
+  if (!rc) rc = read_ds(f, path, "/lineage/checksum", H5T_NATIVE_UINT64, lg->checksum, 2, dl, -1, err);
+  if (!rc) rc = read_ds(f, path, "/lineage/inherited_checksum", H5T_NATIVE_UINT64, lg->inherited, 2, dl, -1, err);
+  *generation = ng;
+  *next_id = (long)nid;
+  (void)m;
+  H5Fclose(f);
+  return rc;
+}
+
 /* ---- results ------------------------------------------------------------------- */
+
+/* /evolution in results.h5: the lineage and the final population table. */
+static void write_evolution(H5Ctx *c, hid_t f, const DmnEvolutionLog *lg) {
+  if (!lg || c->failed) return;
+  hid_t g = make_group(c, f, "evolution");
+  write_num_attr(c, g, "population", lg->P);
+  write_num_attr(c, g, "generations", (double)lg->n_gen);
+  write_num_attr(c, g, "best_slot", lg->best);
+  hid_t l = make_group(c, g, "lineage");
+  hsize_t d[2] = {(hsize_t)lg->n_gen, (hsize_t)lg->P};
+  for (int k = 0; k < DMN_NLCOL && l >= 0; k++) {
+    write_ds(c, l, dmn_lineage_names[k], H5T_NATIVE_DOUBLE, lg->col[k], 2, d);
+    hid_t ds = c->failed ? -1 : H5Dopen2(l, dmn_lineage_names[k], H5P_DEFAULT);
+    if (ds >= 0) {
+      write_str_attr(c, ds, "doc", dmn_lineage_docs[k]);
+      H5Dclose(ds);
+    }
+  }
+  write_ds(c, l, "checksum", H5T_NATIVE_UINT64, lg->checksum, 2, d);
+  write_ds(c, l, "inherited_checksum", H5T_NATIVE_UINT64, lg->inherited, 2, d);
+  if (l >= 0) H5Gclose(l);
+  hid_t fg = make_group(c, g, "final");
+  write_d1(c, fg, "success_rate", lg->final_success, (hsize_t)lg->P);
+  write_d1(c, fg, "median_final_distance", lg->final_median, (hsize_t)lg->P);
+  write_d1(c, fg, "mean_distance", lg->final_mean_distance, (hsize_t)lg->P);
+  if (fg >= 0) H5Gclose(fg);
+  if (g >= 0) H5Gclose(g);
+}
 
 static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSummary *s) {
   if (!s || c->failed) return;
@@ -726,7 +998,7 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
 
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
-                     const char *yaml, char err[DMN_ERR_MAX]) {
+                     const DmnEvolutionLog *evo, const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
@@ -755,6 +1027,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
     if (tg >= 0) H5Gclose(tg);
   }
   if (e >= 0) H5Gclose(e);
+  write_evolution(&c, f, evo);
   return close_and_rename(&c, f, tmp, path);
 }
 

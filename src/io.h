@@ -65,11 +65,29 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
 /* Read a checkpoint into p (and a, st when not NULL); sizes must match m. */
 int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAdam *a, DmnTrainState *st, char err[DMN_ERR_MAX]);
 
+/* Population checkpoint (evolution): what every rank knows (genomes,
+ * lineage) and each group's individual.  One collective write: the leader of
+ * each group writes its slot's row of /population/params, adam_m, adam_v,
+ * history and structure; rank 0 the replicated parts. */
+typedef struct DmnPopulationIO {
+  int P, slot, writer;  /* writer: this rank writes its slot's rows */
+  long generation;      /* generations done */
+  long next_id;         /* id of the next replacement */
+  DmnGenome *genomes;   /* (P) */
+  DmnEvolutionLog *log;
+} DmnPopulationIO;
+int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, const DmnModel *mine, const DmnParams *p, const DmnAdam *a,
+                        const DmnTrainState *st, const DmnPopulationIO *pop, const char *config_yaml, char err[DMN_ERR_MAX]);
+/* Read slot's individual (p, a, st) and everything replicated (genomes (P),
+ * log, generation, next_id). */
+int io_population_read(const char *path, const DmnModel *m, int P, int slot, DmnParams *p, DmnAdam *a, DmnTrainState *st, long *generation,
+                       long *next_id, DmnGenome *genomes, DmnEvolutionLog *log, char err[DMN_ERR_MAX]);
+
 /* results.h5 (rank 0): history, evaluations (trained, initial, constant-odor
  * control), evaluation trajectories, config. */
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
-                     const char *config_yaml, char err[DMN_ERR_MAX]);
+                     const DmnEvolutionLog *evo, const char *config_yaml, char err[DMN_ERR_MAX]);
 /* training_results.json as the seed wrote it (training_losses, final_metrics). */
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
                            const DmnEvalSummary *control, const DmnEvalSummary *intact, char err[DMN_ERR_MAX]);

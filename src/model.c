@@ -93,9 +93,11 @@ void params_locate(const DmnModel *m, size_t k, char *buf, size_t n) {
   snprintf(buf, n, "?[%zu]", k);
 }
 
-void model_init_params(const DmnModel *m, DmnParams *p) {
+void model_init_params(const DmnModel *m, DmnParams *p) { model_init_params_individual(m, p, 0); }
+
+void model_init_params_individual(const DmnModel *m, DmnParams *p, long individual) {
   const DmnConfig *c = &m->cfg;
-  DmnRng r = util_rng((uint64_t)c->sim_seed, DMN_STREAM_INIT, 0, 0);
+  DmnRng r = util_rng((uint64_t)c->sim_seed, DMN_STREAM_INIT, (uint64_t)individual, 0);
   for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = c->init_orn_gain;
   const double scale[DMN_NPROJ] = {c->init_orn_to_pn, c->init_pn_to_kc, c->init_kc_to_mbon, c->init_mbon_to_dn, c->init_pn_to_dn};
   for (int q = 0; q < DMN_NPROJ; q++) {

@@ -105,6 +105,8 @@ void params_locate(const DmnModel *m, size_t k, char *buf, size_t n);
 
 /* Initial parameters (MODEL §1–4, scales from the init: section). */
 void model_init_params(const DmnModel *m, DmnParams *p);
+/* The same drawn from individual k's stream (k = 0: model_init_params). */
+void model_init_params_individual(const DmnModel *m, DmnParams *p, long individual);
 
 PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d);
 PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived *d);

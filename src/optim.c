@@ -115,5 +115,6 @@ void eval_summary_free(DmnEvalSummary *s) {
   free(s->mean_distance);
   free(s->path_length);
   free(s->kc_active);
+  free(s->loss_term);
   memset(s, 0, sizeof(*s));
 }

@@ -13,8 +13,7 @@
 static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
-/* FNV-1a over the parameter bytes: equal on all ranks iff bitwise equal. */
-static uint64_t params_checksum(const DmnParams *p) {
+uint64_t train_params_checksum(const DmnParams *p) {
   const unsigned char *b = (const unsigned char *)p->data;
   uint64_t h = 1469598103934665603ull;
   for (size_t i = 0; i < p->n * sizeof(double); i++) h = (h ^ b[i]) * 1099511628211ull;
@@ -30,14 +29,19 @@ DmnModel train_control_model(const DmnModel *m) {
 
 PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnEvalSummary *out, DmnEpisodeRecord *traj,
                               int n_traj, DmnTape *tape, DmnWork *work, int *failed) {
+  return train_evaluate_set(m, p, comm, DMN_STREAM_EVAL_START, 0, (int)m->cfg.train_eval_episodes, out, traj, n_traj, tape, work, failed);
+}
+
+PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Comm comm, int stream, long key, int n, DmnEvalSummary *out,
+                                  DmnEpisodeRecord *traj, int n_traj, DmnTape *tape, DmnWork *work, int *failed) {
   PetscFunctionBeginUser;
   int rank, size;
   MPI_Comm_rank(comm, &rank);
   MPI_Comm_size(comm, &size);
-  int n = (int)m->cfg.train_eval_episodes;
   memset(out, 0, sizeof(*out));
   out->n = n;
-  double *buf = calloc(4 * (size_t)n, sizeof(double));
+  enum { NB = 4 + DMN_NLOSS_TERM };
+  double *buf = calloc(NB * (size_t)n, sizeof(double));
   DmnDerived d;
   DmnTape own_t;
   DmnWork own_w;
@@ -55,7 +59,7 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   DmnEpisodeRecord *mine = n_traj > 0 ? calloc((size_t)n_traj / (size_t)size + 1, sizeof(DmnEpisodeRecord)) : NULL;
   for (int e = rank; e < n; e += size) {
     double p0[2], psi0;
-    episode_start_pose(m, DMN_STREAM_EVAL_START, 0, e, p0, &psi0);
+    episode_start_pose(m, stream, key, e, p0, &psi0);
     if (episode_forward(m, p, &d, p0, psi0, tp, wp, err)) {
       fprintf(stderr, "dmn_mpi: error on rank %d, evaluation episode %d: %s\n", rank, e, err);
       fail = 1;
@@ -65,6 +69,9 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
     buf[n + e] = tp->metrics.mean_distance;
     buf[2 * n + e] = tp->metrics.path_length;
     buf[3 * n + e] = tp->metrics.kc_active_fraction;
+    const DmnLoss *L = &tp->loss;
+    const double lt[DMN_NLOSS_TERM] = {L->nav, L->energy, L->sparse, L->rate, L->silent};
+    for (int j = 0; j < DMN_NLOSS_TERM; j++) buf[(4 + j) * n + e] = lt[j];
     if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
   MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
@@ -76,7 +83,7 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
   }
   if (!fail) {
     /* each slot was filled by exactly one rank, the rest are zero: a sum gathers them */
-    MPI_Allreduce(MPI_IN_PLACE, buf, 4 * n, MPI_DOUBLE, MPI_SUM, comm);
+    MPI_Allreduce(MPI_IN_PLACE, buf, NB * n, MPI_DOUBLE, MPI_SUM, comm);
     out->final_distance = malloc(sizeof(double) * (size_t)n);
     out->mean_distance = malloc(sizeof(double) * (size_t)n);
     out->path_length = malloc(sizeof(double) * (size_t)n);
@@ -85,6 +92,9 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
     memcpy(out->path_length, buf + 2 * n, sizeof(double) * (size_t)n);
     out->kc_active = malloc(sizeof(double) * (size_t)n);
     memcpy(out->kc_active, buf + 3 * n, sizeof(double) * (size_t)n);
+    out->loss_term = malloc(sizeof(double) * (size_t)n * DMN_NLOSS_TERM);
+    for (int e = 0; e < n; e++)
+      for (int j = 0; j < DMN_NLOSS_TERM; j++) out->loss_term[e * DMN_NLOSS_TERM + j] = buf[(4 + j) * n + e];
     eval_summary_finish(out);
   }
   free(buf);
@@ -106,7 +116,199 @@ void train_print_eval_table(const DmnEvalSummary *tr, const DmnEvalSummary *in, 
   fflush(stdout);
 }
 
-static void fmt_time(double s, char *buf, size_t n) {
+PetscErrorCode trainer_create(const DmnModel *m, DmnTrainer *tr) {
+  PetscFunctionBeginUser;
+  PetscCall(derived_create(m, &tr->d));
+  tape_alloc(m, &tr->t);
+  work_alloc(m, &tr->w);
+  params_alloc(m, &tr->g);
+  tr->red = malloc(sizeof(double) * (tr->g.n + DMN_TRAIN_NSTAT));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode trainer_destroy(DmnTrainer *tr) {
+  PetscFunctionBeginUser;
+  free(tr->red);
+  params_free(&tr->g);
+  work_free(&tr->w);
+  tape_free(&tr->t);
+  PetscCall(derived_destroy(&tr->d));
+  PetscFunctionReturn(0);
+}
+
+PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, DmnAdam *adam, long u, long individual, MPI_Comm comm,
+                            double row[DMN_NHCOL], double gn[DMN_NGROUP], int *exit_code) {
+  PetscFunctionBeginUser;
+  const DmnConfig *c = &m->cfg;
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  const long B = c->train_batch_per_rank, G = B * size;
+  DmnDerived *d = &tr->d;
+  DmnParams *g = &tr->g;
+  char err[DMN_ERR_MAX] = "";
+  double t0 = util_wtime();
+  *exit_code = 0;
+  PetscCall(derived_update(m, p, d));
+  params_zero(g);
+  /* stats reduced with the gradient: loss terms and metrics summed over episodes */
+  enum { S_TOTAL, S_NAV, S_ENERGY, S_SPARSE, S_RATE, S_SILENT, S_FINAL, S_MEAN, S_PATH, S_KC, S_R0, S_N = S_R0 + DMN_NLAYER };
+  double stats[S_N] = {0};
+  int fail = 0;
+  for (long b = 0; b < B && !fail; b++) {
+    long e = u * G + rank * B + b; /* global episode index of this individual */
+    double p0[2], psi0;
+    episode_start_pose(m, DMN_STREAM_TRAIN_START, individual, e, p0, &psi0);
+    if (c->connectome_variant_dropout > 0) {
+      /* a fresh variant of the connectome for this episode (MODEL §1 masks untouched) */
+      PetscCall(derived_update(m, p, d));
+      PetscCall(derived_apply_variant(m, d, (uint64_t)e + ((uint64_t)individual << 40)));
+    }
+    if (episode_forward(m, p, d, p0, psi0, &tr->t, &tr->w, err) || episode_backward(m, p, d, &tr->t, &tr->w, g, err)) {
+      fprintf(stderr, "dmn_mpi: error on rank %d, training episode %ld (update %ld): %s\n", rank, e + 1, u + 1, err);
+      fail = 1;
+      break;
+    }
+    const DmnLoss *L = &tr->t.loss;
+    const DmnMetrics *M = &tr->t.metrics;
+    double r[S_N] = {L->total, L->nav, L->energy, L->sparse, L->rate, L->silent, M->final_distance, M->mean_distance, M->path_length,
+                     M->kc_active_fraction};
+    for (int l = 0; l < DMN_NLAYER; l++) r[S_R0 + l] = M->rate_hz[l];
+    for (int k = 0; k < S_N; k++) stats[k] += r[k];
+  }
+  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+  if (fail) {
+    if (!rank) fprintf(stderr, "dmn_mpi: training stopped before update %ld; parameters were not updated\n", u + 1);
+    *exit_code = 1;
+    PetscFunctionReturn(0);
+  }
+  /* one allreduce carries the gradient and the statistics */
+  double *red = tr->red;
+  memcpy(red, g->data, sizeof(double) * g->n);
+  memcpy(red + g->n, stats, sizeof stats);
+  PetscCall(PetscLogEventBegin(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
+  MPI_Allreduce(MPI_IN_PLACE, red, (int)(g->n + S_N), MPI_DOUBLE, MPI_SUM, comm);
+  PetscCall(PetscLogEventEnd(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
+  for (size_t i = 0; i < g->n; i++) g->data[i] = red[i] / G;
+  for (int k = 0; k < S_N; k++) stats[k] = red[g->n + k] / G;
+  double norm = optim_grad_norms(m, g, gn);
+  if (!isfinite(norm)) {
+    for (int k = 0; k < DMN_NGROUP; k++)
+      if (!isfinite(gn[k]) && !rank) fprintf(stderr, "dmn_mpi: error: non-finite gradient in group %s at update %ld\n", dmn_group_names[k], u + 1);
+    *exit_code = 1;
+    PetscFunctionReturn(0);
+  }
+  double clip = optim_clip(g, norm, c->train_clip_norm);
+  optim_adam_step(m, adam, p, g);
+  memset(row, 0, sizeof(double) * DMN_NHCOL);
+  row[DMN_H_episodes] = (double)((u + 1) * G);
+  row[DMN_H_loss_total] = stats[S_TOTAL];
+  row[DMN_H_loss_nav] = stats[S_NAV];
+  row[DMN_H_loss_energy] = stats[S_ENERGY];
+  row[DMN_H_loss_sparse] = stats[S_SPARSE];
+  row[DMN_H_loss_rate] = stats[S_RATE];
+  row[DMN_H_loss_silent] = stats[S_SILENT];
+  row[DMN_H_final_distance] = stats[S_FINAL];
+  row[DMN_H_mean_distance] = stats[S_MEAN];
+  row[DMN_H_path_length] = stats[S_PATH];
+  row[DMN_H_kc_active] = stats[S_KC];
+  for (int l = 0; l < DMN_NLAYER; l++) row[DMN_H_rate_orn + l] = stats[S_R0 + l];
+  row[DMN_H_grad_norm] = norm;
+  row[DMN_H_clip_factor] = clip;
+  row[DMN_H_seconds] = util_wtime() - t0;
+  PetscFunctionReturn(0);
+}
+
+int train_params_agree(const DmnParams *p, MPI_Comm comm, uint64_t *lo_out, uint64_t *hi_out) {
+  uint64_t h = train_params_checksum(p), lo = h, hi = h;
+  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm);
+  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm);
+  if (lo_out) *lo_out = lo;
+  if (hi_out) *hi_out = hi;
+  return lo == hi;
+}
+
+int train_stop_requested(MPI_Comm comm) {
+  int sig = (int)stop_signal;
+  MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm);
+  return sig;
+}
+
+void train_catch_signals(void) {
+  struct sigaction sa;
+  memset(&sa, 0, sizeof sa);
+  sa.sa_handler = on_stop_signal;
+  sigaction(SIGTERM, &sa, NULL);
+  sigaction(SIGUSR1, &sa, NULL);
+  sigaction(SIGUSR2, &sa, NULL);
+}
+
+PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnParams *init, const DmnTrainState *st, MPI_Comm comm,
+                            const TrainOptions *o, DmnTrainer *tr, const DmnEvolutionLog *evo, int *exit_code) {
+  PetscFunctionBeginUser;
+  const DmnConfig *c = &m->cfg;
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  char err[DMN_ERR_MAX] = "", path[DMN_STR_MAX + 64];
+  char *yaml = config_to_yaml(c);
+  DmnEvalSummary trs, in, ctl, intact;
+  memset(&intact, 0, sizeof intact);
+  int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
+  DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
+  int f1 = 0, f2 = 0, f3 = 0;
+  PetscCall(PetscLogEventBegin(DMN_EV_EVALUATE, 0, 0, 0, 0));
+  PetscCall(train_evaluate(m, p, comm, &trs, traj, n_traj, &tr->t, &tr->w, &f1));
+  PetscCall(train_evaluate(m, init, comm, &in, NULL, 0, &tr->t, &tr->w, &f2));
+  DmnModel cm = train_control_model(m);
+  PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &tr->t, &tr->w, &f3));
+  PetscCall(PetscLogEventEnd(DMN_EV_EVALUATE, 0, 0, 0, 0));
+  if (o->intact) { /* lesion study: the starting parameters on the unlesioned circuit */
+    int f4 = 0;
+    PetscCall(train_evaluate(o->intact, init, comm, &intact, NULL, 0, NULL, NULL, &f4));
+    f3 |= f4;
+  }
+  if (f1 || f2 || f3) {
+    *exit_code = 1;
+  } else if (!rank) {
+    if (o->intact) {
+      printf("\nLesion study (sweep condition %d: %s): starting parameters from --init\n", c->sweep_index,
+             c->sweep_index >= 0 ? c->sweep_names[c->sweep_index] : "-");
+      printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "intact circuit", 100 * intact.success_rate, intact.median_final,
+             intact.mean_mean_distance, intact.mean_path);
+      printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned", 100 * in.success_rate, in.median_final, in.mean_mean_distance,
+             in.mean_path);
+      printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * trs.success_rate, trs.median_final,
+             trs.mean_mean_distance, trs.mean_path);
+    }
+    train_print_eval_table(&trs, &in, &ctl);
+    printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
+           "  total_distance_traveled: %.4f\n",
+           trs.mean_final, trs.mean_mean_distance, trs.mean_path);
+    snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
+    const DmnEvalSummary *ip = o->intact ? &intact : NULL;
+    int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, traj, n_traj, evo, yaml, err);
+    snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
+    if (!rc) rc = io_write_training_json(path, st, &trs, &in, &ctl, ip, err);
+    if (rc) {
+      fprintf(stderr, "dmn_mpi: error: %s\n", err);
+      *exit_code = 1;
+    } else {
+      printf("\n\u2713 Results saved to %s/ (checkpoint.h5, results.h5, training_results.json)\n", o->run_dir);
+    }
+  }
+  MPI_Bcast(exit_code, 1, MPI_INT, 0, comm);
+  if (traj)
+    for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
+  free(traj);
+  eval_summary_free(&trs);
+  eval_summary_free(&in);
+  eval_summary_free(&ctl);
+  eval_summary_free(&intact);
+  free(yaml);
+  PetscFunctionReturn(0);
+}
+
+void train_fmt_time(double s, char *buf, size_t n) {
   long t = (long)(s + 0.5);
   if (t >= 3600) snprintf(buf, n, "%ld:%02ld:%02ld", t / 3600, t / 60 % 60, t % 60);
   else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
@@ -120,19 +322,20 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   MPI_Comm_size(comm, &size);
   const long B = c->train_batch_per_rank, G = B * size;
   const long U = (c->train_episodes + G - 1) / G; /* updates in the whole run */
-  char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64], path[DMN_STR_MAX + 64];
+  char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64];
   snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", o->run_dir);
   char *yaml = config_to_yaml(c);
   *exit_code = 0;
 
-  DmnParams init, g;
+  DmnParams init;
   params_alloc(m, &init);
   params_copy(&init, p); /* kept for the untrained evaluation */
-  params_alloc(m, &g);
   DmnAdam adam;
   optim_adam_init(m, &adam);
   DmnTrainState st;
   memset(&st, 0, sizeof st);
+  DmnTrainer tr;
+  memset(&tr, 0, sizeof tr);
   if (o->resume) {
     int rc = io_checkpoint_read(o->resume, m, p, &adam, &st, err), any = rc;
     MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
@@ -150,117 +353,42 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
            "DN %d, %zu parameters\n  run directory %s/\n",
            U * G, U, G, B, size, size > 1 ? "s" : "", m->T, m->n[0], m->n[1], m->n[2], m->n[3], m->n[4], m->n_params, o->run_dir);
 
-  DmnDerived d;
-  DmnTape t;
-  DmnWork w;
-  PetscCall(derived_create(m, &d));
-  tape_alloc(m, &t);
-  work_alloc(m, &w);
+  PetscCall(trainer_create(m, &tr));
   /* A live bar only on a real terminal: under mpirun rank 0's stdout is a
    * pty even when mpirun writes to a file (Slurm logs), so default to plain
    * lines there.  DMN_PROGRESS=bar|lines overrides. */
   const char *pm = getenv("DMN_PROGRESS");
   const int tty = pm ? !strcmp(pm, "bar") : (isatty(fileno(stdout)) && !getenv("OMPI_COMM_WORLD_SIZE"));
-  struct sigaction sa;
-  memset(&sa, 0, sizeof sa);
-  sa.sa_handler = on_stop_signal;
-  sigaction(SIGTERM, &sa, NULL);
-  sigaction(SIGUSR1, &sa, NULL);
-  sigaction(SIGUSR2, &sa, NULL);
+  train_catch_signals();
   double t_run = util_wtime(), secs_sum = 0;
   long done_here = 0;
-  /* stats reduced with the gradient: loss terms and metrics summed over episodes */
-  enum { S_TOTAL, S_NAV, S_ENERGY, S_SPARSE, S_RATE, S_SILENT, S_FINAL, S_MEAN, S_PATH, S_KC, S_R0, S_N = S_R0 + DMN_NLAYER };
-  double *red = malloc(sizeof(double) * (g.n + S_N));
   for (long u = st.update; u < U; u++) {
-    double t0 = util_wtime();
-    PetscCall(derived_update(m, p, &d));
-    params_zero(&g);
-    double stats[S_N] = {0};
-    int fail = 0;
-    for (long b = 0; b < B && !fail; b++) {
-      long e = u * G + rank * B + b; /* global episode index */
-      double p0[2], psi0;
-      episode_start_pose(m, DMN_STREAM_TRAIN_START, 0, e, p0, &psi0);
-      if (c->connectome_variant_dropout > 0) {
-        /* a fresh variant of the connectome for this episode (MODEL §1 masks untouched) */
-        PetscCall(derived_update(m, p, &d));
-        PetscCall(derived_apply_variant(m, &d, (uint64_t)e));
-      }
-      if (episode_forward(m, p, &d, p0, psi0, &t, &w, err) || episode_backward(m, p, &d, &t, &w, &g, err)) {
-        fprintf(stderr, "dmn_mpi: error on rank %d, training episode %ld (update %ld): %s\n", rank, e + 1, u + 1, err);
-        fail = 1;
-        break;
-      }
-      const DmnLoss *L = &t.loss;
-      const DmnMetrics *M = &t.metrics;
-      double row[S_N] = {L->total, L->nav, L->energy, L->sparse, L->rate, L->silent, M->final_distance, M->mean_distance, M->path_length,
-                         M->kc_active_fraction};
-      for (int l = 0; l < DMN_NLAYER; l++) row[S_R0 + l] = M->rate_hz[l];
-      for (int k = 0; k < S_N; k++) stats[k] += row[k];
-    }
-    MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
-    if (fail) {
-      if (!rank) fprintf(stderr, "dmn_mpi: training stopped before update %ld; parameters were not updated (last checkpoint: %s)\n", u + 1, ckpt);
-      *exit_code = 1;
+    double row[DMN_NHCOL], gn[DMN_NGROUP];
+    PetscCall(train_update(m, &tr, p, &adam, u, 0, comm, row, gn, exit_code));
+    if (*exit_code) {
+      if (!rank) fprintf(stderr, "dmn_mpi: last checkpoint: %s\n", ckpt);
       break;
     }
-    /* one allreduce carries the gradient and the statistics */
-    memcpy(red, g.data, sizeof(double) * g.n);
-    memcpy(red + g.n, stats, sizeof stats);
-    PetscCall(PetscLogEventBegin(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
-    MPI_Allreduce(MPI_IN_PLACE, red, (int)(g.n + S_N), MPI_DOUBLE, MPI_SUM, comm);
-    PetscCall(PetscLogEventEnd(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
-    for (size_t i = 0; i < g.n; i++) g.data[i] = red[i] / G;
-    for (int k = 0; k < S_N; k++) stats[k] = red[g.n + k] / G;
-    double gn[DMN_NGROUP];
-    double norm = optim_grad_norms(m, &g, gn);
-    if (!isfinite(norm)) {
-      for (int k = 0; k < DMN_NGROUP; k++)
-        if (!isfinite(gn[k]) && !rank) fprintf(stderr, "dmn_mpi: error: non-finite gradient in group %s at update %ld\n", dmn_group_names[k], u + 1);
-      *exit_code = 1;
-      break;
-    }
-    double clip = optim_clip(&g, norm, c->train_clip_norm);
-    optim_adam_step(m, &adam, p, &g);
     st.update = u + 1;
     st.episodes_done = st.update * G;
-    double secs = util_wtime() - t0;
-    secs_sum += secs;
+    secs_sum += row[DMN_H_seconds];
     done_here++;
-    double row[DMN_NHCOL] = {0};
-    row[DMN_H_episodes] = (double)st.episodes_done;
-    row[DMN_H_loss_total] = stats[S_TOTAL];
-    row[DMN_H_loss_nav] = stats[S_NAV];
-    row[DMN_H_loss_energy] = stats[S_ENERGY];
-    row[DMN_H_loss_sparse] = stats[S_SPARSE];
-    row[DMN_H_loss_rate] = stats[S_RATE];
-    row[DMN_H_loss_silent] = stats[S_SILENT];
-    row[DMN_H_final_distance] = stats[S_FINAL];
-    row[DMN_H_mean_distance] = stats[S_MEAN];
-    row[DMN_H_path_length] = stats[S_PATH];
-    row[DMN_H_kc_active] = stats[S_KC];
-    for (int l = 0; l < DMN_NLAYER; l++) row[DMN_H_rate_orn + l] = stats[S_R0 + l];
-    row[DMN_H_grad_norm] = norm;
-    row[DMN_H_clip_factor] = clip;
-    row[DMN_H_seconds] = secs;
     history_push(&st.hist, row, gn);
     if (!rank) {
       char eta[32];
-      fmt_time(secs_sum / done_here * (double)(U - st.update), eta, sizeof eta);
+      train_fmt_time(secs_sum / done_here * (double)(U - st.update), eta, sizeof eta);
       printf("%sEpisode %5ld/%ld | Update %4ld/%ld | Loss: %9.4f | Nav: %9.4f | Energy: %8.4f | final %6.2f mm | KC %4.1f%% | DN %5.1f Hz | "
              "|g| %8.2e | %5.1f ep/s | ETA %s%s",
-             tty ? "\r" : "", st.episodes_done, U * G, st.update, U, stats[S_TOTAL], stats[S_NAV], stats[S_ENERGY], stats[S_FINAL],
-             100 * stats[S_KC], stats[S_R0 + DMN_L_DN], norm, (double)G / secs, eta, tty ? "" : "\n");
+             tty ? "\r" : "", st.episodes_done, U * G, st.update, U, row[DMN_H_loss_total], row[DMN_H_loss_nav], row[DMN_H_loss_energy],
+             row[DMN_H_final_distance], 100 * row[DMN_H_kc_active], row[DMN_H_rate_dn], row[DMN_H_grad_norm],
+             (double)G / row[DMN_H_seconds], eta, tty ? "" : "\n");
       if (tty && (st.update % 10 == 0 || st.update == U)) printf("\n"); /* keep every 10th line on a terminal */
       fflush(stdout);
     }
     /* all ranks must hold bitwise-identical parameters (MODEL §7) */
     if (st.update % c->train_check_every == 0 || st.update == U) {
-      uint64_t h = params_checksum(p), lo = h, hi = h;
-      MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm);
-      MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm);
-      if (lo != hi) {
+      uint64_t lo, hi;
+      if (!train_params_agree(p, comm, &lo, &hi)) {
         if (!rank) fprintf(stderr, "dmn_mpi: error: parameters differ between ranks after update %ld (checksums %016llx..%016llx)\n",
                            st.update, (unsigned long long)lo, (unsigned long long)hi);
         *exit_code = 1;
@@ -268,8 +396,7 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
       }
     }
     /* a signal on any rank stops every rank after this same update */
-    int sig = (int)stop_signal;
-    MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm);
+    int sig = train_stop_requested(comm);
     long ce = c->output_checkpoint_every;
     int last = st.update == U || (o->stop_after && done_here >= o->stop_after) || sig;
     if (last || (st.episodes_done / ce) > ((st.episodes_done - G) / ce)) {
@@ -294,72 +421,13 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   }
   if (*exit_code) goto cleanup;
   if (!rank) printf("Training done: %ld updates, %ld episodes in %.1f s\n", st.update, st.episodes_done, util_wtime() - t_run);
-
   /* evaluation: trained, untrained, and the trained circuit blind to odor */
-  {
-    DmnEvalSummary tr, in, ctl, intact;
-    memset(&intact, 0, sizeof intact);
-    int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
-    DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
-    int f1 = 0, f2 = 0, f3 = 0;
-    PetscCall(PetscLogEventBegin(DMN_EV_EVALUATE, 0, 0, 0, 0));
-    PetscCall(train_evaluate(m, p, comm, &tr, traj, n_traj, &t, &w, &f1));
-    PetscCall(train_evaluate(m, &init, comm, &in, NULL, 0, &t, &w, &f2));
-    DmnModel cm = train_control_model(m);
-    PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &t, &w, &f3));
-    PetscCall(PetscLogEventEnd(DMN_EV_EVALUATE, 0, 0, 0, 0));
-    if (o->intact) { /* lesion study: the starting parameters on the unlesioned circuit */
-      int f4 = 0;
-      PetscCall(train_evaluate(o->intact, &init, comm, &intact, NULL, 0, NULL, NULL, &f4));
-      f3 |= f4;
-    }
-    if (f1 || f2 || f3) {
-      *exit_code = 1;
-    } else if (!rank) {
-      if (o->intact) {
-        printf("\nLesion study (sweep condition %d: %s): starting parameters from --init\n", c->sweep_index,
-               c->sweep_index >= 0 ? c->sweep_names[c->sweep_index] : "-");
-        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "intact circuit", 100 * intact.success_rate, intact.median_final,
-               intact.mean_mean_distance, intact.mean_path);
-        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned", 100 * in.success_rate, in.median_final, in.mean_mean_distance,
-               in.mean_path);
-        printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * tr.success_rate, tr.median_final,
-               tr.mean_mean_distance, tr.mean_path);
-      }
-      train_print_eval_table(&tr, &in, &ctl);
-      printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
-             "  total_distance_traveled: %.4f\n",
-             tr.mean_final, tr.mean_mean_distance, tr.mean_path);
-      snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
-      const DmnEvalSummary *ip = o->intact ? &intact : NULL;
-      int rc = io_write_results(path, m, &st, &tr, &in, &ctl, ip, traj, n_traj, yaml, err);
-      snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
-      if (!rc) rc = io_write_training_json(path, &st, &tr, &in, &ctl, ip, err);
-      if (rc) {
-        fprintf(stderr, "dmn_mpi: error: %s\n", err);
-        *exit_code = 1;
-      } else {
-        printf("\n\u2713 Results saved to %s/ (checkpoint.h5, results.h5, training_results.json)\n", o->run_dir);
-      }
-    }
-    MPI_Bcast(exit_code, 1, MPI_INT, 0, comm);
-    if (traj)
-      for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
-    free(traj);
-    eval_summary_free(&tr);
-    eval_summary_free(&in);
-    eval_summary_free(&ctl);
-    eval_summary_free(&intact);
-  }
+  PetscCall(train_report(m, p, &init, &st, comm, o, &tr, NULL, exit_code));
 cleanup:
-  free(red);
-  work_free(&w);
-  tape_free(&t);
-  PetscCall(derived_destroy(&d));
+  PetscCall(trainer_destroy(&tr));
 done:
   history_free(&st.hist);
   optim_adam_free(&adam);
-  params_free(&g);
   params_free(&init);
   free(yaml);
   PetscFunctionReturn(0);

@@ -13,13 +13,48 @@
 typedef struct TrainOptions {
   const char *run_dir; /* where checkpoint.h5, results.h5, training_results.json go */
   const char *resume;  /* checkpoint to continue from, or NULL */
-  long stop_after;     /* stop cleanly (with a checkpoint) after this many updates in this run; 0 = no limit */
+  long stop_after;     /* stop cleanly (with a checkpoint) after this many updates (evolution: generations) in this run; 0 = no limit */
   const DmnModel *intact; /* lesion study: the unlesioned circuit, evaluated with the starting parameters; or NULL */
 } TrainOptions;
 
 /* Train m from p (the initial parameters; updated in place).  Collective.
  * exit_code: 0 ok, 1 runtime failure (non-finite values, I/O), 2 bad input. */
 PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code);
+
+/* Buffers of an update loop (derived weights, tape, workspace, gradient). */
+#define DMN_TRAIN_NSTAT (10 + DMN_NLAYER)
+typedef struct DmnTrainer {
+  DmnDerived d;
+  DmnTape t;
+  DmnWork w;
+  DmnParams g;
+  double *red; /* gradient + statistics, one allreduce */
+} DmnTrainer;
+PetscErrorCode trainer_create(const DmnModel *m, DmnTrainer *tr);
+PetscErrorCode trainer_destroy(DmnTrainer *tr);
+
+/* One update u of one individual on comm (collective): every rank runs its
+ * batch_per_rank episodes (global episode u*G + rank*B + b, start poses keyed
+ * by (individual, episode)), the gradient is averaged, clipped and Adam
+ * steps.  row/gn: the history row.  exit_code 1 = runtime failure (reported). */
+PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, DmnAdam *adam, long u, long individual, MPI_Comm comm,
+                            double row[DMN_NHCOL], double gn[DMN_NGROUP], int *exit_code);
+
+/* FNV-1a over the parameter bytes, and whether every rank of comm holds the same bits. */
+uint64_t train_params_checksum(const DmnParams *p);
+int train_params_agree(const DmnParams *p, MPI_Comm comm, uint64_t *lo, uint64_t *hi);
+
+/* SIGTERM/SIGUSR1/SIGUSR2 request a clean stop; train_stop_requested is
+ * collective (a signal on any rank stops all at the same point). */
+void train_catch_signals(void);
+int train_stop_requested(MPI_Comm comm);
+void train_fmt_time(double s, char *buf, size_t n);
+
+/* The end of a run: evaluate p (trained), init (untrained) and the
+ * constant-odor control, print the table, write results.h5 (+ /evolution
+ * when evo) and training_results.json.  Collective. */
+PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnParams *init, const DmnTrainState *st, MPI_Comm comm,
+                            const TrainOptions *o, DmnTrainer *tr, const DmnEvolutionLog *evo, int *exit_code);
 
 /* Evaluate p on cfg.train.eval_episodes held-out starts (own stream),
  * spread over ranks; out is complete on every rank.  n_traj (the same on
@@ -30,6 +65,10 @@ PetscErrorCode train_evaluate(const DmnModel *m, const DmnParams *p, MPI_Comm co
 
 /* The constant-odor control: the same model sensing a fixed concentration
  * (that of the start circle) whatever the pose.  A shallow, read-only copy. */
+/* The same over n episodes of start-pose stream (stream, key). */
+PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Comm comm, int stream, long key, int n, DmnEvalSummary *out,
+                                  DmnEpisodeRecord *traj, int n_traj, DmnTape *tape, DmnWork *work, int *failed);
+
 DmnModel train_control_model(const DmnModel *m);
 
 void train_print_eval_table(const DmnEvalSummary *trained, const DmnEvalSummary *initial, const DmnEvalSummary *control);

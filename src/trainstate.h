@@ -52,16 +52,102 @@ typedef struct DmnEvalSummary {
   int n;
   double *final_distance, *mean_distance, *path_length; /* (n) mm */
   double *kc_active;         /* (n) fraction of KCs active per 100 ms window */
+  double *loss_term;         /* (n x DMN_NLOSS_TERM) nav, energy, sparse, rate, silent (weighted) */
   double success_rate;       /* final distance < 5 mm (MODEL §8: fixed) */
   double median_final, mean_final, mean_mean_distance, mean_path, mean_kc_active;
 } DmnEvalSummary;
 
 #define DMN_SUCCESS_RADIUS_MM 5.0
+enum { DMN_LT_NAV, DMN_LT_ENERGY, DMN_LT_SPARSE, DMN_LT_RATE, DMN_LT_SILENT, DMN_NLOSS_TERM };
 
 void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group_norm[DMN_NGROUP]);
 void history_reserve(DmnHistory *h, long n);
 void history_free(DmnHistory *h);
 void eval_summary_finish(DmnEvalSummary *s); /* fills the scalar fields from the arrays */
 void eval_summary_free(DmnEvalSummary *s);
+
+
+/* ---- evolution (evolve.c): genomes and lineage ------------------------------ */
+
+/* The hyperparameters an individual carries (README: Evolution).  Scales are
+ * relative (1 = the config's value); the rest are the values used. */
+/* clang-format off */
+#define DMN_HYPER(X) \
+  X(lr_scale,       "multiplies every Adam learning rate of the config") \
+  X(w_energy,       "loss.w_energy used for this individual's gradients") \
+  X(w_sparse,       "loss.w_sparse used for this individual's gradients") \
+  X(surrogate_beta, "circuit.surrogate_beta (surrogate sharpness) of this individual") \
+  X(tau_scale,      "membrane tau - tau_min relative to the founder's (initial tau scale)")
+/* clang-format on */
+#define DMN_HYPER_ENUM(name, doc) DMN_HY_##name,
+typedef enum { DMN_HYPER(DMN_HYPER_ENUM) DMN_NHYPER } DmnHyper;
+#undef DMN_HYPER_ENUM
+extern const char *const dmn_hyper_names[DMN_NHYPER];
+
+/* One structural edit: in projection proj, the synapse of postsynaptic
+ * neuron post from old_pre now comes from new_pre (a rewired PN->KC claw, a
+ * KC->MBON synapse pruned and regrown).  Rows keep their length, so the
+ * parameter layout never changes. */
+typedef struct DmnEdit {
+  int32_t proj, post, old_pre, new_pre;
+} DmnEdit;
+
+/* What selection copies and mutation changes, besides parameters and Adam
+ * state: the hyperparameters and the structure as edits on a base connectome
+ * (intact, or the config's lesions when `lesioned`).  Replaying the edits
+ * reproduces the structure exactly, so a genome is a few hundred bytes. */
+typedef struct DmnGenome {
+  long id, parent;      /* parent -1: a founder */
+  int lesioned;         /* base connectome: 0 intact, 1 with the config's lesions (evolution.lesioned) */
+  double hyper[DMN_NHYPER];
+  long made_pn_kc, made_kc_mbon; /* edits drawn when this individual was made */
+  long n_edits, cap;
+  DmnEdit *edits;       /* (n_edits) in the order applied */
+} DmnGenome;
+
+void genome_copy(DmnGenome *dst, const DmnGenome *src);
+void genome_free(DmnGenome *g);
+void genome_push_edit(DmnGenome *g, DmnEdit e);
+
+/* clang-format off */
+#define DMN_LINEAGE_COLUMNS(X) \
+  X(id,             "individual in this slot during the generation") \
+  X(parent,         "individual it was copied from (-1: a founder)") \
+  X(lesioned,       "1 = built on the config's lesions (evolution.lesioned)") \
+  X(fitness,        "fitness after the generation's training (higher is better)") \
+  X(fitness_loss,   "mean loss on the fitness episodes, with the config's loss weights") \
+  X(fitness_success,"success rate on the fitness episodes") \
+  X(fitness_final,  "median final distance on the fitness episodes, mm") \
+  X(lr_scale,       "hyperparameter") \
+  X(w_energy,       "hyperparameter") \
+  X(w_sparse,       "hyperparameter") \
+  X(surrogate_beta, "hyperparameter") \
+  X(tau_scale,      "hyperparameter") \
+  X(edits,          "structural edits since the base connectome") \
+  X(made_pn_kc,     "PN->KC rewirings drawn when the individual was made") \
+  X(made_kc_mbon,   "KC->MBON prune/regrow edits drawn when the individual was made") \
+  X(replaced_by,    "slot whose individual replaced this one after the generation (-1: kept)")
+/* clang-format on */
+#define DMN_LCOL_ENUM(name, doc) DMN_LIN_##name,
+typedef enum { DMN_LINEAGE_COLUMNS(DMN_LCOL_ENUM) DMN_NLCOL } DmnLineageColumn;
+#undef DMN_LCOL_ENUM
+extern const char *const dmn_lineage_names[DMN_NLCOL];
+extern const char *const dmn_lineage_docs[DMN_NLCOL];
+
+/* The population's record: one row per generation, one column per slot. */
+typedef struct DmnEvolutionLog {
+  int P;
+  long n_gen, cap;
+  double *col[DMN_NLCOL];  /* (cap x P) */
+  uint64_t *checksum;      /* (cap x P) parameters at the end of the generation */
+  uint64_t *inherited;     /* (cap x P) parameters of a replacement right after the copy (0: kept) */
+  /* final held-out evaluation of every slot (P each), and the reported best */
+  double *final_success, *final_median, *final_mean_distance;
+  int best;
+} DmnEvolutionLog;
+
+void evolution_log_init(DmnEvolutionLog *l, int P);
+void evolution_log_reserve(DmnEvolutionLog *l, long n_gen);
+void evolution_log_free(DmnEvolutionLog *l);
 
 #endif

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "../harness.h"
+#include "evolve.h"
 #include "gradcheck.h"
 #include "util.h"
 
@@ -72,11 +73,14 @@ static void check_groups_finite(const char *label, const Setup *s) {
   }
 }
 
+/* The circuit check_fd builds on (NULL: the config's). */
+static const DmnConnectome *fd_conn = NULL;
+
 static PetscErrorCode check_fd_h(const char *label, const DmnConfig *c, int expect_pass, Setup *keep, double h_rel) {
   PetscFunctionBeginUser;
   Setup s;
   char err[DMN_ERR_MAX];
-  PetscCall(setup(&s, c, NULL));
+  PetscCall(setup(&s, c, fd_conn));
   GradCheckOptions o = gradcheck_defaults();
   if (h_rel > 0) o.h_rel = h_rel;
   GradCheckResult r;
@@ -226,6 +230,29 @@ int main(int argc, char **argv) {
     (void)pk;
     (void)pm;
     PetscCall(teardown(&s));
+    connectome_free(&conn);
+  }
+
+  /* 6a. an evolved individual: PN->KC claws rewired, KC->MBON synapses
+   *     pruned and regrown across sides, its own loss weights -- the gradient
+   *     on the new structure is still exact */
+  {
+    small_circuit(&c, 80);
+    DmnConnectome conn;
+    CHECK(connectome_build_synthetic(&c, &conn, err) == 0, "%s", err);
+    DmnGenome g;
+    genome_founder(&c, 0, &g);
+    g.hyper[DMN_HY_w_energy] = 0.37;
+    DmnRng r = util_rng(3, DMN_STREAM_EVOLVE, 0, 0);
+    long n1 = genome_rewire(&conn, DMN_P_PN_TO_KC, 0.3, &r, &g, NULL, 0, 0.0);
+    long n2 = genome_rewire(&conn, DMN_P_KC_TO_MBON, 0.1, &r, &g, NULL, 0, 0.0);
+    CHECK(n1 > 0 && n2 > 0, "rewired %ld PN->KC and %ld KC->MBON synapses", n1, n2);
+    DmnConfig ci;
+    genome_config(&c, &g, &ci);
+    fd_conn = &conn;
+    PetscCall(check_fd("closed loop on an evolved circuit (30% PN->KC rewired, 10% KC->MBON regrown), T = 80", &ci, 1, NULL));
+    fd_conn = NULL;
+    genome_free(&g);
     connectome_free(&conn);
   }
 
