@@ -472,14 +472,34 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
   for (long gen = gen0; gen < n_gen; gen++) {
     double t0 = util_wtime();
     /* 1. every individual trains on its own episodes (start poses keyed by slot) */
-    int ec = 0;
-    for (long u = gen * upg; u < (gen + 1) * upg && !ec; u++) {
+    int ec = 0, sig = 0;
+    /* (a resumed run may start inside a generation: a signal stops after any update) */
+    for (long u = ind.st.update > gen * upg ? ind.st.update : gen * upg; u < (gen + 1) * upg; u++) {
       double row[DMN_NHCOL], gn[DMN_NGROUP];
       PetscCall(train_update(&ind.m, &ind.tr, &ind.p, &ind.adam, u, slot, gc, row, gn, &ec));
-      if (ec) break;
-      ind.st.update = u + 1;
-      ind.st.episodes_done = ind.st.update * G;
-      history_push(&ind.st.hist, row, gn);
+      if (!ec) {
+        ind.st.update = u + 1;
+        ind.st.episodes_done = ind.st.update * G;
+        history_push(&ind.st.hist, row, gn);
+      }
+      /* every group runs the same updates, so these collectives line up over the world */
+      MPI_Allreduce(MPI_IN_PLACE, &ec, 1, MPI_INT, MPI_MAX, world);
+      sig = train_stop_requested(world);
+      if (ec || sig) break;
+    }
+    if (sig && !ec && ind.st.update < (gen + 1) * upg) {
+      /* stopped inside the generation: the population as it is, resumable from this update */
+      DmnPopulationIO pio = {P, slot, leader, gen, next_id, genome, &lg};
+      int ckrc = io_population_write(ckpt, world, &base_model, &ind.m, &ind.p, &ind.adam, &ind.st, &pio, yaml, err);
+      if (ckrc) {
+        if (!wrank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        *exit_code = 1;
+      } else if (!wrank) {
+        printf("Stopped by signal %d in generation %ld after update %ld (checkpoint written); resume with --resume %s\n", sig, gen + 1,
+               ind.st.update, ckpt);
+        fflush(stdout);
+      }
+      goto cleanup;
     }
     if (!ec && !train_params_agree(&ind.p, gc, NULL, NULL)) {
       if (leader) fprintf(stderr, "dmn_mpi: error: parameters differ between the ranks of individual slot %d in generation %ld\n", slot, gen + 1);
@@ -592,7 +612,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     gens_here++;
     if (!wrank) print_generation(&lg, gen, n_gen, (gen + 1) * upg * G, n_gen * upg * G, order, parent_slot, reps, util_wtime() - t0);
     /* 6. the whole population in one collective checkpoint */
-    int sig = train_stop_requested(world);
+    sig = train_stop_requested(world);
     int stop = sig || (o->stop_after && gens_here >= o->stop_after);
     PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
     DmnPopulationIO pio = {P, slot, leader, gen + 1, next_id, genome, &lg};

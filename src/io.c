@@ -808,23 +808,24 @@ int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, 
     for (int k = 0; k < DMN_NHYPER; k++) strcat(strcat(names, dmn_hyper_names[k]), k + 1 < DMN_NHYPER ? "," : "");
     write_str_attr(&c, gg, "hyper_columns", names);
     free(col);
-    int32_t *ed = calloc(P * (size_t)max_e * 4 + 1, sizeof(int32_t));
+    /* at least one edit wide: zero-width 2-D datasets do not survive a collective write */
+    const size_t width = 4 * (size_t)(max_e > 0 ? max_e : 1);
+    int32_t *ed = calloc(P * width, sizeof(int32_t));
     for (hsize_t k = 0; k < P; k++)
-      if (pop->genomes[k].n_edits) memcpy(ed + k * (size_t)max_e * 4, pop->genomes[k].edits, sizeof(DmnEdit) * (size_t)pop->genomes[k].n_edits);
-    hsize_t ec[2] = {P, (hsize_t)max_e * 4};
+      if (pop->genomes[k].n_edits) memcpy(ed + k * width, pop->genomes[k].edits, sizeof(DmnEdit) * (size_t)pop->genomes[k].n_edits);
+    hsize_t ec[2] = {P, width};
     cwrite(&c, gg, "edits", H5T_NATIVE_INT32, ed, 2, ec, rank, xfer);
-    write_str_attr(&c, gg, "edits_layout", "per slot: n_edits x (projection, post, old_pre, new_pre), padded with 0");
+    write_str_attr(&c, gg, "edits_layout", "per slot: n_edits x (projection, post, old_pre, new_pre), then padding");
     free(ed);
     if (gg >= 0) H5Gclose(gg);
     if (pg >= 0) H5Gclose(pg);
     /* the lineage so far */
     const DmnEvolutionLog *lg = pop->log;
-    hid_t lgp = make_group(&c, f, "lineage");
+    hid_t lgp = make_group(&c, f, "lineage"); /* empty before the first generation ends */
     hsize_t ld[2] = {(hsize_t)lg->n_gen, P};
-    static const double dz[1] = {0};
-    for (int k = 0; k < DMN_NLCOL && lgp >= 0; k++) cwrite(&c, lgp, dmn_lineage_names[k], H5T_NATIVE_DOUBLE, lg->n_gen ? lg->col[k] : dz, 2, ld, rank, xfer);
-    cwrite(&c, lgp, "checksum", H5T_NATIVE_UINT64, lg->n_gen ? (const void *)lg->checksum : (const void *)dz, 2, ld, rank, xfer);
-    cwrite(&c, lgp, "inherited_checksum", H5T_NATIVE_UINT64, lg->n_gen ? (const void *)lg->inherited : (const void *)dz, 2, ld, rank, xfer);
+    for (int k = 0; k < DMN_NLCOL && lgp >= 0 && lg->n_gen; k++) cwrite(&c, lgp, dmn_lineage_names[k], H5T_NATIVE_DOUBLE, lg->col[k], 2, ld, rank, xfer);
+    if (lg->n_gen) cwrite(&c, lgp, "checksum", H5T_NATIVE_UINT64, lg->checksum, 2, ld, rank, xfer);
+    if (lg->n_gen) cwrite(&c, lgp, "inherited_checksum", H5T_NATIVE_UINT64, lg->inherited, 2, ld, rank, xfer);
     if (lgp >= 0) H5Gclose(lgp);
     Writer wr = {1, rank, xfer};
     write_connectome(&c, f, base, &wr);
@@ -912,8 +913,9 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
   if (!rc) rc = read_ds(f, path, "/population/genome/hyper", H5T_NATIVE_DOUBLE, hyp, 2, dhy, -1, err);
   long max_e = 0;
   for (int k = 0; k < P && !rc; k++) max_e = (long)col[5 * uP + k] > max_e ? (long)col[5 * uP + k] : max_e;
-  int32_t *ed = malloc(sizeof(int32_t) * (uP * (size_t)max_e * 4 + 1));
-  hsize_t de[2] = {uP, (hsize_t)max_e * 4};
+  const size_t width = 4 * (size_t)(max_e > 0 ? max_e : 1);
+  int32_t *ed = malloc(sizeof(int32_t) * uP * width);
+  hsize_t de[2] = {uP, width};
   if (!rc) rc = read_ds(f, path, "/population/genome/edits", H5T_NATIVE_INT32, ed, 2, de, -1, err);
   for (int k = 0; k < P && !rc; k++) {
     DmnGenome *g = &genomes[k];
@@ -923,7 +925,7 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
     g->n_edits = 0;
     long ne = (long)col[5 * uP + k];
     for (long e = 0; e < ne; e++) {
-      const int32_t *x = ed + ((size_t)k * (size_t)max_e + (size_t)e) * 4;
+      const int32_t *x = ed + (size_t)k * width + (size_t)e * 4;
       DmnEdit E = {x[0], x[1], x[2], x[3]};
       genome_push_edit(g, E);
     }
@@ -936,12 +938,12 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
   evolution_log_reserve(lg, ng + 1);
   lg->n_gen = ng;
   hsize_t dl[2] = {(hsize_t)ng, uP};
-  for (int k = 0; k < DMN_NLCOL && !rc; k++) {
+  for (int k = 0; k < DMN_NLCOL && !rc && ng > 0; k++) {
     snprintf(name, sizeof name, "/lineage/%s", dmn_lineage_names[k]);
     rc = read_ds(f, path, name, H5T_NATIVE_DOUBLE, lg->col[k], 2, dl, -1, err);
   }
-  if (!rc) rc = read_ds(f, path, "/lineage/checksum", H5T_NATIVE_UINT64, lg->checksum, 2, dl, -1, err);
-  if (!rc) rc = read_ds(f, path, "/lineage/inherited_checksum", H5T_NATIVE_UINT64, lg->inherited, 2, dl, -1, err);
+  if (!rc && ng > 0) rc = read_ds(f, path, "/lineage/checksum", H5T_NATIVE_UINT64, lg->checksum, 2, dl, -1, err);
+  if (!rc && ng > 0) rc = read_ds(f, path, "/lineage/inherited_checksum", H5T_NATIVE_UINT64, lg->inherited, 2, dl, -1, err);
   *generation = ng;
   *next_id = (long)nid;
   (void)m;
