@@ -11,6 +11,9 @@ update), decodability.png/.csv (cross-validated R^2 of the source bearing
 from each layer's activity, with 2 or more stored evaluation episodes).  For a merged sweep: lesion_effect.png (intact vs lesioned vs
 retrained per condition, 95% confidence intervals over evaluation episodes),
 summary.csv and summary.md, and the per-run figures under runs/<NN_name>/.
+A population run (evolution) adds evolution.png (fitness of every slot per
+generation with the replacements drawn parent -> child, hyperparameters of the
+individuals over generations) and lineage.csv.
 Uses Debian's python3-h5py, python3-numpy and python3-matplotlib."""
 import argparse
 import os
@@ -247,6 +250,48 @@ def fig_decodability(g, cfg, out, made, title):
     made.append(os.path.join(out, "decodability.csv"))
 
 
+def fig_evolution(g, out, made, title):
+    """Fitness per generation and slot, replacements as arrows, hyperparameters."""
+    if "evolution" not in g or "lineage/fitness" not in g["evolution"]:
+        return
+    lin = g["evolution/lineage"]
+    fit, rep, ids = lin["fitness"][()], lin["replaced_by"][()], lin["id"][()]
+    ng, P = fit.shape
+    if ng == 0:
+        return
+    hyper = ["lr_scale", "w_energy", "w_sparse", "surrogate_beta", "tau_scale"]
+    fig, ax = plt.subplots(1, 2, figsize=(12, 4.5))
+    gen = np.arange(1, ng + 1)
+    for k in range(P):
+        ax[0].plot(gen, fit[:, k], "o-", ms=3, lw=1, label=f"slot {k}")
+    for t in range(ng - 1):
+        for k in range(P):
+            w = int(rep[t, k])
+            if w >= 0:  # slot k restarts from a copy of slot w
+                ax[0].annotate("", xy=(t + 2, fit[t + 1, k]), xytext=(t + 1, fit[t, w]),
+                               arrowprops=dict(arrowstyle="->", color="0.5", lw=0.8))
+    best = int(g["evolution"].attrs.get("best_slot", -1))
+    ax[0].set(xlabel="generation", ylabel="fitness (higher is better)", title=f"{title}: population of {P}" + (f", best slot {best}" if best >= 0 else ""))
+    ax[0].legend(fontsize=7, ncol=2)
+    for h in hyper:
+        if h in lin:
+            x = lin[h][()]
+            base = x[0, 0] if x[0, 0] != 0 else 1.0
+            ax[1].plot(gen, np.median(x / base, axis=1), lw=1.5, label=h)
+            ax[1].fill_between(gen, (x / base).min(axis=1), (x / base).max(axis=1), alpha=0.15)
+    ax[1].set(xlabel="generation", ylabel="relative to founder 0 (median, range)", yscale="log", title="hyperparameters")
+    ax[1].legend(fontsize=7)
+    save(fig, os.path.join(out, "evolution.png"), made)
+    path = os.path.join(out, "lineage.csv")
+    cols = [c for c in lin.keys() if lin[c].ndim == 2]
+    with open(path, "w") as fp:
+        fp.write("generation,slot," + ",".join(cols) + "\n")
+        for t in range(ng):
+            for k in range(P):
+                fp.write(f"{t + 1},{k}," + ",".join(f"{lin[c][t, k]:.6g}" if lin[c].dtype.kind == "f" else str(lin[c][t, k]) for c in cols) + "\n")
+    made.append(path)
+
+
 def run_figures(g, out, made, title):
     os.makedirs(out, exist_ok=True)
     cfg = text(g["config"][()]) if "config" in g else ""
@@ -255,6 +300,7 @@ def run_figures(g, out, made, title):
     fig_odor(g, cfg, out, made, title)
     fig_learning(g, out, made, title)
     fig_decodability(g, cfg, out, made, title)
+    fig_evolution(g, out, made, title)
 
 
 def ci95(x):

@@ -343,6 +343,12 @@ int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[D
     return 1;
   }
   int rc = 0;
+  if (H5Aexists(f, "population") > 0) {
+    /* individuals carry their own rewired structure: only a population run can use them */
+    snprintf(err, DMN_ERR_MAX, "%s: a population checkpoint (evolution) holds one parameter set per individual in /population/params; "
+                               "continue it with --resume and the same config (results.h5 of the run evaluates the best individual)", path);
+    rc = 1;
+  }
   for (int k = 0; k < DMN_NGROUP && !rc; k++) {
     char name[128];
     snprintf(name, sizeof name, "/params/%s", dmn_group_names[k]);
@@ -573,6 +579,20 @@ static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer 
   H5Gclose(cg);
 }
 
+/* Open PATH.tmp for a collective write by every rank of comm, with a
+ * collective transfer list (collective_finish closes both). */
+static hid_t collective_start(H5Ctx *c, const char *path, char *tmp, size_t n, MPI_Comm comm, hid_t *xfer) {
+  snprintf(tmp, n, "%s.tmp", path);
+  hid_t f = create_collective(tmp, comm);
+  if (f < 0) {
+    snprintf(c->err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
+    c->failed = 1;
+  }
+  *xfer = H5Pcreate(H5P_DATASET_XFER);
+  H5Pset_dxpl_mpio(*xfer, H5FD_MPIO_COLLECTIVE);
+  return f;
+}
+
 /* Close a collectively written PATH.tmp; rank 0 renames it into place only
  * when every rank succeeded.  Everyone returns the same verdict. */
 static int collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, const char *path, MPI_Comm comm, int rank, char err[DMN_ERR_MAX]) {
@@ -604,14 +624,8 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
   MPI_Comm_rank(comm, &rank);
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  hid_t f = create_collective(tmp, comm);
-  if (f < 0) {
-    snprintf(err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
-    c.failed = 1;
-  }
-  hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+  hid_t xfer;
+  hid_t f = collective_start(&c, path, tmp, sizeof tmp, comm, &xfer);
   if (!c.failed) {
     /* attributes and groups are collective metadata: identical on every rank */
     write_version(&c, f);
@@ -747,14 +761,8 @@ int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, 
   MPI_Comm_size(world, &size);
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
-  snprintf(tmp, sizeof tmp, "%s.tmp", path);
-  hid_t f = create_collective(tmp, world);
-  if (f < 0) {
-    snprintf(err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
-    c.failed = 1;
-  }
-  hid_t xfer = H5Pcreate(H5P_DATASET_XFER);
-  H5Pset_dxpl_mpio(xfer, H5FD_MPIO_COLLECTIVE);
+  hid_t xfer;
+  hid_t f = collective_start(&c, path, tmp, sizeof tmp, world, &xfer);
   if (!c.failed) {
     const hsize_t P = (hsize_t)pop->P;
     const int row = pop->writer ? pop->slot : -1;

@@ -102,5 +102,9 @@ timeout 60 mpirun --oversubscribe -n 4 "$DMN" $SMALL --set evolution.population=
 [ $rc -eq 2 ] && grep -q "not a population checkpoint" "$W/bad5.log" && ok "--resume of a plain checkpoint into a population: clear error" \
   || bad "resume plain into population (rc $rc)" "$W/bad5.log"
 
+timeout 60 mpirun --oversubscribe -n 2 "$DMN" $SMALL --evaluate "$W/p2/checkpoint.h5" > "$W/bad6.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q "a population checkpoint (evolution)" "$W/bad6.log" && ok "--evaluate / --init of a population checkpoint: clear error" \
+  || bad "evaluate population checkpoint (rc $rc)" "$W/bad6.log"
+
 echo "evolve_mpi: $pass passed, $fail failed"
 [ $fail -eq 0 ]
