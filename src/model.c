@@ -153,6 +153,7 @@ PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d) {
       PetscCall(MatCreateSeqAIJWithArrays(PETSC_COMM_SELF, pr->n_post, pr->n_pre, pr->row_ptr, pr->col, d->w[q], &d->mat[q]));
       PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_pre, NULL, &d->vin[q]));
       PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_post, NULL, &d->vout[q]));
+      PetscCall(MatTranspose(d->mat[q], MAT_INITIAL_MATRIX, &d->mat_t[q]));
     }
   }
   d->a = calloc((size_t)m->n_neuron, sizeof(double));
@@ -182,6 +183,7 @@ PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived 
         }
       }
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
+    if (d->mat_t[q]) PetscCall(MatTranspose(d->mat[q], MAT_REUSE_MATRIX, &d->mat_t[q]));
   }
   /* a = exp(-dt/tau), tau = tau_min + softplus(rho) (MODEL §2) */
   for (int i = 0; i < m->n_neuron; i++) {
@@ -206,6 +208,7 @@ PetscErrorCode derived_apply_variant(const DmnModel *m, DmnDerived *d, uint64_t 
     for (int k = 0; k < pr->nnz; k++)
       if (util_rng_uniform(&r) < f) w[k] = d->dw_du[q][k] = 0.0; /* this fly lacks the synapse */
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
+    if (d->mat_t[q]) PetscCall(MatTranspose(d->mat[q], MAT_REUSE_MATRIX, &d->mat_t[q]));
   }
   PetscFunctionReturn(0);
 }
@@ -214,6 +217,7 @@ PetscErrorCode derived_destroy(DmnDerived *d) {
   PetscFunctionBeginUser;
   for (int q = 0; q < DMN_NPROJ; q++) {
     if (d->mat[q]) PetscCall(MatDestroy(&d->mat[q]));
+    if (d->mat_t[q]) PetscCall(MatDestroy(&d->mat_t[q]));
     if (d->vin[q]) PetscCall(VecDestroy(&d->vin[q]));
     if (d->vout[q]) PetscCall(VecDestroy(&d->vout[q]));
     free(d->w[q]);

@@ -87,6 +87,7 @@ typedef struct DmnDerived {
   double *a;                /* (n_neuron) exp(-dt/tau) */
   double *da_drho;          /* (n_neuron) */
   Mat mat[DMN_NPROJ];       /* PETSc AIJ over w[] for PETSc-backed projections */
+  Mat mat_t[DMN_NPROJ];     /* its transpose (AIJ, refreshed with w): the backward's W^T d_y as a row-wise gather */
   Vec vin[DMN_NPROJ], vout[DMN_NPROJ]; /* array-less work vectors sized n_pre / n_post */
 } DmnDerived;
 

@@ -63,23 +63,23 @@ else bad "population resume (rc $rs $rr)" "$W/s2.log"; fi
 
 # SIGUSR1 (Slurm's warning before the time limit) inside a generation: checkpoint after the current update, exit 0;
 # the resumed run equals an uninterrupted one bit for bit
-SIG="--set circuit.n_kc=200 --set sim.steps=1500 --set train.episodes=64 --set train.batch_per_rank=2 --set train.eval_episodes=2"
-SIG="$SIG --set train.eval_trajectories=0 --set evolution.episodes_per_generation=32 --set evolution.fitness_episodes=2 --set evolution.population=2"
+SIG="--set circuit.n_kc=200 --set sim.steps=1500 --set train.episodes=128 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+SIG="$SIG --set train.eval_trajectories=0 --set evolution.episodes_per_generation=64 --set evolution.fitness_episodes=2 --set evolution.population=2"
 mpirun --oversubscribe -n 4 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
 mp=$!
 for i in $(seq 1 300); do grep -q "^dmn evolve" "$W/sig.log" 2>/dev/null && break; sleep 0.1; done
-sleep 0.5
+sleep 0.3
 kill -USR1 $mp; wait $mp; rsig=$?
 timeout 300 mpirun --oversubscribe -n 4 "$DMN" $SIG --resume "$W/sig/checkpoint.h5" > "$W/sig2.log" 2>&1; rr=$?
 timeout 300 mpirun --oversubscribe -n 4 "$DMN" $SIG --out "$W/sigref" > "$W/sigref.log" 2>&1
-if [ $rsig -eq 0 ] && grep -q "Stopped by signal 10 in generation 1 after update" "$W/sig.log" && [ $rr -eq 0 ] \
+if [ $rsig -eq 0 ] && grep -Eq "Stopped by signal 10 in generation [0-9]+ after update" "$W/sig.log" && [ $rr -eq 0 ] \
    && /usr/bin/python3 - "$W/sig/checkpoint.h5" "$W/sigref/checkpoint.h5" <<'PY'
 import sys, h5py, numpy as np
 a, b = h5py.File(sys.argv[1]), h5py.File(sys.argv[2])
 keys = ["population/params", "population/adam_m", "population/adam_v", "population/genome/edits", "lineage/fitness", "lineage/checksum"]
 sys.exit(0 if all(np.array_equal(a[k][()], b[k][()]) for k in keys) else 1)
 PY
-then ok "SIGUSR1 inside generation 1 ($(grep -o 'after update [0-9]*' "$W/sig.log")): checkpoint, exit 0; resume == uninterrupted, bitwise"
+then ok "SIGUSR1 inside a generation ($(grep -Eo 'generation [0-9]+ after update [0-9]*' "$W/sig.log")): checkpoint, exit 0; resume == uninterrupted, bitwise"
 else bad "population signal stop/resume (rc $rsig $rr)" "$W/sig.log"; tail -3 "$W/sig2.log"; fi
 
 # one individual starts without any KC->MBON synapse: selection replaces it
