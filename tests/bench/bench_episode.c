@@ -3,6 +3,7 @@
  * Not a test (no pass/fail); tests/bench/run.sh prints a table. */
 #include <petscsys.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
 
@@ -54,12 +55,60 @@ int main(int argc, char **argv) {
     spikes = 0;
     for (int l = 0; l < DMN_NLAYER; l++) spikes += t.metrics.rate_hz[l] * m.n[l];
   }
+  /* The floor.  What one episode must touch at the least (per step): every
+   * neuron's LIF update forward (8 flops; a, theta, bias, I, Vp read, V, s, Vp
+   * written: 64 B) and backward (25 flops; 17 arrays: 136 B, plus the
+   * post-reset potential of the step before, 24 B); forward synapses only
+   * from presynaptic neurons that spiked (2 flops; weight, index, target:
+   * 24 B), the same synapses again for the weight gradient (3 flops, 32 B);
+   * the backward's dense W^T d_y over every synapse (2 flops; weight and
+   * index: 12 B) -- the surrogate makes every adjoint non-zero; and with
+   * checkpointed BPTT the forward once more.  Bound = max(flops / F, bytes /
+   * B), F and B measured by a streaming multiply-add over arrays as large
+   * as one step's working set (B) and over L1-resident arrays (F). */
+  double active = 0, nnz_all = 0; /* synapses from spiking neurons per step; all synapses */
+  for (int q = 0; q < DMN_NPROJ; q++) {
+    const DmnProjection *pr = &m.conn.proj[q];
+    nnz_all += pr->nnz;
+    for (int j = 0; j < pr->n_pre; j++)
+      active += t.rate_hz[m.layer_off[pr->pre] + j] * m.dt / 1000.0 * (pr->csc_ptr[j + 1] - pr->csc_ptr[j]);
+  }
+  const int recompute = t.ck_vp != NULL;
+  double f_fwd = 8.0 * m.n_neuron + 2.0 * active, b_fwd = 64.0 * m.n_neuron + 24.0 * active;
+  double f_bwd = 25.0 * m.n_neuron + 3.0 * m.n_neuron + 3.0 * active + 2.0 * nnz_all + (recompute ? f_fwd : 0);
+  double b_bwd = 136.0 * m.n_neuron + 24.0 * m.n_neuron + 32.0 * active + 12.0 * nnz_all + (recompute ? b_fwd : 0);
+  size_t ws = (size_t)((b_fwd + b_bwd) / 24.0) + 1; /* triad elements touching one step's bytes */
+  double *xa = malloc(sizeof(double) * ws), *ya = malloc(sizeof(double) * ws);
+  for (size_t i = 0; i < ws; i++) xa[i] = 1e-3 * (double)(i % 97), ya[i] = 0.0;
+  double bw = 0, fl = 0;
+  for (int trial = 0; trial < 3; trial++) {
+    int reps_b = (int)(2e8 / (double)ws) + 1;
+    double t0 = util_wtime();
+    for (int r = 0; r < reps_b; r++)
+      for (size_t i = 0; i < ws; i++) ya[i] += 1.0000001 * xa[i];
+    double t1 = util_wtime();
+    bw = fmax(bw, 24.0 * (double)ws * reps_b / (t1 - t0));
+    const size_t l1 = 256; /* 4 KB */
+    int reps_f = (int)(2e8 / (double)l1);
+    t0 = util_wtime();
+    for (int r = 0; r < reps_f; r++)
+      for (size_t i = 0; i < l1; i++) ya[i] += 1.0000001 * xa[i];
+    t1 = util_wtime();
+    fl = fmax(fl, 2.0 * (double)l1 * reps_f / (t1 - t0));
+  }
+  double bound = (double)m.T * fmax((f_fwd + f_bwd) / fl, (b_fwd + b_bwd) / bw);
+  fprintf(stderr, "floor: %.0f flops and %.0f bytes per step (%.0f synapses from spiking neurons, %.0f in all%s); streaming %.1f GB/s over %.2f MB, "
+                  "%.1f Gflop/s in L1 -> bound %.4f s per episode; measured %.4f s = %.1fx (check %g)\n",
+          f_fwd + f_bwd, b_fwd + b_bwd, active, nnz_all, recompute ? "; forward counted twice: checkpointed" : "", bw / 1e9, 24.0 * ws / 1e6,
+          fl / 1e9, bound, fwd + bwd, (fwd + bwd) / bound, ya[ws / 2]);
+  free(xa);
+  free(ya);
   struct rusage ru;
   getrusage(RUSAGE_SELF, &ru);
   double ns = 1e9 / ((double)m.T * m.n_neuron);
-  printf("%-8d %-7d %-8ld %-8s %9.4f %9.4f %9.2f %9.1f %9.1f %8.1f %9ld\n", m.n[DMN_L_KC], m.T, nnz,
+  printf("%-8d %-7d %-8ld %-8s %9.4f %9.4f %9.2f %9.1f %9.1f %8.1f %9ld %7.1f\n", m.n[DMN_L_KC], m.T, nnz,
          config_enum_name("circuit", "sparse_backend", c.circuit_sparse_backend), fwd, bwd, 1.0 / (fwd + bwd), fwd * ns, (fwd + bwd) * ns,
-         spikes / m.n_neuron, ru.ru_maxrss / 1024);
+         spikes / m.n_neuron, ru.ru_maxrss / 1024, (fwd + bwd) / bound);
   work_free(&w);
   tape_free(&t);
   PetscCall(derived_destroy(&d));

@@ -9,8 +9,10 @@ cmake --build "$B" --target bench_episode dmn_mpi > /dev/null  # always current
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "one core, T = 5000 steps, best of 3 after a warm-up episode"
-printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB
-printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" ""
+echo "(x bound: measured time over the floor -- bytes and flops one episode must touch over the streaming rates this core reaches;"
+echo " the line 'floor: ...' on stderr gives the counts)"
+printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB x_bound
+printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" "" ""
 for kc in 2000 4000 8000; do
   for be in petsc csr; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
 done
