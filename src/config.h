@@ -83,6 +83,8 @@
   X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
   X(loss, w_nav,        DOUBLE, 1.0,   "", 0.0, 1e9, "1/mm", "weight of mean distance to the source") \
   X(loss, w_energy,     DOUBLE, 0.1,   "", 0.0, 1e9, "", "weight of mean |d|^2") \
+  X(loss, w_end,        DOUBLE, 0.0,   "", 0.0, 1e9, "1/mm", "weight of the mean distance over the last end_fraction of the episode (arrive and stay; 0 = MODEL §6)") \
+  X(loss, end_fraction, DOUBLE, 0.2,   "", 1e-6, 1.0, "", "the closing part of the episode w_end looks at") \
   X(loss, w_sparse,     DOUBLE, 0.01,  "", 0.0, 1e9, "1/Hz^2", "weight of KC rates above kc_max_hz") \
   X(loss, w_rate,       DOUBLE, 0.001, "", 0.0, 1e9, "1/Hz^2", "weight of rates above max_rate_hz, every layer") \
   X(loss, w_silent,     DOUBLE, 1.0,   "", 0.0, 1e9, "1/Hz^2", "weight of layer mean rates below their floor") \

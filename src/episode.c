@@ -176,6 +176,12 @@ static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q
 static const int layer_inputs[DMN_NLAYER][2] = {
     {-1, -1}, {DMN_P_ORN_TO_PN, -1}, {DMN_P_PN_TO_KC, -1}, {DMN_P_KC_TO_MBON, -1}, {DMN_P_MBON_TO_DN, DMN_P_PN_TO_DN}};
 
+/* Steps at the end of the episode the w_end term averages over (at least 1). */
+static int episode_end_steps(const DmnModel *m) {
+  int n = (int)(m->cfg.loss_end_fraction * m->T + 0.5);
+  return n < 1 ? 1 : (n > m->T ? m->T : n);
+}
+
 static void nav_distance(const DmnModel *m, const double p[2], double *dist, double grad[2]) {
   double dx = p[0] - m->env.src[0], dy = p[1] - m->env.src[1], dz = -m->env.src[2];
   *dist = sqrt(dx * dx + dy * dy + dz * dz);
@@ -242,7 +248,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     last[o_kc + i] = -1.0;
   const int K = tape->rows;
 
-  double nav = 0.0, energy = 0.0, path = 0.0;
+  double nav = 0.0, energy = 0.0, path = 0.0, end = 0.0;
+  const int t_end = T - episode_end_steps(m);
   for (int t = 0; t < T; t++) {
     const double *pp = t ? tape->body[t - 1].p : p0;
     double psi_prev = t ? tape->body[t - 1].psi : psi0;
@@ -309,6 +316,7 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double dist, gdummy[2];
     nav_distance(m, tape->body[t].p, &dist, gdummy);
     nav += dist;
+    if (t >= t_end) end += dist;
     energy += dr[0] * dr[0] + dr[1] * dr[1];
     path += hypot(tape->body[t].p[0] - pp[0], tape->body[t].p[1] - pp[1]);
   }
@@ -323,7 +331,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
   L->nav = m->cfg.loss_w_nav * nav / T;
   L->energy = m->cfg.loss_w_energy * energy / T;
   loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
-  L->total = L->nav + L->energy + L->sparse + L->rate + L->silent;
+  L->end = m->cfg.loss_w_end * end / (T - t_end);
+  L->total = L->nav + L->energy + L->sparse + L->rate + L->silent + L->end;
 
   DmnMetrics *M = &tape->metrics;
   double gdummy[2];
@@ -356,8 +365,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
         PetscFunctionReturn(PETSC_ERR_FP);
       }
     }
-    snprintf(err, DMN_ERR_MAX, "non-finite loss (nav %g, energy %g, sparse %g, rate %g, silent %g)", L->nav, L->energy, L->sparse,
-             L->rate, L->silent);
+    snprintf(err, DMN_ERR_MAX, "non-finite loss (nav %g, energy %g, sparse %g, rate %g, silent %g, end %g)", L->nav, L->energy, L->sparse,
+             L->rate, L->silent, L->end);
     PetscFunctionReturn(PETSC_ERR_FP);
   }
   PetscFunctionReturn(0);
@@ -370,6 +379,8 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   const SnnConst k = snn_const(m);
   const double hz = 1000.0 / (T * m->dt);
   const double w_nav = m->cfg.loss_w_nav / T, w_energy = m->cfg.loss_w_energy / T;
+  const int t_end = T - episode_end_steps(m);
+  const double w_end = m->cfg.loss_w_end / (T - t_end);
   /* carries: adjoints of the state after step t, flowing to step t-1 */
   memset(w->g_vp, 0, sizeof(double) * (size_t)n);
   memset(w->g_i, 0, sizeof(double) * (size_t)n);
@@ -415,6 +426,10 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       nav_distance(m, tape->body[t].p, &dist, gd);
       d_p[0] += w_nav * gd[0];
       d_p[1] += w_nav * gd[1];
+      if (t >= t_end) { /* loss: w_end mean over the closing steps of |p_t - g| */
+        d_p[0] += w_end * gd[0];
+        d_p[1] += w_end * gd[1];
+      }
 
       /* body */
       double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0}, d_p_prev[2], d_psi_prev;

@@ -322,7 +322,7 @@ static PetscErrorCode fitness_eval(const DmnConfig *cfg, const DmnGenome *g, Ind
     const double *t = s.loss_term + (size_t)e * DMN_NLOSS_TERM;
     double en = g->hyper[DMN_HY_w_energy] > 0 ? t[DMN_LT_ENERGY] * cfg->loss_w_energy / g->hyper[DMN_HY_w_energy] : 0;
     double sp = g->hyper[DMN_HY_w_sparse] > 0 ? t[DMN_LT_SPARSE] * cfg->loss_w_sparse / g->hyper[DMN_HY_w_sparse] : 0;
-    loss += t[DMN_LT_NAV] + en + sp + t[DMN_LT_RATE] + t[DMN_LT_SILENT];
+    loss += t[DMN_LT_NAV] + en + sp + t[DMN_LT_RATE] + t[DMN_LT_SILENT] + t[DMN_LT_END];
   }
   loss /= s.n;
   out[1] = loss, out[2] = s.success_rate, out[3] = s.median_final;

@@ -289,6 +289,7 @@ static void write_episodes(H5Ctx *c, hid_t loc, const DmnModel *m, const DmnEpis
     write_num_attr(c, g, "loss_sparse", r->loss.sparse);
     write_num_attr(c, g, "loss_rate", r->loss.rate);
     write_num_attr(c, g, "loss_silent", r->loss.silent);
+    write_num_attr(c, g, "loss_end", r->loss.end);
     write_num_attr(c, g, "final_distance_to_goal", r->metrics.final_distance);
     write_num_attr(c, g, "mean_distance_to_goal", r->metrics.mean_distance);
     write_num_attr(c, g, "total_distance_traveled", r->metrics.path_length);
@@ -718,6 +719,10 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
     st->hist.n = st->update;
     for (int k = 0; k < DMN_NHCOL && !rc; k++) {
       snprintf(name, sizeof name, "/history/%s", dmn_history_names[k]);
+      if (k == DMN_H_loss_end && H5Lexists(f, name, H5P_DEFAULT) <= 0) { /* a version 0.2 checkpoint: the term did not exist (0) */
+        memset(st->hist.col[k], 0, sizeof(double) * (size_t)st->update);
+        continue;
+      }
       rc = read_d(f, path, name, st->hist.col[k], st->update, err);
     }
     if (!rc) rc = read_d(f, path, "/history/grad_norm_group", st->hist.group_norm, st->update * DMN_NGROUP, err);

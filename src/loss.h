@@ -6,6 +6,7 @@
 
 typedef struct DmnLoss {
   double total, nav, energy, sparse, rate, silent; /* weighted terms */
+  double end;                                      /* w_end: mean distance over the closing steps (an extension, 0 by default) */
 } DmnLoss;
 
 typedef struct DmnMetrics {

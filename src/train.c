@@ -70,7 +70,7 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
     buf[2 * n + e] = tp->metrics.path_length;
     buf[3 * n + e] = tp->metrics.kc_active_fraction;
     const DmnLoss *L = &tp->loss;
-    const double lt[DMN_NLOSS_TERM] = {L->nav, L->energy, L->sparse, L->rate, L->silent};
+    const double lt[DMN_NLOSS_TERM] = {L->nav, L->energy, L->sparse, L->rate, L->silent, L->end};
     for (int j = 0; j < DMN_NLOSS_TERM; j++) buf[(4 + j) * n + e] = lt[j];
     if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
@@ -152,7 +152,8 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   PetscCall(derived_update(m, p, d));
   params_zero(g);
   /* stats reduced with the gradient: loss terms and metrics summed over episodes */
-  enum { S_TOTAL, S_NAV, S_ENERGY, S_SPARSE, S_RATE, S_SILENT, S_FINAL, S_MEAN, S_PATH, S_KC, S_R0, S_N = S_R0 + DMN_NLAYER };
+  enum { S_TOTAL, S_NAV, S_ENERGY, S_SPARSE, S_RATE, S_SILENT, S_END, S_FINAL, S_MEAN, S_PATH, S_KC, S_R0, S_N = S_R0 + DMN_NLAYER };
+  _Static_assert(S_N == DMN_TRAIN_NSTAT, "DMN_TRAIN_NSTAT sizes the reduction buffer");
   double stats[S_N] = {0};
   int fail = 0;
   for (long b = 0; b < B && !fail; b++) {
@@ -171,7 +172,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
     }
     const DmnLoss *L = &tr->t.loss;
     const DmnMetrics *M = &tr->t.metrics;
-    double r[S_N] = {L->total, L->nav, L->energy, L->sparse, L->rate, L->silent, M->final_distance, M->mean_distance, M->path_length,
+    double r[S_N] = {L->total, L->nav, L->energy, L->sparse, L->rate, L->silent, L->end, M->final_distance, M->mean_distance, M->path_length,
                      M->kc_active_fraction};
     for (int l = 0; l < DMN_NLAYER; l++) r[S_R0 + l] = M->rate_hz[l];
     for (int k = 0; k < S_N; k++) stats[k] += r[k];
@@ -208,6 +209,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   row[DMN_H_loss_sparse] = stats[S_SPARSE];
   row[DMN_H_loss_rate] = stats[S_RATE];
   row[DMN_H_loss_silent] = stats[S_SILENT];
+  row[DMN_H_loss_end] = stats[S_END];
   row[DMN_H_final_distance] = stats[S_FINAL];
   row[DMN_H_mean_distance] = stats[S_MEAN];
   row[DMN_H_path_length] = stats[S_PATH];

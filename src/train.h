@@ -22,7 +22,7 @@ typedef struct TrainOptions {
 PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code);
 
 /* Buffers of an update loop (derived weights, tape, workspace, gradient). */
-#define DMN_TRAIN_NSTAT (10 + DMN_NLAYER)
+#define DMN_TRAIN_NSTAT (11 + DMN_NLAYER)
 typedef struct DmnTrainer {
   DmnDerived d;
   DmnTape t;

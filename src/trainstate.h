@@ -16,6 +16,7 @@
   X(loss_sparse,    "mean KC sparseness term") \
   X(loss_rate,      "mean rate-ceiling term") \
   X(loss_silent,    "mean silent-layer term") \
+  X(loss_end,       "mean w_end term (distance over the closing steps)") \
   X(final_distance, "mean final distance to the source, mm") \
   X(mean_distance,  "mean over episodes of the mean distance, mm") \
   X(path_length,    "mean path length, mm") \
@@ -52,13 +53,13 @@ typedef struct DmnEvalSummary {
   int n;
   double *final_distance, *mean_distance, *path_length; /* (n) mm */
   double *kc_active;         /* (n) fraction of KCs active per 100 ms window */
-  double *loss_term;         /* (n x DMN_NLOSS_TERM) nav, energy, sparse, rate, silent (weighted) */
+  double *loss_term;         /* (n x DMN_NLOSS_TERM) nav, energy, sparse, rate, silent, end (weighted) */
   double success_rate;       /* final distance < 5 mm (MODEL §8: fixed) */
   double median_final, mean_final, mean_mean_distance, mean_path, mean_kc_active;
 } DmnEvalSummary;
 
 #define DMN_SUCCESS_RADIUS_MM 5.0
-enum { DMN_LT_NAV, DMN_LT_ENERGY, DMN_LT_SPARSE, DMN_LT_RATE, DMN_LT_SILENT, DMN_NLOSS_TERM };
+enum { DMN_LT_NAV, DMN_LT_ENERGY, DMN_LT_SPARSE, DMN_LT_RATE, DMN_LT_SILENT, DMN_LT_END, DMN_NLOSS_TERM };
 
 void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group_norm[DMN_NGROUP]);
 void history_reserve(DmnHistory *h, long n);

@@ -233,6 +233,14 @@ int main(int argc, char **argv) {
     connectome_free(&conn);
   }
 
+  /* 5b. the w_end extension (distance over the closing steps) in the closed loop */
+  {
+    small_circuit(&c, 80);
+    c.loss_w_end = 2.0;
+    c.loss_end_fraction = 0.3;
+    PetscCall(check_fd("closed loop with loss.w_end = 2 over the last 30 % of the steps, T = 80", &c, 1, NULL));
+  }
+
   /* 6a. an evolved individual: PN->KC claws rewired, KC->MBON synapses
    *     pruned and regrown across sides, its own loss weights -- the gradient
    *     on the new structure is still exact */
