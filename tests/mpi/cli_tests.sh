@@ -42,6 +42,10 @@ if cmp -s "$W/c1.yaml" "$W/c2.yaml" && grep -q "n_kc: 100" "$W/c1.yaml" && grep 
   ok "print-config round trip"; else bad "print-config round trip" "$W/c2.yaml"; fi
 if cmp -s <($RUN --print-config) <($RUN "$SRC/configs/default.yaml" --print-config); then ok "configs/default.yaml = built-in defaults"
 else bad "configs/default.yaml differs from the defaults"; fi
+# ... and lists every key (a key missing from the file would silently take its default)
+if diff <($RUN --print-config 2>/dev/null | grep -v '^#') <(grep -v '^#' "$SRC/configs/default.yaml") > "$W/keys.diff"; then
+  ok "configs/default.yaml lists every key, as --print-config writes it"
+else bad "configs/default.yaml is not --print-config's output: $(head -3 "$W/keys.diff" | tr '\n' ' ')"; fi
 
 # --simulate: same episodes, same results, whatever the rank count
 SIMARGS="--simulate --episodes 4 --set sim.steps=400 --set circuit.n_kc=200"
