@@ -9,12 +9,7 @@
 set -u
 DMN=$1 SRC=$2
 CHECK="/usr/bin/python3 $SRC/tests/mpi/evolve_check.py"
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/     | /'; }
+. "$(dirname "$0")/harness.sh"
 checks() { # NAME OUT [args]: run evolve_check.py, count its lines
   local name=$1 out=$2; shift 2
   if $CHECK "$out/checkpoint.h5" "$@" > "$W/chk.out" 2>&1; then ok "$name: $(grep -c '^ok' "$W/chk.out") population checks"; sed 's/^/     /' "$W/chk.out"
@@ -106,5 +101,4 @@ timeout 60 mpirun --oversubscribe -n 2 "$DMN" $SMALL --evaluate "$W/p2/checkpoin
 [ $rc -eq 2 ] && grep -q "a population checkpoint (evolution)" "$W/bad6.log" && ok "--evaluate / --init of a population checkpoint: clear error" \
   || bad "evaluate population checkpoint (rc $rc)" "$W/bad6.log"
 
-echo "evolve_mpi: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish evolve_mpi

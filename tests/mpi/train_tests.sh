@@ -4,12 +4,7 @@
 # ranks with the same global batch, and resume == uninterrupted, bit for bit.
 set -u
 DMN=$1 CMP=$2
-export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-W=$(mktemp -d)
-trap 'rm -rf "$W"' EXIT
-pass=0 fail=0
-ok() { pass=$((pass + 1)); echo "ok   $1"; }
-bad() { fail=$((fail + 1)); echo "FAIL $1"; [ -n "${2:-}" ] && tail -20 "$2" | sed 's/^/     | /'; }
+. "$(dirname "$0")/harness.sh"
 SMALL="--set circuit.n_kc=200 --set sim.steps=400 --set train.episodes=24 --set train.eval_episodes=4 --set train.eval_trajectories=2"
 SMALL="$SMALL --set output.checkpoint_every=8"
 run() { # NP B OUT [extra...]
@@ -75,5 +70,4 @@ timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --gradient-dump "$W/g.h5" 
 timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --resume "$W/g.h5" > "$W/gr.log" 2>&1; rc=$?
 [ $rc -eq 2 ] && grep -q "not a dmn checkpoint" "$W/gr.log" && ok "--resume of a gradient dump: clear error" || bad "resume of dump (rc $rc)" "$W/gr.log"
 
-echo "train_mpi: $pass passed, $fail failed"
-[ $fail -eq 0 ]
+finish train_mpi
