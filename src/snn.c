@@ -133,16 +133,6 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
   snn_project_weight_grad(p, dw_du, x, d_y, g_u);
 }
 
-PetscErrorCode snn_project_forward_petsc(Mat W, Vec vin, Vec vout, const double *x, double *y) {
-  PetscFunctionBeginUser;
-  PetscCall(VecPlaceArray(vin, x));
-  PetscCall(VecPlaceArray(vout, y));
-  PetscCall(MatMultAdd(W, vin, vout, vout)); /* y = y + W x */
-  PetscCall(VecResetArray(vin));
-  PetscCall(VecResetArray(vout));
-  PetscFunctionReturn(0);
-}
-
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
                                           const double *d_y, double *d_x, double *g_u) {
   PetscFunctionBeginUser;

@@ -61,11 +61,10 @@ void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const 
 void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
                           double *d_x, double *g_u);
 
-/* The same through PETSc AIJ: forward MatMultAdd with W (which wraps w; the
- * episode uses the event-driven loop instead, measured faster), backward
- * MatMultAdd with Wt, the stored transpose of W.  vin/vout are array-less
- * Vecs reused for every call. */
-PetscErrorCode snn_project_forward_petsc(Mat W, Vec vin, Vec vout, const double *x, double *y);
+/* The backward through PETSc: d_x += W^T d_y as a MatMultAdd with Wt, the
+ * stored transpose of the AIJ matrix that wraps w (the forward is the
+ * event-driven loop above, measured 2x faster than a MatMultAdd with W).
+ * vin/vout are array-less Vecs reused for every call. */
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
                                           const double *d_y, double *d_x, double *g_u);
 
