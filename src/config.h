@@ -64,7 +64,7 @@
   X(circuit, tau_kc,    DOUBLE, 20.0,  "", 0.01, 1e4, "ms", "initial membrane tau, KC") \
   X(circuit, tau_mbon,  DOUBLE, 25.0,  "", 0.01, 1e4, "ms", "initial membrane tau, MBON") \
   X(circuit, tau_dn,    DOUBLE, 30.0,  "", 0.01, 1e4, "ms", "initial membrane tau, DN") \
-  X(circuit, sparse_backend, ENUM, 0, "petsc|csr", 0, 0, "", "PN->KC and KC->MBON through PETSc AIJ MatMult (default) or the built-in CSR loop") \
+  X(circuit, sparse_backend, ENUM, 0, "petsc|csr", 0, 0, "", "the backward W^T d_y of PN->KC and KC->MBON through PETSc AIJ (default; a MatMultAdd on the stored transpose) or the built-in CSR loop; the forward is event-driven either way") \
   X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
   X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
   X(init, orn_to_pn_contra, DOUBLE, 1.0, "", 0.0, 100.0, "", "initial |w| of an ORN -> PN synapse from the other antenna relative to the same-side one, their sum kept (1: MODEL §1, both sides alike)") \
