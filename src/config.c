@@ -744,9 +744,9 @@ int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]) {
   return assign_value(cfg, &dmn_config_fields[fi], val, where, err);
 }
 
-/* The names evolution.mutate accepts (the order of DMN_HYPER in trainstate.h). */
-#define DMN_NHYPER_NAMES 5
-static const char *const dmn_config_hyper_names[DMN_NHYPER_NAMES] = {"lr_scale", "w_energy", "w_sparse", "surrogate_beta", "tau_scale"};
+#define DMN_HYPER_NAME(name, doc) #name,
+const char *const dmn_hyper_names[DMN_NHYPER] = {DMN_HYPER(DMN_HYPER_NAME)};
+#undef DMN_HYPER_NAME
 
 int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   const char *p = c->path[0] ? c->path : "(config)";
@@ -782,10 +782,12 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
     snprintf(buf, sizeof buf, "%s", c->evolution_mutate);
     for (char *save = NULL, *tok = strtok_r(buf, ", ", &save); tok; tok = strtok_r(NULL, ", ", &save)) {
       int ok = 0;
-      for (int k = 0; k < DMN_NHYPER_NAMES; k++) ok |= !strcmp(tok, dmn_config_hyper_names[k]);
-      if (!ok)
-        return fmt(err, "%s: 'evolution.mutate': unknown hyperparameter '%s' (allowed: lr_scale, w_energy, w_sparse, surrogate_beta, tau_scale)", p,
-                   tok), 1;
+      char allowed[256] = "";
+      for (int k = 0; k < DMN_NHYPER; k++) {
+        ok |= !strcmp(tok, dmn_hyper_names[k]);
+        util_sfmt(allowed + strlen(allowed), sizeof allowed - strlen(allowed), "%s%s", k ? ", " : "", dmn_hyper_names[k]);
+      }
+      if (!ok) return fmt(err, "%s: 'evolution.mutate': unknown hyperparameter '%s' (allowed: %s)", p, tok, allowed), 1;
     }
   }
   if (c->grad_sensory_feedback == DMN_FEEDBACK_WINDOW && c->grad_window > c->sim_steps)

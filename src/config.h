@@ -206,6 +206,21 @@ enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, D
 enum { DMN_HEMI_BOTH = 0, DMN_HEMI_LEFT = 1, DMN_HEMI_RIGHT = 2 };
 enum { DMN_TAPE_DOUBLE = 0, DMN_TAPE_COMPACT = 1 };
 
+/* The hyperparameters an individual carries (README: Evolution).  Scales are
+ * relative (1 = the config's value); the rest are the values used. */
+/* clang-format off */
+#define DMN_HYPER(X) \
+  X(lr_scale,       "multiplies every Adam learning rate of the config") \
+  X(w_energy,       "loss.w_energy used for this individual's gradients") \
+  X(w_sparse,       "loss.w_sparse used for this individual's gradients") \
+  X(surrogate_beta, "circuit.surrogate_beta (surrogate sharpness) of this individual") \
+  X(tau_scale,      "membrane tau - tau_min relative to the founder's (initial tau scale)")
+/* clang-format on */
+#define DMN_HYPER_ENUM(name, doc) DMN_HY_##name,
+typedef enum { DMN_HYPER(DMN_HYPER_ENUM) DMN_NHYPER } DmnHyper;
+#undef DMN_HYPER_ENUM
+extern const char *const dmn_hyper_names[DMN_NHYPER];
+
 typedef enum { DMN_T_DOUBLE, DMN_T_INT, DMN_T_BOOL, DMN_T_ENUM, DMN_T_STRING } DmnFieldType;
 
 typedef struct DmnConfigField {

@@ -152,7 +152,6 @@ static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q
    * contribute, walked through the transpose index over the very weight
    * array the PETSc matrix wraps (MatCreateSeqAIJWithArrays: no copy).  A
    * MatMultAdd would touch every synapse every step (measured 2x slower). */
-  (void)d->mat[q];
   snn_project_forward(pr, d->w[q], x, y);
   PetscFunctionReturn(0);
 }

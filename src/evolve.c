@@ -6,9 +6,6 @@
 
 #include "io.h"
 
-#define DMN_HYPER_NAME(name, doc) #name,
-const char *const dmn_hyper_names[DMN_NHYPER] = {DMN_HYPER(DMN_HYPER_NAME)};
-#undef DMN_HYPER_NAME
 #define DMN_LCOL_NAME(name, doc) #name,
 const char *const dmn_lineage_names[DMN_NLCOL] = {DMN_LINEAGE_COLUMNS(DMN_LCOL_NAME)};
 #undef DMN_LCOL_NAME
@@ -282,14 +279,6 @@ static void scale_tau(const DmnModel *m, DmnParams *p, double f) {
   }
 }
 
-/* The Adam learning rates follow the individual's config (lr_scale). */
-static void adam_rates(const DmnModel *m, DmnAdam *a) {
-  DmnAdam fresh;
-  optim_adam_init(m, &fresh);
-  memcpy(a->lr, fresh.lr, sizeof a->lr);
-  optim_adam_free(&fresh);
-}
-
 /* Parameters, both Adam moments and the step in one buffer for the copy. */
 static void pack_state(const Individual *ind, double *buf) {
   size_t n = ind->p.n;
@@ -450,7 +439,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     PetscCall(individual_model(cfg, base, &genome[slot], &ind.m, err));
     params_copy(&ind.p, &keep);
     params_free(&keep);
-    adam_rates(&ind.m, &ind.adam);
+    optim_adam_rates(&ind.m, ind.adam.lr); /* the individual's lr_scale */
     if (!wrank) printf("Resuming population from %s: %ld of %ld generations done\n", o->resume, gen0, n_gen);
   }
   history_reserve(&ind.st.hist, n_gen * upg + 1);
@@ -603,7 +592,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
         /* a new model (structure, hyperparameters) and PETSc matrices over the new masks */
         model_free(&ind.m);
         PetscCall(individual_model(cfg, base, g, &ind.m, err));
-        adam_rates(&ind.m, &ind.adam);
+        optim_adam_rates(&ind.m, ind.adam.lr); /* the individual's lr_scale */
         PetscCall(derived_destroy(&ind.tr.d));
         PetscCall(derived_create(&ind.m, &ind.tr.d));
       }

@@ -5,15 +5,20 @@
 
 #include "util.h"
 
+void optim_adam_rates(const DmnModel *model, double lr_out[DMN_NGROUP]) {
+  const DmnConfig *c = &model->cfg;
+  const double lr[DMN_NGROUP] = {c->train_lr_orn_gain,   c->train_lr_orn_to_pn, c->train_lr_pn_to_kc, c->train_lr_kc_to_mbon,
+                                 c->train_lr_mbon_to_dn, c->train_lr_pn_to_dn,  c->train_lr_rho,      c->train_lr_theta,
+                                 c->train_lr_bias,       c->train_lr_motor_w,   c->train_lr_motor_b};
+  for (int k = 0; k < DMN_NGROUP; k++) lr_out[k] = lr[k] < 0 ? c->train_lr : lr[k];
+}
+
 void optim_adam_init(const DmnModel *model, DmnAdam *a) {
   const DmnConfig *c = &model->cfg;
   memset(a, 0, sizeof(*a));
   params_alloc(model, &a->m);
   params_alloc(model, &a->v);
-  const double lr[DMN_NGROUP] = {c->train_lr_orn_gain,   c->train_lr_orn_to_pn, c->train_lr_pn_to_kc, c->train_lr_kc_to_mbon,
-                                 c->train_lr_mbon_to_dn, c->train_lr_pn_to_dn,  c->train_lr_rho,      c->train_lr_theta,
-                                 c->train_lr_bias,       c->train_lr_motor_w,   c->train_lr_motor_b};
-  for (int k = 0; k < DMN_NGROUP; k++) a->lr[k] = lr[k] < 0 ? c->train_lr : lr[k];
+  optim_adam_rates(model, a->lr);
   a->beta1 = c->train_beta1;
   a->beta2 = c->train_beta2;
   a->eps = c->train_adam_eps;

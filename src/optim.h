@@ -14,6 +14,8 @@ typedef struct DmnAdam {
 } DmnAdam;
 
 void optim_adam_init(const DmnModel *model, DmnAdam *a);
+/* Per-group learning rates of the model's config (lr_<group>, -1 = train.lr). */
+void optim_adam_rates(const DmnModel *model, double lr[DMN_NGROUP]);
 void optim_adam_free(DmnAdam *a);
 
 /* Per-group and global gradient norms (overflow-safe). */

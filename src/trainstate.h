@@ -70,20 +70,7 @@ void eval_summary_free(DmnEvalSummary *s);
 
 /* ---- evolution (evolve.c): genomes and lineage ------------------------------ */
 
-/* The hyperparameters an individual carries (README: Evolution).  Scales are
- * relative (1 = the config's value); the rest are the values used. */
-/* clang-format off */
-#define DMN_HYPER(X) \
-  X(lr_scale,       "multiplies every Adam learning rate of the config") \
-  X(w_energy,       "loss.w_energy used for this individual's gradients") \
-  X(w_sparse,       "loss.w_sparse used for this individual's gradients") \
-  X(surrogate_beta, "circuit.surrogate_beta (surrogate sharpness) of this individual") \
-  X(tau_scale,      "membrane tau - tau_min relative to the founder's (initial tau scale)")
-/* clang-format on */
-#define DMN_HYPER_ENUM(name, doc) DMN_HY_##name,
-typedef enum { DMN_HYPER(DMN_HYPER_ENUM) DMN_NHYPER } DmnHyper;
-#undef DMN_HYPER_ENUM
-extern const char *const dmn_hyper_names[DMN_NHYPER];
+/* The hyperparameters an individual carries: DMN_HYPER in config.h. */
 
 /* One structural edit: in projection proj, the synapse of postsynaptic
  * neuron post from old_pre now comes from new_pre (a rewired PN->KC claw, a
