@@ -204,6 +204,7 @@ void connectome_index_projection(DmnProjection *p) {
     free(p->csc_ptr);
     free(p->csc_syn);
     free(p->row_of);
+    free(p->csc_row);
     p->csc_ptr = calloc((size_t)p->n_pre + 1, sizeof(int));
     p->csc_syn = malloc(sizeof(int) * ((size_t)p->nnz + 1));
     p->row_of = malloc(sizeof(int) * ((size_t)p->nnz + 1));
@@ -217,6 +218,13 @@ void connectome_index_projection(DmnProjection *p) {
     memcpy(fill, p->csc_ptr, sizeof(int) * ((size_t)p->n_pre + 1));
     for (int k = 0; k < p->nnz; k++) p->csc_syn[fill[p->col[k]]++] = k;
     free(fill);
+    p->csc_row = malloc(sizeof(int) * ((size_t)p->nnz + 1));
+    for (int c = 0; c < p->nnz; c++) p->csc_row[c] = p->row_of[p->csc_syn[c]];
+    p->rows_contiguous = 1;
+    for (int i = 0; i < p->n_post; i++) {
+      const int a = p->row_ptr[i], b = p->row_ptr[i + 1];
+      if (b > a && p->col[b - 1] - p->col[a] != b - a - 1) p->rows_contiguous = 0;
+    }
   }
 }
 
@@ -411,6 +419,7 @@ void connectome_free(DmnConnectome *c) {
     free(c->proj[q].csc_ptr);
     free(c->proj[q].csc_syn);
     free(c->proj[q].row_of);
+    free(c->proj[q].csc_row);
   }
   memset(c, 0, sizeof(*c));
 }

@@ -29,6 +29,8 @@ typedef struct DmnProjection {
   int *csc_ptr;        /* (n_pre + 1) transpose index: synapses leaving pre neuron j ... */
   int *csc_syn;        /* (nnz) ... are csc_syn[csc_ptr[j] .. csc_ptr[j+1]) (CSR positions) */
   int *row_of;         /* (nnz) postsynaptic neuron of CSR position q */
+  int *csc_row;        /* (nnz) postsynaptic neuron of transpose position c (= row_of[csc_syn[c]]) */
+  int rows_contiguous; /* every row's presynaptic neurons form one contiguous range (synthetic KC->MBON) */
   float *count;        /* (nnz) synapse count from the data (1 for generated synapses) */
   double scale;        /* multiplies every effective weight (1; a `scale` lesion changes it) */
   int is_signed;       /* Dale: w = sign(pre) * softplus(u); else w = u */

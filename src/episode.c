@@ -96,6 +96,7 @@ void work_alloc(const DmnModel *m, DmnWork *w) {
   w->row_v1 = zalloc(n);
   w->row_s1 = zalloc(n);
   w->row_cur1 = zalloc(n);
+  w->active = calloc(n + 1, sizeof(int));
 }
 
 void work_free(DmnWork *w) {
@@ -115,6 +116,7 @@ void work_free(DmnWork *w) {
   free(w->row_v1);
   free(w->row_s1);
   free(w->row_cur1);
+  free(w->active);
   memset(w, 0, sizeof(*w));
 }
 
@@ -143,7 +145,7 @@ static SnnConst snn_const(const DmnModel *m) {
 }
 
 /* Add the projections into `post` at step t (row pointers into the tape). */
-static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, double *cur_row) {
+static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const DmnWork *w, double *cur_row) {
   PetscFunctionBeginUser;
   const DmnProjection *pr = &m->conn.proj[q];
   const double *x = s_row + m->layer_off[pr->pre];
@@ -152,11 +154,11 @@ static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q
    * contribute, walked through the transpose index over the very weight
    * array the PETSc matrix wraps (MatCreateSeqAIJWithArrays: no copy).  A
    * MatMultAdd would touch every synapse every step (measured 2x slower). */
-  snn_project_forward(pr, d->w[q], x, y);
+  snn_project_forward(pr, d->w_t[q], x, w->active + m->layer_off[pr->pre], w->n_active[pr->pre], y);
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const double *d_x,
+static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const DmnWork *w, const double *d_x,
                                    double *d_s, DmnParams *g) {
   PetscFunctionBeginUser;
   const DmnProjection *pr = &m->conn.proj[q];
@@ -164,10 +166,11 @@ static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q
   const double *dy = d_x + m->layer_off[pr->post];
   double *dx = d_s + m->layer_off[pr->pre];
   double *gu = params_group(g, m, DMN_G_orn_to_pn + q);
-  if (d->mat[q])
-    PetscCall(snn_project_backward_petsc(d->mat_t[q], d->vout[q], d->vin[q], pr, d->dw_du[q], x, dy, dx, gu));
+  const int *act = w->active + m->layer_off[pr->pre], n_act = w->n_active[pr->pre];
+  if (d->mat[q] && m->petsc_backward)
+    PetscCall(snn_project_backward_petsc(d->mat_t[q], d->vout[q], d->vin[q], pr, d->dw_du[q], x, act, n_act, dy, dx, gu));
   else
-    snn_project_backward(pr, d->w[q], d->dw_du[q], x, dy, dx, gu);
+    snn_project_backward(pr, d->w[q], d->w_t[q], d->dw_du[q], x, act, n_act, dy, dx, gu);
   PetscFunctionReturn(0);
 }
 
@@ -194,7 +197,7 @@ static void nav_distance(const DmnModel *m, const double p[2], double *dist, dou
  * forward pass and the recomputation of checkpointed BPTT, so both compute
  * the same bits. */
 static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k,
-                                   const double *rec, const double *cur_prev, double *vp, double *cur, double *v, double *s) {
+                                   const double *rec, const double *cur_prev, double *vp, double *cur, double *v, double *s, DmnWork *w) {
   PetscFunctionBeginUser;
   const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
   if (cur_prev) { /* cur[t] = a_s cur[t-1] + W x[t] */
@@ -207,9 +210,10 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
     cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
   for (int l = 0; l < DMN_NLAYER; l++) {
     for (int j = 0; j < 2; j++)
-      if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, cur));
+      if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, w, cur));
     int o = m->layer_off[l];
     snn_lif_forward(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o);
+    w->n_active[l] = snn_active(m->n[l], s + o, w->active + o); /* who spiked: the projections and statistics walk only these */
   }
   PetscFunctionReturn(0);
 }
@@ -268,19 +272,32 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
     env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
-    PetscCall(circuit_step(m, p, d, &k, rec, t ? cur_prev : NULL, w->vp, cur, v, s));
-    for (int i = 0; i < n; i++)
-      tape->rate_hz[i] += s[i];
-    if (tape->s8 && !tape->compact)
-      for (int i = 0; i < n; i++)
-        tape->s8[(size_t)t * n + i] = (uint8_t)(s[i] > 0.5);
+    PetscCall(circuit_step(m, p, d, &k, rec, t ? cur_prev : NULL, w->vp, cur, v, s, w));
+    /* statistics over the neurons that spiked (s != 0), not over all of them */
+    for (int l = 0; l < DMN_NLAYER; l++) {
+      const int o = m->layer_off[l], *act = w->active + o;
+      for (int a = 0; a < w->n_active[l]; a++)
+        tape->rate_hz[o + act[a]] += s[o + act[a]];
+    }
+    if (tape->s8 && !tape->compact) {
+      uint8_t *s8 = tape->s8 + (size_t)t * n;
+      memset(s8, 0, (size_t)n);
+      for (int l = 0; l < DMN_NLAYER; l++) {
+        const int o = m->layer_off[l], *act = w->active + o;
+        for (int a = 0; a < w->n_active[l]; a++)
+          s8[o + act[a]] = (uint8_t)(s[o + act[a]] > 0.5);
+      }
+    }
     if (t < n_win * win) {
       int wi = t / win;
-      for (int i = 0; i < n_kc; i++)
-        if (s[o_kc + i] > 0.5 && last[o_kc + i] != wi) {
-          last[o_kc + i] = wi;
+      const int *act = w->active + o_kc;
+      for (int a = 0; a < w->n_active[DMN_L_KC]; a++) {
+        const int i = o_kc + act[a];
+        if (s[i] > 0.5 && last[i] != wi) {
+          last[i] = wi;
           kc_count++;
         }
+      }
       if (t % win == win - 1) {
         kc_active += n_kc ? (double)kc_count / n_kc : 0.0;
         kc_count = 0;
@@ -401,7 +418,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       for (int t = t0; t < t1; t++) {
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
         PetscCall(circuit_step(m, p, d, &k, tape->recept + (size_t)t * n_orn, cur_prev, w->vp, tape->cur + tape_row(tape, t),
-                               tape->v + tape_row(tape, t), tape->s + tape_row(tape, t)));
+                               tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
       }
       PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
@@ -419,6 +436,8 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       const double *pp = t ? tape->body[t - 1].p : tape->p0;
       double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
       const double *dr = tape->drive + 2 * t;
+      for (int l = 0; l < DMN_NLAYER; l++) /* the presynaptic neurons the weight gradients walk */
+        w->n_active[l] = snn_active(m->n[l], s + m->layer_off[l], w->active + m->layer_off[l]);
 
       /* loss: w_nav mean_t |p_t - g| */
       double dist, gd[2];
@@ -461,6 +480,13 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       for (int l = DMN_NLAYER - 1; l >= 0; l--) {
         int o = m->layer_off[l], nl = m->n[l];
         const double *vprev;
+        if (v_prev && snn_lif_backward_fast(&k, m->conn.silenced[l])) {
+          snn_lif_backward_from_prev(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, cur + o, v_prev + o, s_prev + o,
+                                     w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
+          for (int j = 0; j < 2; j++)
+            if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
+          continue;
+        }
         if (v_prev) {
           const double *v1 = v_prev + o, *s1 = s_prev + o;
           for (int i = 0; i < nl; i++)
@@ -475,7 +501,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
         snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o,
                          vprev, w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
         for (int j = 0; j < 2; j++)
-          if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w->d_x, w->d_s, g));
+          if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
       }
 
       /* receptors -> ORN: x = g_i r_i */

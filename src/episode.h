@@ -38,6 +38,10 @@ typedef struct DmnWork {
   double *vp, *vp_prev, *g_vp, *g_i, *d_s, *d_x, *d_nu, *d_recept, *d_q, *q_prev;
   /* (n_neuron) one step of V, s, I (and the step before) in double, for a compact tape */
   double *row_v, *row_s, *row_cur, *row_v1, *row_s1, *row_cur1;
+  /* (n_neuron) the neurons of each layer with s != 0 at the current step,
+   * layer l's at active + layer_off[l] (indices within the layer), n_active[l] of them */
+  int *active;
+  int n_active[DMN_NLAYER];
 } DmnWork;
 
 /* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */

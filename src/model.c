@@ -41,8 +41,11 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->detach_reset = cfg->circuit_detach_reset;
   m->feedback = cfg->grad_sensory_feedback;
   m->window = (int)cfg->grad_window;
-  /* The mushroom-body projections are the large sparse ones: PETSc AIJ. */
-  m->use_petsc[DMN_P_PN_TO_KC] = m->use_petsc[DMN_P_KC_TO_MBON] = cfg->circuit_sparse_backend == DMN_SPARSE_PETSC;
+  /* The mushroom-body projections are the large sparse ones: PETSc AIJ
+   * matrices over the weight arrays, whichever kernel multiplies them
+   * (circuit.sparse_backend picks the backward's W^T d_y). */
+  m->use_petsc[DMN_P_PN_TO_KC] = m->use_petsc[DMN_P_KC_TO_MBON] = 1;
+  m->petsc_backward = cfg->circuit_sparse_backend == DMN_SPARSE_PETSC;
   env_model_init(&m->env, cfg, m->n[DMN_L_ORN], m->conn.side[DMN_L_ORN], m->conn.orn_channel, m->conn.n_channels);
   body_model_init(&m->body, cfg);
 
@@ -141,6 +144,17 @@ void model_init_params_individual(const DmnModel *m, DmnParams *p, long individu
   p->motor_b[0] = p->motor_b[1] = c->init_motor_b;
 }
 
+/* w_t = w in transpose order (and mat_t, which wraps w_t, told its values changed). */
+static PetscErrorCode refresh_transpose(const DmnModel *m, DmnDerived *d, int q) {
+  PetscFunctionBeginUser;
+  const DmnProjection *pr = &m->conn.proj[q];
+  double *wt = d->w_t[q];
+  if (d->mat_t[q]) PetscCall(MatSeqAIJGetArray(d->mat_t[q], &wt));
+  for (int c = 0; c < pr->nnz; c++) wt[c] = d->w[q][pr->csc_syn[c]];
+  if (d->mat_t[q]) PetscCall(MatSeqAIJRestoreArray(d->mat_t[q], &wt));
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d) {
   PetscFunctionBeginUser;
   memset(d, 0, sizeof(*d));
@@ -148,12 +162,16 @@ PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d) {
     const DmnProjection *pr = &m->conn.proj[q];
     d->w[q] = calloc((size_t)pr->nnz + 1, sizeof(double));
     d->dw_du[q] = calloc((size_t)pr->nnz + 1, sizeof(double));
+    d->w_t[q] = calloc((size_t)pr->nnz + 1, sizeof(double));
     if (m->use_petsc[q]) {
       /* The Mat wraps our CSR arrays (no copy): updating w[] updates the Mat. */
       PetscCall(MatCreateSeqAIJWithArrays(PETSC_COMM_SELF, pr->n_post, pr->n_pre, pr->row_ptr, pr->col, d->w[q], &d->mat[q]));
       PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_pre, NULL, &d->vin[q]));
       PetscCall(VecCreateSeqWithArray(PETSC_COMM_SELF, 1, pr->n_post, NULL, &d->vout[q]));
-      PetscCall(MatTranspose(d->mat[q], MAT_INITIAL_MATRIX, &d->mat_t[q]));
+      /* W^T over the transpose index and w_t: what MatTranspose would build
+       * (rows by presynaptic neuron, columns sorted), refreshed by copying
+       * weights rather than by a MatTranspose per update */
+      PetscCall(MatCreateSeqAIJWithArrays(PETSC_COMM_SELF, pr->n_pre, pr->n_post, pr->csc_ptr, pr->csc_row, d->w_t[q], &d->mat_t[q]));
     }
   }
   d->a = calloc((size_t)m->n_neuron, sizeof(double));
@@ -183,7 +201,7 @@ PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived 
         }
       }
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
-    if (d->mat_t[q]) PetscCall(MatTranspose(d->mat[q], MAT_REUSE_MATRIX, &d->mat_t[q]));
+    PetscCall(refresh_transpose(m, d, q));
   }
   /* a = exp(-dt/tau), tau = tau_min + softplus(rho) (MODEL §2) */
   for (int i = 0; i < m->n_neuron; i++) {
@@ -208,7 +226,7 @@ PetscErrorCode derived_apply_variant(const DmnModel *m, DmnDerived *d, uint64_t 
     for (int k = 0; k < pr->nnz; k++)
       if (util_rng_uniform(&r) < f) w[k] = d->dw_du[q][k] = 0.0; /* this fly lacks the synapse */
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
-    if (d->mat_t[q]) PetscCall(MatTranspose(d->mat[q], MAT_REUSE_MATRIX, &d->mat_t[q]));
+    PetscCall(refresh_transpose(m, d, q));
   }
   PetscFunctionReturn(0);
 }
@@ -222,6 +240,7 @@ PetscErrorCode derived_destroy(DmnDerived *d) {
     if (d->vout[q]) PetscCall(VecDestroy(&d->vout[q]));
     free(d->w[q]);
     free(d->dw_du[q]);
+    free(d->w_t[q]);
   }
   free(d->a);
   free(d->da_drho);

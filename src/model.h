@@ -73,7 +73,8 @@ typedef struct DmnModel {
   int smooth;                    /* spike_fn == sigmoid */
   int detach_reset;
   int feedback, window;          /* grad.sensory_feedback, grad.window */
-  int use_petsc[DMN_NPROJ];      /* projection runs through a PETSc Mat */
+  int use_petsc[DMN_NPROJ];      /* projection is held as a PETSc AIJ Mat (DmnDerived.mat) over its weight array */
+  int petsc_backward;            /* the backward's W^T d_y of those as MatMultAdd (circuit.sparse_backend: petsc) */
   EnvModel env;
   BodyModel body;
   size_t group_off[DMN_NGROUP], group_n[DMN_NGROUP], n_params;
@@ -87,7 +88,9 @@ typedef struct DmnDerived {
   double *a;                /* (n_neuron) exp(-dt/tau) */
   double *da_drho;          /* (n_neuron) */
   Mat mat[DMN_NPROJ];       /* PETSc AIJ over w[] for PETSc-backed projections */
-  Mat mat_t[DMN_NPROJ];     /* its transpose (AIJ, refreshed with w): the backward's W^T d_y as a row-wise gather */
+  double *w_t[DMN_NPROJ];   /* (nnz) w in transpose order (by presynaptic neuron, csc_row columns), refreshed with w:
+                               the forward's event-driven walk and the backward's W^T d_y read it contiguously */
+  Mat mat_t[DMN_NPROJ];     /* AIJ over w_t (no copy), the transpose of mat: the backward's W^T d_y as a row-wise gather */
   Vec vin[DMN_NPROJ], vout[DMN_NPROJ]; /* array-less work vectors sized n_pre / n_post */
 } DmnDerived;
 

@@ -1,5 +1,16 @@
 #include "snn.h"
 
+/* The vectorised kernels are compiled twice, for plain x86-64 (SSE2) and for
+ * AVX2, and the loader picks the one the CPU runs (an ifunc): a binary built
+ * on a login node stays correct on any compute node and uses 4-wide vectors
+ * where it can.  No FMA: a fused multiply-add rounds once instead of twice,
+ * so both versions compute the same bits (tested in test_kernels). */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && !defined(DMN_NO_TARGET_CLONES)
+#define DMN_SIMD_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define DMN_SIMD_CLONES
+#endif
+
 /* s = 0 and no reset for silenced neurons (a constant: no gradient through s). */
 static void silence(int n, const uint8_t *silenced, const double *v, double *vp, double *s) {
   for (int i = 0; i < n; i++)
@@ -11,6 +22,7 @@ static void silence(int n, const uint8_t *silenced, const double *v, double *vp,
 
 /* restrict: the state rows, inputs and outputs never overlap, so gcc
  * vectorises the Heaviside loop (checked with -fopt-info-vec) */
+DMN_SIMD_CLONES
 void snn_lif_forward(const SnnConst *k, int n, const double *restrict a, const double *restrict theta, const double *restrict bias,
                      const double *restrict cur, const uint8_t *silenced, double *restrict vp, double *restrict v, double *restrict s) {
   const double vr = k->v_rest, vreset = k->v_reset;
@@ -37,6 +49,7 @@ void snn_lif_forward(const SnnConst *k, int n, const double *restrict a, const d
   if (silenced) silence(n, silenced, v, vp, s);
 }
 
+DMN_SIMD_CLONES
 void snn_lif_backward(const SnnConst *k, int n, const double *restrict a, const double *restrict da_drho, const double *restrict theta,
                       const double *restrict bias, const uint8_t *silenced, const double *restrict v, const double *restrict s,
                       const double *restrict cur, const double *restrict vp_prev, const double *restrict d_s, double *restrict g_vp,
@@ -85,56 +98,138 @@ void snn_lif_backward(const SnnConst *k, int n, const double *restrict a, const 
   }
 }
 
-void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y) {
-  /* Event-driven: y_i += w_ij x_j only for presynaptic neurons with x_j != 0
-   * (a few percent per step with spikes; every neuron in smooth mode), walked
-   * through the transpose index.  Sums per y_i run in presynaptic order. */
-  for (int j = 0; j < p->n_pre; j++) {
-    double xj = x[j];
-    if (xj == 0.0) continue;
-    for (int c = p->csc_ptr[j]; c < p->csc_ptr[j + 1]; c++) {
-      int q = p->csc_syn[c];
-      y[p->row_of[q]] += w[q] * xj;
-    }
+int snn_lif_backward_fast(const SnnConst *k, const uint8_t *silenced) { return !k->smooth && k->detach_reset && !silenced; }
+
+DMN_SIMD_CLONES
+void snn_lif_backward_from_prev(const SnnConst *k, int n, const double *restrict a, const double *restrict da_drho, const double *restrict theta,
+                                const double *restrict bias, const double *restrict v, const double *restrict cur, const double *restrict v_prev,
+                                const double *restrict s_prev, const double *restrict d_s, double *restrict g_vp, double *restrict g_i,
+                                double *restrict d_x, double *restrict g_theta, double *restrict g_bias, double *restrict g_rho) {
+  /* snn_lif_backward's fast path with the previous step's post-reset
+   * potential computed in the loop (snn_post_reset) instead of in a pass of
+   * its own: one sweep over the layer per step instead of two */
+  const double gam = k->gamma, beta = k->beta, a_syn = k->a_syn, vr = k->v_rest, vreset = k->v_reset;
+  for (int i = 0; i < n; i++) {
+    double vpp = v_prev[i] - s_prev[i] * (v_prev[i] - vreset);
+    double q = 1.0 + beta * fabs(v[i] - theta[i]);
+    double sg = gam / (q * q) * d_s[i];
+    double dv = g_vp[i] + sg;
+    g_theta[i] -= sg;
+    double di = g_i[i] + (1.0 - a[i]) * dv;
+    g_bias[i] += (1.0 - a[i]) * dv;
+    g_rho[i] += dv * (vpp - vr - cur[i] - bias[i]) * da_drho[i];
+    g_vp[i] = a[i] * dv;
+    d_x[i] = di;
+    g_i[i] = a_syn * di;
   }
 }
 
-void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const double *d_y, double *g_u) {
+void snn_project_forward(const DmnProjection *p, const double *w_t, const double *x, const int *active, int n_active, double *y) {
+  /* Event-driven: y_i += w_ij x_j only for the presynaptic neurons listed
+   * as active (x_j != 0: a few percent per step with spikes, every neuron in
+   * smooth mode), each walking its synapses contiguously in the transpose
+   * order.  Sums per y_i run in presynaptic order. */
+  for (int a = 0; a < n_active; a++) {
+    const int j = active[a];
+    const double xj = x[j];
+    for (int c = p->csc_ptr[j]; c < p->csc_ptr[j + 1]; c++) y[p->csc_row[c]] += w_t[c] * xj;
+  }
+}
+
+int snn_active(int n, const double *x, int *active) {
+  /* Spikes are rare (a KC spikes in ~0.5 % of steps): skip blocks of four
+   * silent neurons with one well-predicted branch, and compact the others
+   * branch-free (the index is written either way, the count moves only for
+   * a non-zero entry). */
+  int c = 0, j = 0;
+  for (; j + 4 <= n; j += 4) {
+    if (!((x[j] != 0.0) | (x[j + 1] != 0.0) | (x[j + 2] != 0.0) | (x[j + 3] != 0.0))) continue;
+    for (int k = j; k < j + 4; k++) {
+      active[c] = k;
+      c += x[k] != 0.0;
+    }
+  }
+  for (; j < n; j++) {
+    active[c] = j;
+    c += x[j] != 0.0;
+  }
+  return c;
+}
+
+void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const int *active, int n_active, const double *d_y,
+                             double *g_u) {
   /* fwd: y_i += w_ij x_j  =>  dL/du_ij = d_y_i x_j dw/du.  Only presynaptic
    * neurons with x_j != 0 contribute: with spikes that is a few percent of
    * them, so walk the transpose (CSC) index from each active one. */
-  for (int j = 0; j < p->n_pre; j++) {
-    double xj = x[j];
-    if (xj == 0.0) continue;
+  for (int a = 0; a < n_active; a++) {
+    const int j = active[a];
+    const double xj = x[j];
     for (int c = p->csc_ptr[j]; c < p->csc_ptr[j + 1]; c++) {
       int q = p->csc_syn[c];
-      g_u[q] += d_y[p->row_of[q]] * xj * dw_du[q]; /* dw/du is 0 for a lesioned synapse */
+      g_u[q] += d_y[p->csc_row[c]] * xj * dw_du[q]; /* dw/du is 0 for a lesioned synapse */
     }
   }
 }
 
-void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
-                          double *d_x, double *g_u) {
-  for (int i = 0; i < p->n_post; i++) {
-    double dyi = d_y[i];
-    if (dyi == 0.0) continue;
-    const int a = p->row_ptr[i], b = p->row_ptr[i + 1];
-    if (b > a && p->col[b - 1] - p->col[a] == b - a - 1) {
-      /* a row over a contiguous range of presynaptic neurons (the synthetic
-       * KC->MBON rows: every KC of a side): an axpy the compiler vectorises,
-       * no index loads; the same terms in the same order */
+DMN_SIMD_CLONES
+void snn_project_backward(const DmnProjection *p, const double *w, const double *w_t, const double *dw_du, const double *x, const int *active,
+                          int n_active, const double *d_y, double *d_x, double *g_u) {
+  /* d_x_j += sum_i w_ij d_y_i over row j of W^T (transpose order), the sum
+   * started from d_x_j and run over i ascending: the terms and the order of
+   * PETSc's MatMultAdd on mat_t.  The order fixes each row's sum as a chain
+   * of dependent adds, so rows go four at a time: four chains in flight hide
+   * the add latency (a PN row of PN->KC has ~280 terms).  Scattering along
+   * W's rows instead was latency-bound on the store-to-load of the 50 PN
+   * sums every KC row adds into. */
+  if (p->rows_contiguous) {
+    /* Every row of W is a contiguous range of presynaptic neurons (the
+     * synthetic KC->MBON: all KCs of a side): axpys along W's rows, which
+     * vectorise, add the same terms to each d_x_j in the same order. */
+    for (int i = 0; i < p->n_post; i++) {
+      const int a = p->row_ptr[i], b = p->row_ptr[i + 1];
+      if (b == a) continue;
+      const double dyi = d_y[i];
       double *restrict dx = d_x + p->col[a];
       const double *restrict wr = w + a;
       for (int k = 0; k < b - a; k++) dx[k] += wr[k] * dyi;
-    } else {
-      for (int q = a; q < b; q++) d_x[p->col[q]] += w[q] * dyi; /* d_x = W^T d_y */
     }
+    snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
+    return;
   }
-  snn_project_weight_grad(p, dw_du, x, d_y, g_u);
+  const int *ptr = p->csc_ptr, *row = p->csc_row;
+  int j = 0;
+  for (; j + 4 <= p->n_pre; j += 4) {
+    const int c0 = ptr[j], c1 = ptr[j + 1], c2 = ptr[j + 2], c3 = ptr[j + 3], e3 = ptr[j + 4];
+    const int n0 = c1 - c0, n1 = c2 - c1, n2 = c3 - c2, n3 = e3 - c3;
+    int nmin = n0 < n1 ? n0 : n1;
+    nmin = nmin < n2 ? nmin : n2;
+    nmin = nmin < n3 ? nmin : n3;
+    double s0 = d_x[j], s1 = d_x[j + 1], s2 = d_x[j + 2], s3 = d_x[j + 3];
+    for (int k = 0; k < nmin; k++) {
+      s0 += w_t[c0 + k] * d_y[row[c0 + k]];
+      s1 += w_t[c1 + k] * d_y[row[c1 + k]];
+      s2 += w_t[c2 + k] * d_y[row[c2 + k]];
+      s3 += w_t[c3 + k] * d_y[row[c3 + k]];
+    }
+    for (int c = c0 + nmin; c < c1; c++) s0 += w_t[c] * d_y[row[c]];
+    for (int c = c1 + nmin; c < c2; c++) s1 += w_t[c] * d_y[row[c]];
+    for (int c = c2 + nmin; c < c3; c++) s2 += w_t[c] * d_y[row[c]];
+    for (int c = c3 + nmin; c < e3; c++) s3 += w_t[c] * d_y[row[c]];
+    d_x[j] = s0;
+    d_x[j + 1] = s1;
+    d_x[j + 2] = s2;
+    d_x[j + 3] = s3;
+  }
+  for (; j < p->n_pre; j++) {
+    double s0 = d_x[j];
+    for (int c = ptr[j]; c < ptr[j + 1]; c++) s0 += w_t[c] * d_y[row[c]];
+    d_x[j] = s0;
+  }
+  snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
 }
 
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
-                                          const double *d_y, double *d_x, double *g_u) {
+                                          const int *active, int n_active, const double *d_y, double *d_x, double *g_u) {
   PetscFunctionBeginUser;
   PetscCall(VecPlaceArray(vin, d_y));
   PetscCall(VecPlaceArray(vout, d_x));
@@ -145,6 +240,6 @@ PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnPr
   PetscCall(MatMultAdd(Wt, vin, vout, vout));
   PetscCall(VecResetArray(vin));
   PetscCall(VecResetArray(vout));
-  snn_project_weight_grad(p, dw_du, x, d_y, g_u);
+  snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
   PetscFunctionReturn(0);
 }

@@ -49,23 +49,36 @@ void snn_lif_backward(const SnnConst *k, int n, const double *a, const double *d
                       const uint8_t *silenced, const double *v, const double *s, const double *cur, const double *vp_prev, const double *d_s, double *g_vp,
                       double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho);
 
+/* Whether snn_lif_backward takes its branch-free path (Heaviside, detached
+ * reset, nothing silenced): the training case. */
+int snn_lif_backward_fast(const SnnConst *k, const uint8_t *silenced);
+/* That path with vp_prev = snn_post_reset(v_prev, s_prev) computed inside
+ * (the previous step's V and s from the tape): the same bits. */
+void snn_lif_backward_from_prev(const SnnConst *k, int n, const double *a, const double *da_drho, const double *theta, const double *bias,
+                                const double *v, const double *cur, const double *v_prev, const double *s_prev, const double *d_s, double *g_vp,
+                                double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho);
+
 /* Post-reset potential from a step's V and s: vp = V - s (V - V_reset). */
 static inline double snn_post_reset(const SnnConst *k, double v, double s) { return v - s * (v - k->v_reset); }
 
 /* Projection y += W x for W in CSR (row = postsynaptic neuron), event-driven
- * over the presynaptic neurons with x_j != 0. */
-void snn_project_forward(const DmnProjection *p, const double *w, const double *x, double *y);
-/* Weight gradient only: g_u += (d_y_i x_j) dw/du, visiting synapses of active presynapses. */
-void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const double *d_y, double *g_u);
-/* Backward: d_x += W^T d_y and g_u += (d_y_i x_j) dw/du for every synapse. */
-void snn_project_backward(const DmnProjection *p, const double *w, const double *dw_du, const double *x, const double *d_y,
-                          double *d_x, double *g_u);
+ * over the active presynaptic neurons (x_j != 0, listed by snn_active),
+ * reading w_t, the weights in transpose order (DmnDerived.w_t). */
+void snn_project_forward(const DmnProjection *p, const double *w_t, const double *x, const int *active, int n_active, double *y);
+/* active[0..count) = the indices j < n with x_j != 0, ascending; returns the count. */
+int snn_active(int n, const double *x, int *active);
+/* Weight gradient only: g_u += (d_y_i x_j) dw/du over the synapses of the active presynapses. */
+void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const double *x, const int *active, int n_active, const double *d_y,
+                             double *g_u);
+/* Backward: d_x += W^T d_y over every synapse (axpys along W's rows w when
+ * they are contiguous ranges, else a row-wise gather on w_t) and
+ * g_u += (d_y_i x_j) dw/du over the active presynapses. */
+void snn_project_backward(const DmnProjection *p, const double *w, const double *w_t, const double *dw_du, const double *x, const int *active,
+                          int n_active, const double *d_y, double *d_x, double *g_u);
 
-/* The backward through PETSc: d_x += W^T d_y as a MatMultAdd with Wt, the
- * stored transpose of the AIJ matrix that wraps w (the forward is the
- * event-driven loop above, measured 2x faster than a MatMultAdd with W).
- * vin/vout are array-less Vecs reused for every call. */
+/* The same through PETSc: d_x += W^T d_y as a MatMultAdd with Wt, the AIJ
+ * transpose that wraps w_t.  vin/vout are array-less Vecs reused for every call. */
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,
-                                          const double *d_y, double *d_x, double *g_u);
+                                          const int *active, int n_active, const double *d_y, double *d_x, double *g_u);
 
 #endif

@@ -367,6 +367,7 @@ int main(int argc, char **argv) {
   {
     config_defaults(&c);
     c.sim_steps = 400;
+    c.circuit_sparse_backend = DMN_SPARSE_PETSC;
     Setup a, b;
     PetscCall(setup(&a, &c, NULL));
     c.circuit_sparse_backend = DMN_SPARSE_CSR;

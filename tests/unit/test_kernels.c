@@ -138,18 +138,24 @@ static void test_projection(void) {
   for (int q = 0; q < 8; q++) u[q] = util_rng_normal(&r);
 #define FWD(L)                                                                                     \
   do {                                                                                             \
-    double w[8], y[4] = {0, 0, 0, 0};                                                              \
+    double w[8], wt[8], y[4] = {0, 0, 0, 0};                                                       \
+    int act[4];                                                                                    \
     for (int q = 0; q < 8; q++) w[q] = alive[q] ? sign[cols[q]] * util_softplus(u[q]) : 0.0;       \
-    snn_project_forward(&p, w, x, y);                                                              \
+    for (int c = 0; c < 8; c++) wt[c] = w[p.csc_syn[c]];                                           \
+    snn_project_forward(&p, wt, x, act, snn_active(4, x, act), y);                                 \
     L = 0;                                                                                         \
     for (int i = 0; i < 4; i++) L += c[i] * y[i];                                                  \
   } while (0)
-  double w[8], dw[8], dx[4] = {0}, gu[8] = {0};
+  double w[8], wt[8], dw[8], dx[4] = {0}, gu[8] = {0};
+  int act[4];
   for (int q = 0; q < 8; q++) {
     w[q] = alive[q] ? sign[cols[q]] * util_softplus(u[q]) : 0.0;
     dw[q] = alive[q] ? sign[cols[q]] * util_sigmoid(u[q]) : 0.0;
   }
-  snn_project_backward(&p, w, dw, x, c, dx, gu);
+  for (int q = 0; q < 8; q++) wt[q] = w[p.csc_syn[q]];
+  const int n_act = snn_active(4, x, act);
+  CHECK(n_act == 3 && act[0] == 0 && act[1] == 1 && act[2] == 3, "active list of x = (0.3, 1, 0, 0.7): %d entries", n_act);
+  snn_project_backward(&p, w, wt, dw, x, act, n_act, c, dx, gu);
   const double h = 1e-6;
   for (int q = 0; q < 8; q++) {
     double L, lp, lm, u0 = u[q];
@@ -179,7 +185,66 @@ static void test_projection(void) {
   free(p.csc_ptr);
   free(p.csc_syn);
   free(p.row_of);
+  free(p.csc_row);
 #undef FWD
+}
+
+/* The backward's W^T d_y (axpys along W's rows when every row is a
+ * contiguous range, else rows of W^T gathered four at a time): each d_x_j
+ * must still be d_x_j + sum_i w_ij d_y_i with i ascending -- the bits of
+ * PETSc's MatMultAdd on the transpose -- for rows of any lengths, empty
+ * ones, and a count of W^T rows that is not a multiple of 4. */
+static void check_transpose(const char *name, int npost, int npre, int *rows, int *cols, int expect_contiguous) {
+  const int nnz = rows[npost];
+  uint8_t alive[256];
+  for (int q = 0; q < nnz; q++) alive[q] = 1;
+  DmnProjection p = {0};
+  p.n_post = npost;
+  p.n_pre = npre;
+  p.nnz = nnz;
+  p.row_ptr = rows;
+  p.col = cols;
+  p.alive = alive;
+  connectome_index_projection(&p);
+  CHECK(p.rows_contiguous == expect_contiguous, "%s: rows_contiguous %d", name, p.rows_contiguous);
+  DmnRng r = util_rng(11, 97, 2, (uint64_t)npost);
+  double w[256], wt[256], dw[256], gu[256] = {0}, dy[32], dx[32], want[32], x[32] = {0};
+  for (int q = 0; q < nnz; q++) w[q] = util_rng_normal(&r), dw[q] = 1.0;
+  for (int c = 0; c < nnz; c++) wt[c] = w[p.csc_syn[c]];
+  for (int i = 0; i < npost; i++) dy[i] = util_rng_normal(&r);
+  for (int j = 0; j < npre; j++) dx[j] = want[j] = util_rng_normal(&r);
+  for (int j = 0; j < npre; j++) /* reference: from d_x_j, over ascending posts */
+    for (int i = 0; i < npost; i++)
+      for (int q = rows[i]; q < rows[i + 1]; q++)
+        if (cols[q] == j) want[j] += w[q] * dy[i];
+  int act[32];
+  snn_project_backward(&p, w, wt, dw, x, act, snn_active(npre, x, act), dy, dx, gu);
+  for (int j = 0; j < npre; j++) CHECK(dx[j] == want[j], "%s: W^T d_y row %d: %.17g vs %.17g (same terms, same order)", name, j, dx[j], want[j]);
+  for (int q = 0; q < nnz; q++) CHECK(gu[q] == 0.0, "%s: no presynaptic activity, no weight gradient (synapse %d)", name, q);
+  free(p.csc_ptr);
+  free(p.csc_syn);
+  free(p.row_of);
+  free(p.csc_row);
+}
+
+static void test_transpose_product(void) {
+  enum { NPOST = 9, NPRE = 11 };
+  int rows[NPOST + 1], cols[NPOST * NPRE];
+  DmnRng r = util_rng(11, 97, 1, 0);
+  int nnz = 0;
+  rows[0] = 0;
+  for (int i = 0; i < NPOST; i++) {
+    for (int j = 0; j < NPRE; j++)
+      if (j != 5 && util_rng_uniform(&r) < 0.2 + 0.07 * j) cols[nnz++] = j; /* pre 5 has no synapse; densities differ */
+    rows[i + 1] = nnz;
+  }
+  check_transpose("scattered rows", NPOST, NPRE, rows, cols, 0);
+  /* rows over ranges of presynaptic neurons, one of them empty */
+  int crows[6] = {0, 5, 5, 9, 20, 23}, ccols[23];
+  const int start[5] = {2, 0, 7, 0, 8}, len[5] = {5, 0, 4, 11, 3};
+  for (int i = 0, q = 0; i < 5; i++)
+    for (int k = 0; k < len[i]; k++) ccols[q++] = start[i] + k;
+  check_transpose("contiguous rows", 5, 11, crows, ccols, 1);
 }
 
 static void test_surrogate(void) {
@@ -200,25 +265,31 @@ static void test_surrogate(void) {
 
 /* The branch-free training path of the LIF backward (Heaviside, detached
  * reset, nothing silenced) gives the same bits as the general loop (forced
- * here by an all-zero silenced mask). */
+ * here by an all-zero silenced mask), and so does its variant that computes
+ * the previous post-reset potential from the previous V and s itself. */
 static void test_lif_fast_path(void) {
   enum { M = 37 };
   SnnConst k = {-70, -70, 0.8, 0.05, 0.5, 0, 1};
-  double a[M], da[M], th[M], b[M], v[M], s[M], cur[M], vpp[M], ds[M];
-  double out[2][6][M];
+  double a[M], da[M], th[M], b[M], v[M], s[M], cur[M], vpp[M], ds[M], v1[M], s1[M];
+  double out[3][6][M];
   uint8_t none[M] = {0};
   DmnRng r = util_rng(11, 99, 0, 0);
   for (int i = 0; i < M; i++) {
     a[i] = 0.9 + 0.09 * util_rng_uniform(&r), da[i] = 0.01 * util_rng_uniform(&r), th[i] = -50 + util_rng_normal(&r);
     b[i] = util_rng_normal(&r), v[i] = -55 + 8 * util_rng_normal(&r), s[i] = v[i] >= th[i], cur[i] = 10 * util_rng_normal(&r);
-    vpp[i] = -60 + 5 * util_rng_normal(&r), ds[i] = util_rng_normal(&r);
+    v1[i] = -52 + 5 * util_rng_normal(&r), s1[i] = v1[i] >= th[i], vpp[i] = snn_post_reset(&k, v1[i], s1[i]), ds[i] = util_rng_normal(&r);
   }
-  for (int path = 0; path < 2; path++) {
+  CHECK(snn_lif_backward_fast(&k, NULL) && !snn_lif_backward_fast(&k, none), "the fast path is the unsilenced Heaviside case");
+  for (int path = 0; path < 3; path++) {
     double *g_vp = out[path][0], *g_i = out[path][1], *d_x = out[path][2], *gt = out[path][3], *gb = out[path][4], *gr = out[path][5];
     for (int i = 0; i < M; i++) g_vp[i] = 0.1 * (i % 5), g_i[i] = 0.2 * (i % 3), gt[i] = gb[i] = gr[i] = 0.5;
-    snn_lif_backward(&k, M, a, da, th, b, path ? none : NULL, v, s, cur, vpp, ds, g_vp, g_i, d_x, gt, gb, gr);
+    if (path == 2)
+      snn_lif_backward_from_prev(&k, M, a, da, th, b, v, cur, v1, s1, ds, g_vp, g_i, d_x, gt, gb, gr);
+    else
+      snn_lif_backward(&k, M, a, da, th, b, path ? none : NULL, v, s, cur, vpp, ds, g_vp, g_i, d_x, gt, gb, gr);
   }
   CHECK(!memcmp(out[0], out[1], sizeof out[0]), "LIF backward: the branch-free path equals the general loop bit for bit");
+  CHECK(!memcmp(out[0], out[2], sizeof out[0]), "LIF backward from the previous V and s equals it bit for bit");
 }
 
 int main(void) {
@@ -226,6 +297,7 @@ int main(void) {
   test_env(1);
   test_lif();
   test_projection();
+  test_transpose_product();
   test_surrogate();
   test_lif_fast_path();
   return th_summary("test_kernels");
