@@ -41,12 +41,12 @@ double optim_clip(DmnParams *g, double norm, double clip) {
   return f;
 }
 
-void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnParams *g) {
+void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnParams *g, double lr_factor) {
   a->step++;
   const double b1 = a->beta1, b2 = a->beta2;
   const double c1 = 1.0 - pow(b1, (double)a->step), c2 = 1.0 - pow(b2, (double)a->step);
   for (int k = 0; k < DMN_NGROUP; k++) {
-    const double lr = a->lr[k];
+    const double lr = a->lr[k] * lr_factor;
     size_t off = model->group_off[k], n = model->group_n[k];
     double *x = p->data + off, *m = a->m.data + off, *v = a->v.data + off;
     const double *gr = g->data + off;
@@ -56,6 +56,13 @@ void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnP
       if (lr > 0) x[i] -= lr * (m[i] / c1) / (sqrt(v[i] / c2) + a->eps);
     }
   }
+}
+
+double optim_lr_factor(const DmnConfig *c, long update, long n_updates) {
+  if (c->train_lr_schedule != DMN_LR_COSINE || n_updates <= 1) return 1.0;
+  double x = (double)update / (double)(n_updates - 1); /* 0 at the first update, 1 at the last */
+  if (x > 1) x = 1; /* a resumed run with more episodes than planned stays at lr_final */
+  return c->train_lr_final + (1.0 - c->train_lr_final) * 0.5 * (1.0 + cos(M_PI * x));
 }
 
 /* ---- training history (trainstate.h) ---------------------------------------- */

@@ -25,7 +25,13 @@ double optim_grad_norms(const DmnModel *model, const DmnParams *g, double group_
  * Returns the factor applied (1 if none). */
 double optim_clip(DmnParams *g, double norm, double clip);
 
-/* One Adam step: p -= lr_g * mhat / (sqrt(vhat) + eps). */
-void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnParams *g);
+/* One Adam step: p -= lr_factor * lr_g * mhat / (sqrt(vhat) + eps). */
+void optim_adam_step(const DmnModel *model, DmnAdam *a, DmnParams *p, const DmnParams *g, double lr_factor);
+
+/* train.lr_schedule's factor at 0-based update `update` of n_updates (1 for
+ * constant; cosine from 1 down to train.lr_final at the last update).  The
+ * schedule follows the current train.episodes, so a run resumed with more
+ * episodes stretches the rest of its schedule. */
+double optim_lr_factor(const DmnConfig *c, long update, long n_updates);
 
 #endif

@@ -136,6 +136,19 @@ PetscErrorCode trainer_destroy(DmnTrainer *tr) {
   PetscFunctionReturn(0);
 }
 
+/* Training start pose of episode e; with train.mirror_pairs an odd episode
+ * starts where its even partner does, heading reflected about the line to
+ * the source, so the pair's bearings are +beta and -beta. */
+void train_start_pose(const DmnModel *m, long individual, long e, double p0[2], double *psi0) {
+  const int mirror = m->cfg.train_mirror_pairs && (e & 1);
+  episode_start_pose(m, DMN_STREAM_TRAIN_START, individual, mirror ? e - 1 : e, p0, psi0);
+  if (mirror) {
+    double to_src = atan2(m->env.src[1] - p0[1], m->env.src[0] - p0[0]);
+    double psi = 2.0 * to_src - *psi0;
+    *psi0 = psi - 2.0 * M_PI * floor(psi / (2.0 * M_PI)); /* [0, 2 pi) like every start heading */
+  }
+}
+
 PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, DmnAdam *adam, long u, long individual, MPI_Comm comm,
                             double row[DMN_NHCOL], double gn[DMN_NGROUP], int *exit_code) {
   PetscFunctionBeginUser;
@@ -159,7 +172,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   for (long b = 0; b < B && !fail; b++) {
     long e = u * G + rank * B + b; /* global episode index of this individual */
     double p0[2], psi0;
-    episode_start_pose(m, DMN_STREAM_TRAIN_START, individual, e, p0, &psi0);
+    train_start_pose(m, individual, e, p0, &psi0);
     if (c->connectome_variant_dropout > 0) {
       /* a fresh variant of the connectome for this episode (MODEL §1 masks untouched) */
       PetscCall(derived_update(m, p, d));
@@ -200,7 +213,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
     PetscFunctionReturn(0);
   }
   double clip = optim_clip(g, norm, c->train_clip_norm);
-  optim_adam_step(m, adam, p, g);
+  optim_adam_step(m, adam, p, g, optim_lr_factor(c, u, (c->train_episodes + G - 1) / G));
   memset(row, 0, sizeof(double) * DMN_NHCOL);
   row[DMN_H_episodes] = (double)((u + 1) * G);
   row[DMN_H_loss_total] = stats[S_TOTAL];

@@ -33,6 +33,10 @@ typedef struct DmnTrainer {
 PetscErrorCode trainer_create(const DmnModel *m, DmnTrainer *tr);
 PetscErrorCode trainer_destroy(DmnTrainer *tr);
 
+/* The start pose of training episode e of an individual (train.mirror_pairs
+ * aware); the same for any rank count. */
+void train_start_pose(const DmnModel *m, long individual, long e, double p0[2], double *psi0);
+
 /* One update u of one individual on comm (collective): every rank runs its
  * batch_per_rank episodes (global episode u*G + rank*B + b, start poses keyed
  * by (individual, episode)), the gradient is averaged, clipped and Adam

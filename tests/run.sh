@@ -18,7 +18,7 @@ BUILD_DIR=$ROOT/build-strict bash "$ROOT/jobs/build.sh" -DDMN_STRICT=ON
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$ROOT/build-strict" --output-on-failure -L unit
 
 echo "== unit tests under valgrind (MPI-free)"
-for t in test_body test_kernels test_evolve; do
+for t in test_body test_kernels test_evolve test_train; do
   valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/$t" > /dev/null
   echo "valgrind clean: $t"
 done
