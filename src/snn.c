@@ -185,13 +185,36 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
     /* Every row of W is a contiguous range of presynaptic neurons (the
      * synthetic KC->MBON: all KCs of a side): axpys along W's rows, which
      * vectorise, add the same terms to each d_x_j in the same order. */
-    for (int i = 0; i < p->n_post; i++) {
-      const int a = p->row_ptr[i], b = p->row_ptr[i + 1];
-      if (b == a) continue;
-      const double dyi = d_y[i];
+    int i = 0;
+    while (i < p->n_post) {
+      const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
+      if (len == 0) {
+        i++;
+        continue;
+      }
       double *restrict dx = d_x + p->col[a];
-      const double *restrict wr = w + a;
-      for (int k = 0; k < b - a; k++) dx[k] += wr[k] * dyi;
+      const double *restrict w0 = w + a;
+      /* Four rows over the same range (MBONs of one side): each d_x_j is
+       * loaded and stored once for the four terms, added in row order */
+      if (i + 4 <= p->n_post && p->row_ptr[i + 4] - p->row_ptr[i + 3] == len && p->row_ptr[i + 3] - p->row_ptr[i + 2] == len &&
+          p->row_ptr[i + 2] - p->row_ptr[i + 1] == len && p->col[a + len] == p->col[a] && p->col[a + 2 * len] == p->col[a] &&
+          p->col[a + 3 * len] == p->col[a]) {
+        const double *restrict w1 = w0 + len, *restrict w2 = w1 + len, *restrict w3 = w2 + len;
+        const double y0 = d_y[i], y1 = d_y[i + 1], y2 = d_y[i + 2], y3 = d_y[i + 3];
+        for (int k = 0; k < len; k++) {
+          double t = dx[k];
+          t += w0[k] * y0;
+          t += w1[k] * y1;
+          t += w2[k] * y2;
+          t += w3[k] * y3;
+          dx[k] = t;
+        }
+        i += 4;
+      } else {
+        const double y0 = d_y[i];
+        for (int k = 0; k < len; k++) dx[k] += w0[k] * y0;
+        i++;
+      }
     }
     snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
     return;

@@ -209,6 +209,7 @@ static void check_transpose(const char *name, int npost, int npre, int *rows, in
   CHECK(p.rows_contiguous == expect_contiguous, "%s: rows_contiguous %d", name, p.rows_contiguous);
   DmnRng r = util_rng(11, 97, 2, (uint64_t)npost);
   double w[256], wt[256], dw[256], gu[256] = {0}, dy[32], dx[32], want[32], x[32] = {0};
+  CHECK(nnz <= 256 && npost <= 32 && npre <= 32, "%s fits the test's arrays", name);
   for (int q = 0; q < nnz; q++) w[q] = util_rng_normal(&r), dw[q] = 1.0;
   for (int c = 0; c < nnz; c++) wt[c] = w[p.csc_syn[c]];
   for (int i = 0; i < npost; i++) dy[i] = util_rng_normal(&r);
@@ -245,6 +246,16 @@ static void test_transpose_product(void) {
   for (int i = 0, q = 0; i < 5; i++)
     for (int k = 0; k < len[i]; k++) ccols[q++] = start[i] + k;
   check_transpose("contiguous rows", 5, 11, crows, ccols, 1);
+  /* two sides of 6 and 5 rows over one range each (the synthetic KC->MBON):
+   * groups of four rows, then single rows, then the other side */
+  int srows[12], scols[11 * 8];
+  srows[0] = 0;
+  for (int i = 0, q = 0; i < 11; i++) {
+    const int lo = i < 6 ? 1 : 9, len = i < 6 ? 8 : 7;
+    for (int k = 0; k < len; k++) scols[q++] = lo + k;
+    srows[i + 1] = q;
+  }
+  check_transpose("rows sharing ranges", 11, 16, srows, scols, 1);
 }
 
 static void test_surrogate(void) {
