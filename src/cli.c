@@ -734,17 +734,48 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
     if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "parameters unreadable on another rank");
     *exit_code = 2;
   } else {
+    /* evaluation.h5 goes beside the checkpoint (or into --out) */
+    char dir[DMN_STR_MAX];
+    if (o->out_dir) {
+      snprintf(dir, sizeof dir, "%s", o->out_dir);
+    } else {
+      snprintf(dir, sizeof dir, "%s", o->evaluate);
+      char *slash = strrchr(dir, '/');
+      if (slash) *slash = 0;
+      else snprintf(dir, sizeof dir, ".");
+    }
+    const DmnConfig *c = &m.cfg;
+    const int n_traj = (int)(c->train_eval_trajectories < c->train_eval_episodes ? c->train_eval_trajectories : c->train_eval_episodes);
+    DmnEpisodeRecord *traj = rank == 0 ? calloc((size_t)n_traj + 1, sizeof(DmnEpisodeRecord)) : NULL;
     DmnEvalSummary tr, in, ctl;
     int f1, f2, f3;
     DmnModel cm = train_control_model(&m);
-    PetscCall(train_evaluate(&m, &p, MPI_COMM_WORLD, &tr, NULL, 0, NULL, NULL, &f1));
+    PetscCall(train_evaluate(&m, &p, MPI_COMM_WORLD, &tr, traj, n_traj, NULL, NULL, &f1));
     PetscCall(train_evaluate(&m, &init, MPI_COMM_WORLD, &in, NULL, 0, NULL, NULL, &f2));
     PetscCall(train_evaluate(&cm, &p, MPI_COMM_WORLD, &ctl, NULL, 0, NULL, NULL, &f3));
-    if (f1 || f2 || f3) *exit_code = 1;
-    else if (!rank) {
+    if (f1 || f2 || f3) {
+      *exit_code = 1;
+    } else if (make_run_dir(dir, err)) {
+      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+      *exit_code = 1;
+    } else if (!rank) {
       printf("Parameters: %s\n", o->evaluate);
       train_print_eval_table(&tr, &in, &ctl);
+      char path[DMN_STR_MAX + 32];
+      snprintf(path, sizeof path, "%s/evaluation.h5", dir);
+      char *yaml = config_to_yaml(cfg);
+      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, traj, n_traj, NULL, yaml, err)) {
+        fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        *exit_code = 1;
+      } else {
+        printf("\n\u2713 Evaluation saved to %s (per-episode metrics, %d trajectories)\n", path, n_traj);
+      }
+      free(yaml);
     }
+    MPI_Bcast(exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    if (traj)
+      for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
+    free(traj);
     eval_summary_free(&tr);
     eval_summary_free(&in);
     eval_summary_free(&ctl);

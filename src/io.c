@@ -1017,19 +1017,21 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
-  write_num_attr(&c, f, "updates", (double)st->update);
-  write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
-  hid_t h = make_group(&c, f, "history");
-  for (int k = 0; k < DMN_NHCOL && h >= 0; k++) write_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n);
-  if (h >= 0) {
-    write_d2(&c, h, "grad_norm_group", st->hist.group_norm, (hsize_t)st->hist.n, DMN_NGROUP);
-    char names[1024] = "";
-    for (int k = 0; k < DMN_NGROUP; k++) {
-      strncat(names, dmn_group_names[k], sizeof names - strlen(names) - 2);
-      if (k + 1 < DMN_NGROUP) strncat(names, ",", sizeof names - strlen(names) - 1);
+  if (st) { /* NULL for --evaluate: no training history */
+    write_num_attr(&c, f, "updates", (double)st->update);
+    write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
+    hid_t h = make_group(&c, f, "history");
+    for (int k = 0; k < DMN_NHCOL && h >= 0; k++) write_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n);
+    if (h >= 0) {
+      write_d2(&c, h, "grad_norm_group", st->hist.group_norm, (hsize_t)st->hist.n, DMN_NGROUP);
+      char names[1024] = "";
+      for (int k = 0; k < DMN_NGROUP; k++) {
+        strncat(names, dmn_group_names[k], sizeof names - strlen(names) - 2);
+        if (k + 1 < DMN_NGROUP) strncat(names, ",", sizeof names - strlen(names) - 1);
+      }
+      write_str_attr(&c, h, "grad_norm_group_columns", names);
+      H5Gclose(h);
     }
-    write_str_attr(&c, h, "grad_norm_group_columns", names);
-    H5Gclose(h);
   }
   hid_t e = make_group(&c, f, "evaluation");
   write_eval(&c, e, "trained", trained);

@@ -84,7 +84,8 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
                        long *next_id, DmnGenome *genomes, DmnEvolutionLog *log, char err[DMN_ERR_MAX]);
 
 /* results.h5 (rank 0): history, evaluations (trained, initial, constant-odor
- * control), evaluation trajectories, config. */
+ * control), evaluation trajectories, config.  st = NULL (--evaluate's
+ * evaluation.h5): no history. */
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
                      const DmnEvolutionLog *evo, const char *config_yaml, char err[DMN_ERR_MAX]);

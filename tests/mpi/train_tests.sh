@@ -66,6 +66,18 @@ else bad "signal stop/resume (rc $rsig $rr): $(cat "$W/sig.out" 2>/dev/null)" "$
 # --evaluate on a checkpoint; a gradient dump is refused as a checkpoint by --resume
 timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --evaluate "$W/a/checkpoint.h5" > "$W/e.log" 2>&1 \
   && grep -q "trained, constant odor" "$W/e.log" && ok "--evaluate CKPT" || bad "--evaluate" "$W/e.log"
+# ... writes evaluation.h5 beside the checkpoint: the printed success rate, per-episode metrics, the trajectories
+if /usr/bin/python3 - "$W/a/evaluation.h5" "$W/e.log" <<'PY'
+import sys, re, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+fd = f["evaluation/trained/final_distance"][:]
+printed = float(re.search(r"^  trained +([0-9.]+)%", open(sys.argv[2]).read(), re.M).group(1))
+ok = (len(fd) == 4 and np.all(np.isfinite(fd)) and abs(100 * np.mean(fd < 5.0) - printed) < 0.06
+      and len(f["evaluation/trajectories"]) == 2 and "history" not in f and "config" in f)
+sys.exit(0 if ok else 1)
+PY
+then ok "--evaluate writes evaluation.h5 beside the checkpoint (4 episodes, success as printed, 2 trajectories)"
+else bad "evaluation.h5" "$W/e.log"; fi
 timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --gradient-dump "$W/g.h5" > /dev/null 2>&1
 timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --resume "$W/g.h5" > "$W/gr.log" 2>&1; rc=$?
 [ $rc -eq 2 ] && grep -q "not a dmn checkpoint" "$W/gr.log" && ok "--resume of a gradient dump: clear error" || bad "resume of dump (rc $rc)" "$W/gr.log"
