@@ -49,6 +49,24 @@ void snn_lif_forward(const SnnConst *k, int n, const double *restrict a, const d
   if (silenced) silence(n, silenced, v, vp, s);
 }
 
+/* One neuron i of the LIF backward's training path (Heaviside surrogate,
+ * detached reset, not silenced) given its previous post-reset potential
+ * VPP: the general loop's operations in its order (so the same bits). */
+#define LIF_BACKWARD_FAST(VPP)                                            \
+  do {                                                                    \
+    double vpp_ = (VPP);                                                  \
+    double q = 1.0 + beta * fabs(v[i] - theta[i]);                        \
+    double sg = gam / (q * q) * d_s[i];                                   \
+    double dv = g_vp[i] + sg;                                             \
+    g_theta[i] -= sg;                                                     \
+    double di = g_i[i] + (1.0 - a[i]) * dv;                               \
+    g_bias[i] += (1.0 - a[i]) * dv;                                       \
+    g_rho[i] += dv * (vpp_ - vr - cur[i] - bias[i]) * da_drho[i];         \
+    g_vp[i] = a[i] * dv;                                                  \
+    d_x[i] = di;                                                          \
+    g_i[i] = a_syn * di;                                                  \
+  } while (0)
+
 DMN_SIMD_CLONES
 void snn_lif_backward(const SnnConst *k, int n, const double *restrict a, const double *restrict da_drho, const double *restrict theta,
                       const double *restrict bias, const uint8_t *silenced, const double *restrict v, const double *restrict s,
@@ -59,18 +77,7 @@ void snn_lif_backward(const SnnConst *k, int n, const double *restrict a, const 
      * silenced) without branches, so it vectorises: the same operations in
      * the same order as the general loop below, hence the same bits. */
     const double gam = k->gamma, beta = k->beta, a_syn = k->a_syn, vr = k->v_rest;
-    for (int i = 0; i < n; i++) {
-      double q = 1.0 + beta * fabs(v[i] - theta[i]);
-      double sg = gam / (q * q) * d_s[i];
-      double dv = g_vp[i] + sg;
-      g_theta[i] -= sg;
-      double di = g_i[i] + (1.0 - a[i]) * dv;
-      g_bias[i] += (1.0 - a[i]) * dv;
-      g_rho[i] += dv * (vp_prev[i] - vr - cur[i] - bias[i]) * da_drho[i];
-      g_vp[i] = a[i] * dv;
-      d_x[i] = di;
-      g_i[i] = a_syn * di;
-    }
+    for (int i = 0; i < n; i++) LIF_BACKWARD_FAST(vp_prev[i]);
     return;
   }
   for (int i = 0; i < n; i++) {
@@ -109,19 +116,7 @@ void snn_lif_backward_from_prev(const SnnConst *k, int n, const double *restrict
    * potential computed in the loop (snn_post_reset) instead of in a pass of
    * its own: one sweep over the layer per step instead of two */
   const double gam = k->gamma, beta = k->beta, a_syn = k->a_syn, vr = k->v_rest, vreset = k->v_reset;
-  for (int i = 0; i < n; i++) {
-    double vpp = v_prev[i] - s_prev[i] * (v_prev[i] - vreset);
-    double q = 1.0 + beta * fabs(v[i] - theta[i]);
-    double sg = gam / (q * q) * d_s[i];
-    double dv = g_vp[i] + sg;
-    g_theta[i] -= sg;
-    double di = g_i[i] + (1.0 - a[i]) * dv;
-    g_bias[i] += (1.0 - a[i]) * dv;
-    g_rho[i] += dv * (vpp - vr - cur[i] - bias[i]) * da_drho[i];
-    g_vp[i] = a[i] * dv;
-    d_x[i] = di;
-    g_i[i] = a_syn * di;
-  }
+  for (int i = 0; i < n; i++) LIF_BACKWARD_FAST(v_prev[i] - s_prev[i] * (v_prev[i] - vreset));
 }
 
 void snn_project_forward(const DmnProjection *p, const double *w_t, const double *x, const int *active, int n_active, double *y) {
