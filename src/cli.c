@@ -764,7 +764,7 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
       char path[DMN_STR_MAX + 32];
       snprintf(path, sizeof path, "%s/evaluation.h5", dir);
       char *yaml = config_to_yaml(cfg);
-      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, traj, n_traj, NULL, yaml, err)) {
+      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, NULL, traj, n_traj, NULL, yaml, err)) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
       } else {

@@ -122,6 +122,8 @@
   X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip (0 = off), computed overflow-safe") \
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
+  X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
+  X(train, validate_episodes, INT, 32, "", 1, 1000000, "", "episodes per validation, spread over ranks") \
   X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \
   X(connectome, source, ENUM,   0, "synthetic|flywire|codex|hemibrain", 0, 0, "", "where the circuit comes from: the MODEL §1 generator, or data in connectome.path (README: Real connectomes)") \
   X(connectome, path,   STRING, 0, "", 0, 0, "", "data directory; a relative path is relative to the config file's directory") \

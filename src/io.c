@@ -634,6 +634,9 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
     write_num_attr(&c, f, "update", (double)st->update);
     write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
     write_num_attr(&c, f, "adam_step", (double)a->step);
+    write_num_attr(&c, f, "best_update", (double)st->best_update); /* train.validate_every: best.h5's update (0: none) */
+    write_num_attr(&c, f, "best_val_success", st->best_success);
+    write_num_attr(&c, f, "best_val_median_final", st->best_median_final);
     int size;
     MPI_Comm_size(comm, &size);
     write_num_attr(&c, f, "n_ranks", size);
@@ -715,12 +718,18 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
   if (!rc && st) {
     st->update = (long)upd;
     st->episodes_done = (long)eps;
+    double bu = 0, bs = 0, bf = 0; /* absent before version 0.4: no validation yet */
+    if (read_attr(f, "best_update", &bu) || read_attr(f, "best_val_success", &bs) || read_attr(f, "best_val_median_final", &bf)) bu = bs = bf = 0;
+    st->best_update = (long)bu;
+    st->best_success = bs;
+    st->best_median_final = bf;
     history_reserve(&st->hist, st->update + 1);
     st->hist.n = st->update;
     for (int k = 0; k < DMN_NHCOL && !rc; k++) {
       snprintf(name, sizeof name, "/history/%s", dmn_history_names[k]);
-      if (k == DMN_H_loss_end && H5Lexists(f, name, H5P_DEFAULT) <= 0) { /* a version 0.2 checkpoint: the term did not exist (0) */
-        memset(st->hist.col[k], 0, sizeof(double) * (size_t)st->update);
+      if (H5Lexists(f, name, H5P_DEFAULT) <= 0 && (k == DMN_H_loss_end || k >= DMN_H_val_success)) {
+        /* a checkpoint of an older version (0.2: no loss_end; 0.3: no validation) */
+        for (long u = 0; u < st->update; u++) st->hist.col[k][u] = history_missing_value(k);
         continue;
       }
       rc = read_d(f, path, name, st->hist.col[k], st->update, err);
@@ -911,6 +920,10 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
   hsize_t dh[2] = {uP, (hsize_t)U};
   for (int k = 0; k < DMN_NHCOL && !rc; k++) {
     snprintf(name, sizeof name, "/population/history/%s", dmn_history_names[k]);
+    if (k >= DMN_H_val_success && H5Lexists(f, name, H5P_DEFAULT) <= 0) { /* version 0.3: no validation columns */
+      for (long u = 0; u < U; u++) st->hist.col[k][u] = history_missing_value(k);
+      continue;
+    }
     rc = read_ds(f, path, name, H5T_NATIVE_DOUBLE, st->hist.col[k], 2, dh, slot, err);
   }
   hsize_t dg[2] = {uP, (hsize_t)U * DMN_NGROUP};
@@ -1012,7 +1025,8 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
 }
 
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
-                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEpisodeRecord *traj, int n_traj,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
+                     const DmnEpisodeRecord *traj, int n_traj,
                      const DmnEvolutionLog *evo, const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
@@ -1020,6 +1034,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   if (st) { /* NULL for --evaluate: no training history */
     write_num_attr(&c, f, "updates", (double)st->update);
     write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
+    write_num_attr(&c, f, "best_update", (double)st->best_update);
     hid_t h = make_group(&c, f, "history");
     for (int k = 0; k < DMN_NHCOL && h >= 0; k++) write_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n);
     if (h >= 0) {
@@ -1037,7 +1052,8 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   write_eval(&c, e, "trained", trained);
   write_eval(&c, e, "initial", initial);
   write_eval(&c, e, "constant_odor_control", control);
-  write_eval(&c, e, "intact", intact); /* lesion studies only */
+  write_eval(&c, e, "intact", intact);        /* lesion studies only */
+  write_eval(&c, e, "best_validation", best); /* train.validate_every: best.h5 (root attribute best_update) */
   if (e >= 0 && n_traj > 0) {
     hid_t tg = make_group(&c, e, "trajectories");
     write_episodes(&c, tg, m, traj, n_traj, 0);
@@ -1055,7 +1071,7 @@ static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int l
 }
 
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *tr, const DmnEvalSummary *in,
-                           const DmnEvalSummary *ctl, const DmnEvalSummary *intact, char err[DMN_ERR_MAX]) {
+                           const DmnEvalSummary *ctl, const DmnEvalSummary *intact, const DmnEvalSummary *best, char err[DMN_ERR_MAX]) {
   char tmp[DMN_STR_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *fp = fopen(tmp, "w");
@@ -1077,8 +1093,12 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);
   json_eval(fp, "trained", tr, 0);
   json_eval(fp, "initial", in, 0);
-  json_eval(fp, "constant_odor_control", ctl, !intact);
-  if (intact) json_eval(fp, "intact", intact, 1);
+  json_eval(fp, "constant_odor_control", ctl, !intact && !best);
+  if (intact) json_eval(fp, "intact", intact, !best);
+  if (best) {
+    fprintf(fp, "    \"best_validation_update\": %ld,\n", st->best_update);
+    json_eval(fp, "best_validation", best, 1);
+  }
   fprintf(fp, "  }\n}\n");
   if (fclose(fp) || rename(tmp, path)) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot write: %s", path, strerror(errno));

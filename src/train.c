@@ -105,11 +105,18 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
 }
 
 void train_print_eval_table(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl) {
+  train_print_eval_table_best(tr, in, ctl, NULL, 0);
+}
+
+void train_print_eval_table_best(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl, const DmnEvalSummary *best,
+                                 long best_update) {
   printf("\nEvaluation on %d held-out start poses (success = final distance < %.0f mm):\n", tr->n, DMN_SUCCESS_RADIUS_MM);
   printf("  %-24s %9s %14s %14s %12s\n", "parameters", "success", "median final", "mean distance", "path length");
-  const DmnEvalSummary *s[3] = {in, tr, ctl};
-  const char *name[3] = {"untrained (initial)", "trained", "trained, constant odor"};
-  for (int k = 0; k < 3; k++)
+  char best_name[64];
+  snprintf(best_name, sizeof best_name, "best validation (upd %ld)", best_update);
+  const DmnEvalSummary *s[4] = {in, tr, best, ctl};
+  const char *name[4] = {"untrained (initial)", "trained", best_name, "trained, constant odor"};
+  for (int k = 0; k < 4; k++)
     if (s[k] && s[k]->n)
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", name[k], 100 * s[k]->success_rate, s[k]->median_final,
              s[k]->mean_mean_distance, s[k]->mean_path);
@@ -215,6 +222,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   double clip = optim_clip(g, norm, c->train_clip_norm);
   optim_adam_step(m, adam, p, g, optim_lr_factor(c, u, (c->train_episodes + G - 1) / G));
   memset(row, 0, sizeof(double) * DMN_NHCOL);
+  row[DMN_H_val_success] = row[DMN_H_val_median_final] = NAN; /* set by train_run's validation, if any */
   row[DMN_H_episodes] = (double)((u + 1) * G);
   row[DMN_H_loss_total] = stats[S_TOTAL];
   row[DMN_H_loss_nav] = stats[S_NAV];
@@ -282,6 +290,25 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
     PetscCall(train_evaluate(o->intact, init, comm, &intact, NULL, 0, NULL, NULL, &f4));
     f3 |= f4;
   }
+  DmnEvalSummary best;
+  memset(&best, 0, sizeof best);
+  if (st && st->best_update > 0 && !evo) { /* train.validate_every: best.h5's parameters on the held-out starts too */
+    DmnParams bp;
+    params_alloc(m, &bp);
+    snprintf(path, sizeof path, "%s/best.h5", o->run_dir);
+    int rc = io_read_params(path, m, &bp, err), any = rc;
+    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
+    if (any) {
+      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "best.h5 unreadable on another rank");
+      f3 = 1;
+    } else {
+      int f5 = 0;
+      PetscCall(train_evaluate(m, &bp, comm, &best, NULL, 0, &tr->t, &tr->w, &f5));
+      f3 |= f5;
+    }
+    params_free(&bp);
+  }
+  const DmnEvalSummary *bs = best.n ? &best : NULL;
   if (f1 || f2 || f3) {
     *exit_code = 1;
   } else if (!rank) {
@@ -295,20 +322,20 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * trs.success_rate, trs.median_final,
              trs.mean_mean_distance, trs.mean_path);
     }
-    train_print_eval_table(&trs, &in, &ctl);
+    train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0);
     printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
            "  total_distance_traveled: %.4f\n",
            trs.mean_final, trs.mean_mean_distance, trs.mean_path);
     snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
     const DmnEvalSummary *ip = o->intact ? &intact : NULL;
-    int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, traj, n_traj, evo, yaml, err);
+    int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, bs, traj, n_traj, evo, yaml, err);
     snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
-    if (!rc) rc = io_write_training_json(path, st, &trs, &in, &ctl, ip, err);
+    if (!rc) rc = io_write_training_json(path, st, &trs, &in, &ctl, ip, bs, err);
     if (rc) {
       fprintf(stderr, "dmn_mpi: error: %s\n", err);
       *exit_code = 1;
     } else {
-      printf("\n\u2713 Results saved to %s/ (checkpoint.h5, results.h5, training_results.json)\n", o->run_dir);
+      printf("\n\u2713 Results saved to %s/ (checkpoint.h5, %sresults.h5, training_results.json)\n", o->run_dir, bs ? "best.h5, " : "");
     }
   }
   MPI_Bcast(exit_code, 1, MPI_INT, 0, comm);
@@ -319,6 +346,7 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
   eval_summary_free(&in);
   eval_summary_free(&ctl);
   eval_summary_free(&intact);
+  eval_summary_free(&best);
   free(yaml);
   PetscFunctionReturn(0);
 }
@@ -337,8 +365,9 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   MPI_Comm_size(comm, &size);
   const long B = c->train_batch_per_rank, G = B * size;
   const long U = (c->train_episodes + G - 1) / G; /* updates in the whole run */
-  char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64];
+  char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64], best_ckpt[DMN_STR_MAX + 64];
   snprintf(ckpt, sizeof ckpt, "%s/checkpoint.h5", o->run_dir);
+  snprintf(best_ckpt, sizeof best_ckpt, "%s/best.h5", o->run_dir);
   char *yaml = config_to_yaml(c);
   *exit_code = 0;
 
@@ -399,6 +428,42 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
              (double)G / row[DMN_H_seconds], eta, tty ? "" : "\n");
       if (tty && (st.update % 10 == 0 || st.update == U)) printf("\n"); /* keep every 10th line on a terminal */
       fflush(stdout);
+    }
+    /* train.validate_every: held-out validation starts; the best parameters so far go to best.h5 */
+    if (c->train_validate_every > 0 && (st.update % c->train_validate_every == 0 || st.update == U)) {
+      DmnEvalSummary vs;
+      int vfail = 0;
+      PetscCall(train_evaluate_set(m, p, comm, DMN_STREAM_VALIDATE, 0, (int)c->train_validate_episodes, &vs, NULL, 0, &tr.t, &tr.w, &vfail));
+      if (vfail) {
+        eval_summary_free(&vs);
+        *exit_code = 1;
+        break;
+      }
+      st.hist.col[DMN_H_val_success][st.hist.n - 1] = vs.success_rate;
+      st.hist.col[DMN_H_val_median_final][st.hist.n - 1] = vs.median_final;
+      /* better = more successes, ties broken by the median final distance */
+      const int better = !st.best_update || vs.success_rate > st.best_success ||
+                         (vs.success_rate == st.best_success && vs.median_final < st.best_median_final);
+      if (better) {
+        st.best_update = st.update;
+        st.best_success = vs.success_rate;
+        st.best_median_final = vs.median_final;
+        PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+        int brc = io_checkpoint_write(best_ckpt, comm, m, p, &adam, &st, yaml, err);
+        PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+        if (brc) {
+          if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+          eval_summary_free(&vs);
+          *exit_code = 1;
+          break;
+        }
+      }
+      if (!rank) {
+        printf("Validation after update %ld: success %5.1f%% median final %6.2f mm on %d starts%s (best: update %ld, %.1f%%)\n", st.update,
+               100 * vs.success_rate, vs.median_final, vs.n, better ? " -> best.h5" : "", st.best_update, 100 * st.best_success);
+        fflush(stdout);
+      }
+      eval_summary_free(&vs);
     }
     /* all ranks must hold bitwise-identical parameters (MODEL §7) */
     if (st.update % c->train_check_every == 0 || st.update == U) {

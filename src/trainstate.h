@@ -28,7 +28,9 @@
   X(rate_dn,        "DN mean rate, Hz") \
   X(grad_norm,      "global gradient norm before clipping") \
   X(clip_factor,    "factor applied by clipping (1 = none)") \
-  X(seconds,        "wall time of the update, s")
+  X(seconds,        "wall time of the update, s") \
+  X(val_success,    "success rate on the validation starts after this update (NaN: not validated)") \
+  X(val_median_final, "median final distance on the validation starts, mm (NaN: not validated)")
 /* clang-format on */
 
 #define DMN_HCOL_ENUM(name, doc) DMN_H_##name,
@@ -46,7 +48,14 @@ typedef struct DmnTrainState {
   long update;        /* updates done */
   long episodes_done;
   DmnHistory hist;
+  /* train.validate_every: the best validation so far (best.h5); best_update 0 = none yet */
+  long best_update;
+  double best_success, best_median_final;
 } DmnTrainState;
+
+/* What a history column holds in a checkpoint written before the column
+ * existed (loss_end: the term was 0; validation: not validated). */
+double history_missing_value(int column);
 
 /* Evaluation over a fixed set of held-out start poses. */
 typedef struct DmnEvalSummary {

@@ -16,7 +16,7 @@ typedef struct DmnRng {
 
 enum { DMN_STREAM_CONNECTOME = 1, DMN_STREAM_INIT = 2, DMN_STREAM_TRAIN_START = 3, DMN_STREAM_EVAL_START = 4,
        DMN_STREAM_GRADCHECK = 5, DMN_STREAM_SIM_START = 6, DMN_STREAM_LESION = 7, DMN_STREAM_VARIANT = 8,
-       DMN_STREAM_FITNESS = 9, DMN_STREAM_EVOLVE = 10 };
+       DMN_STREAM_FITNESS = 9, DMN_STREAM_EVOLVE = 10, DMN_STREAM_VALIDATE = 11 };
 
 uint64_t util_mix64(uint64_t x);
 DmnRng util_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);

@@ -50,6 +50,34 @@ if [ $rs -eq 0 ] && [ $rr -eq 0 ] && grep -q "Resuming from" "$W/s2.log" && "$CM
 else bad "resume differs (rc $rs $rr): $(cat "$W/rc.out" 2>/dev/null)" "$W/s2.log"; fi
 [ ! -e "$W/a/checkpoint.h5.tmp" ] && ok "no .tmp left behind" || bad ".tmp checkpoint left"
 
+# validation (train.validate_every): best.h5 holds the parameters of the best validated update,
+# training itself is untouched, and stop + resume reproduces the run including best.h5
+VAL="--set train.validate_every=2 --set train.validate_episodes=4 --set init.pn_to_dn=3"
+run 2 2 "$W/val" $VAL; rv=$?
+run 2 2 "$W/vs" $VAL --stop-after 3; rvs=$?
+timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SMALL --set train.batch_per_rank=2 $VAL --resume "$W/vs/checkpoint.h5" > "$W/vs2.log" 2>&1; rvr=$?
+run 2 2 "$W/nov" --set init.pn_to_dn=3
+if [ $rv -eq 0 ] && [ -s "$W/val/best.h5" ] && grep -q "^Validation after update 2: success" "$W/val.log" \
+   && grep -q "best validation (upd" "$W/val.log" && /usr/bin/python3 - "$W/val" <<'PY'
+import sys, json, h5py, numpy as np
+d = sys.argv[1]
+r, b = h5py.File(d + "/results.h5", "r"), h5py.File(d + "/best.h5", "r")
+vs, vf = r["history/val_success"][:], r["history/val_median_final"][:]
+done = np.isfinite(vs)
+bu = int(r.attrs["best_update"])
+best = max(range(len(vs)), key=lambda u: (vs[u], -vf[u]) if done[u] else (-1, 0))  # first best: ties keep the earlier update
+ok = (list(np.nonzero(done)[0] + 1) == [2, 4, 6] and bu == best + 1 and int(b.attrs["update"]) == bu
+      and "best_validation" in r["evaluation"] and json.load(open(d + "/training_results.json"))["final_metrics"]["best_validation_update"] == bu)
+sys.exit(0 if ok else 1)
+PY
+then ok "validation every 2 updates: history val_success at updates 2, 4, 6; best.h5 = the best validated update; evaluated and reported"
+else bad "validation / best.h5 (rc $rv)" "$W/val.log"; fi
+if "$CMP" "$W/val/checkpoint.h5" "$W/nov/checkpoint.h5" --exact > /dev/null; then ok "validation does not change training (bitwise)"
+else bad "validation changed the trained parameters"; fi
+if [ $rvs -eq 0 ] && [ $rvr -eq 0 ] && "$CMP" "$W/val/checkpoint.h5" "$W/vs/checkpoint.h5" --exact > /dev/null \
+   && "$CMP" "$W/val/best.h5" "$W/vs/best.h5" --exact > /dev/null; then ok "with validation: stop + --resume == uninterrupted, checkpoint and best.h5 bitwise"
+else bad "validation resume (rc $rvs $rvr)" "$W/vs2.log"; fi
+
 # a signal (Slurm --signal=USR1@120, scancel) mid-run: checkpoint, clean exit, resume == uninterrupted
 SIG="--set circuit.n_kc=200 --set sim.steps=2000 --set train.episodes=120 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=0"
 mpirun --oversubscribe -n 2 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
