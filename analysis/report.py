@@ -172,7 +172,17 @@ def fig_learning(g, out, made, title):
             axes[0, 1].plot(ep, h[k][:], label=k, lw=1)
     axes[0, 1].axhline(SUCCESS_MM, color="r", ls="--", lw=0.8)
     axes[0, 1].set(xlabel="episodes", ylabel="mm", title="distance to source (training batches)")
-    axes[0, 1].legend(fontsize=8)
+    axes[0, 1].legend(fontsize=8, loc="upper left")
+    if "val_success" in h and np.isfinite(h["val_success"][:]).any():  # train.validate_every
+        vs = h["val_success"][:]
+        ok = np.isfinite(vs)
+        ax2 = axes[0, 1].twinx()
+        ax2.plot(ep[ok], 100 * vs[ok], "k.-", lw=1, label="validation success")
+        bu = int(g.attrs.get("best_update", 0))
+        if 0 < bu <= len(ep):
+            ax2.plot([ep[bu - 1]], [100 * vs[bu - 1]], "r*", ms=12, label=f"best.h5 (update {bu})")
+        ax2.set(ylabel="validation success (%)", ylim=(0, 100))
+        ax2.legend(fontsize=8, loc="upper right")
     if "grad_norm" in h:
         axes[1, 0].plot(ep, h["grad_norm"][:], lw=1)
         axes[1, 0].set(xlabel="episodes", ylabel="|g| before clipping", yscale="log", title="gradient norm")
