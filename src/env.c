@@ -21,17 +21,22 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
+  e->channel = malloc(sizeof(int) * ((size_t)n_orn + 1));
+  e->n_channels = n_channels;
   for (int i = 0; i < n_orn; i++) {
     e->mu[i] = e->mu_lo + channel[i] * e->mu_step;
     e->antenna[i] = (int8_t)(side[i] == 1);
+    e->channel[i] = channel[i];
   }
 }
 
 void env_model_free(EnvModel *e) {
   free(e->mu);
   free(e->antenna);
+  free(e->channel);
   e->mu = NULL;
   e->antenna = NULL;
+  e->channel = NULL;
 }
 
 double env_concentration(const EnvModel *e, double x, double y, double grad[2]) {
@@ -69,7 +74,21 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
     conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
     lc[k] = log(conc[k] + e->eps);
   }
-  /* r_i = exp(-(ln(C_antenna(i) + eps) - mu_i)^2 / (2 w^2)) */
+  /* r_i = exp(-(ln(C_antenna(i) + eps) - mu_i)^2 / (2 w^2)).  Real
+   * connectomes have tens of ORNs per glomerulus (FlyWire: 2,251 ORNs, 54
+   * channels): one exp per (antenna, channel), the same expression, copied
+   * to its ORNs. */
+  enum { TABLE_MAX = 512 };
+  if (e->n_channels > 0 && e->n_channels <= TABLE_MAX && e->n_orn > 2 * e->n_channels) {
+    double table[2][TABLE_MAX];
+    for (int k = 0; k < 2; k++)
+      for (int ch = 0; ch < e->n_channels; ch++) {
+        double z = (lc[k] - (e->mu_lo + ch * e->mu_step)) / e->tune_w;
+        table[k][ch] = exp(-0.5 * z * z);
+      }
+    for (int i = 0; i < e->n_orn; i++) recept[i] = table[e->antenna[i]][e->channel[i]];
+    return;
+  }
   for (int i = 0; i < e->n_orn; i++) {
     double z = (lc[e->antenna[i]] - e->mu[i]) / e->tune_w;
     recept[i] = exp(-0.5 * z * z);

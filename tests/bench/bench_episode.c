@@ -1,5 +1,7 @@
-/* bench_episode [section.key=value ...] — one-core cost of an episode of the
- * configured circuit: forward, backward, ns per neuron-step, peak RSS.
+/* bench_episode [config=FILE.yaml] [section.key=value ...] — one-core cost of
+ * an episode of the configured circuit (the synthetic one, or a real
+ * connectome named by the config file): forward, backward, ns per
+ * neuron-step, peak RSS.
  * Not a test (no pass/fail); tests/bench/run.sh prints a table. */
 #include <petscsys.h>
 #include <stdio.h>
@@ -18,7 +20,12 @@ int main(int argc, char **argv) {
   int reps = 3;
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "reps=", 5)) reps = atoi(argv[i] + 5);
-    else if (argv[i][0] != '-' && config_set(&c, argv[i], err)) {
+    else if (!strncmp(argv[i], "config=", 7)) {
+      if (config_load_file(&c, argv[i] + 7, err)) {
+        fprintf(stderr, "%s\n", err);
+        return 2;
+      }
+    } else if (argv[i][0] != '-' && config_set(&c, argv[i], err)) {
       fprintf(stderr, "%s\n", err);
       return 2;
     }
@@ -28,7 +35,13 @@ int main(int argc, char **argv) {
   DmnDerived d;
   DmnTape t;
   DmnWork w;
-  PetscCall(model_build(&c, NULL, &m, err));
+  DmnConnectome conn;
+  if (connectome_build(&c, &conn, err)) {
+    fprintf(stderr, "%s\n", err);
+    return 2;
+  }
+  PetscCall(model_build(&c, &conn, &m, err));
+  connectome_free(&conn);
   params_alloc(&m, &p);
   params_alloc(&m, &g);
   model_init_params(&m, &p);

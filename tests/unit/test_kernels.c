@@ -50,6 +50,33 @@ static void test_env(int field) {
   env_model_free(&e);
 }
 
+/* Many ORNs per glomerulus (real connectomes): env_sense computes one
+ * response per (antenna, channel) and copies it; it must equal the per-ORN
+ * formula bit for bit, in any ORN order. */
+static void test_env_table(void) {
+  DmnConfig c;
+  config_defaults(&c);
+  enum { NO = 123, NC = 9 };
+  int8_t side[NO];
+  int channel[NO];
+  DmnRng r = util_rng(7, 99, 5, 0);
+  for (int i = 0; i < NO; i++) side[i] = (int8_t)(util_rng_uniform(&r) < 0.5), channel[i] = (int)(util_rng_uniform(&r) * NC);
+  EnvModel e;
+  env_model_init(&e, &c, NO, side, channel, NC);
+  CHECK(e.n_orn > 2 * e.n_channels, "the table path is taken (%d ORNs, %d channels)", e.n_orn, e.n_channels);
+  int same = 1;
+  for (int trial = 0; trial < 4; trial++) {
+    double p[2] = {30 + 10 * trial, 47}, psi = 0.7 * trial, conc[2], rec[NO];
+    env_sense(&e, p, psi, conc, rec);
+    for (int i = 0; i < NO; i++) {
+      double z = (log(conc[e.antenna[i]] + e.eps) - e.mu[i]) / e.tune_w;
+      same &= rec[i] == exp(-0.5 * z * z);
+    }
+  }
+  CHECK(same, "receptor responses from the (antenna, channel) table equal the per-ORN formula bit for bit");
+  env_model_free(&e);
+}
+
 /* ---- LIF: N neurons, T steps, input x[t] given, loss = sum_t c[t].s[t] ---- */
 enum { N = 6, TS = 20 };
 typedef struct {
@@ -306,6 +333,7 @@ static void test_lif_fast_path(void) {
 int main(void) {
   test_env(0);
   test_env(1);
+  test_env_table();
   test_lif();
   test_projection();
   test_transpose_product();
