@@ -1,5 +1,7 @@
 #include "snn.h"
 
+#include <string.h>
+
 /* The vectorised kernels are compiled twice, for plain x86-64 (SSE2) and for
  * AVX2, and the loader picks the one the CPU runs (an ifunc): a binary built
  * on a login node stays correct on any compute node and uses 4-wide vectors
@@ -132,14 +134,20 @@ void snn_project_forward(const DmnProjection *p, const double *w_t, const double
 }
 
 int snn_active(int n, const double *x, int *active) {
-  /* Spikes are rare (a KC spikes in ~0.5 % of steps): skip blocks of four
+  /* Spikes are rare (a KC spikes in ~0.5 % of steps): skip blocks of eight
    * silent neurons with one well-predicted branch, and compact the others
    * branch-free (the index is written either way, the count moves only for
    * a non-zero entry). */
   int c = 0, j = 0;
-  for (; j + 4 <= n; j += 4) {
-    if (!((x[j] != 0.0) | (x[j + 1] != 0.0) | (x[j + 2] != 0.0) | (x[j + 3] != 0.0))) continue;
-    for (int k = j; k < j + 4; k++) {
+  for (; j + 8 <= n; j += 8) {
+    /* any bit set among eight doubles (+0.0 has none; a -0.0 only costs the slow path) */
+    uint64_t any = 0, b;
+    for (int k = 0; k < 8; k++) {
+      memcpy(&b, x + j + k, sizeof b);
+      any |= b;
+    }
+    if (!any) continue;
+    for (int k = j; k < j + 8; k++) {
       active[c] = k;
       c += x[k] != 0.0;
     }

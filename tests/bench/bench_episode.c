@@ -2,6 +2,7 @@
  * an episode of the configured circuit (the synthetic one, or a real
  * connectome named by the config file): forward, backward, ns per
  * neuron-step, peak RSS.
+ * `forward-only` skips the backward pass (for profiling the forward alone).
  * Not a test (no pass/fail); tests/bench/run.sh prints a table. */
 #include <petscsys.h>
 #include <stdio.h>
@@ -17,9 +18,10 @@ int main(int argc, char **argv) {
   DmnConfig c;
   char err[DMN_ERR_MAX];
   config_defaults(&c);
-  int reps = 3;
+  int reps = 3, forward_only = 0;
   for (int i = 1; i < argc; i++) {
     if (!strncmp(argv[i], "reps=", 5)) reps = atoi(argv[i] + 5);
+    else if (!strcmp(argv[i], "forward-only")) forward_only = 1; /* for profiling the forward pass alone */
     else if (!strncmp(argv[i], "config=", 7)) {
       if (config_load_file(&c, argv[i] + 7, err)) {
         fprintf(stderr, "%s\n", err);
@@ -59,7 +61,7 @@ int main(int argc, char **argv) {
     PetscCall(episode_forward(&m, &p, &d, p0, psi0, &t, &w, err));
     double t1 = util_wtime();
     params_zero(&g);
-    PetscCall(episode_backward(&m, &p, &d, &t, &w, &g, err));
+    if (!forward_only) PetscCall(episode_backward(&m, &p, &d, &t, &w, &g, err));
     double t2 = util_wtime();
     if (r) {
       fwd = fmin(fwd, t1 - t0);

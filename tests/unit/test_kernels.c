@@ -255,6 +255,25 @@ static void check_transpose(const char *name, int npost, int npre, int *rows, in
   free(p.csc_row);
 }
 
+/* snn_active skips blocks of silent neurons: the list must still be every
+ * non-zero entry in order, for sparse and dense vectors, tails, and -0.0. */
+static void test_active_list(void) {
+  enum { NA = 77 };
+  DmnRng r = util_rng(3, 97, 4, 0);
+  for (int trial = 0; trial < 6; trial++) {
+    double x[NA];
+    const double p = trial < 3 ? 0.03 : 0.6;
+    for (int i = 0; i < NA; i++) x[i] = util_rng_uniform(&r) < p ? (trial % 2 ? 0.37 : 1.0) : 0.0;
+    x[9] = -0.0; /* not active */
+    if (trial == 5) x[NA - 1] = 1.0;
+    int act[NA], want[NA], nw = 0;
+    for (int i = 0; i < NA; i++)
+      if (x[i] != 0.0) want[nw++] = i;
+    const int na = snn_active(NA, x, act);
+    CHECK(na == nw && !memcmp(act, want, sizeof(int) * (size_t)nw), "active list, trial %d: %d entries (want %d)", trial, na, nw);
+  }
+}
+
 static void test_transpose_product(void) {
   enum { NPOST = 9, NPRE = 11 };
   int rows[NPOST + 1], cols[NPOST * NPRE];
@@ -337,6 +356,7 @@ int main(void) {
   test_lif();
   test_projection();
   test_transpose_product();
+  test_active_list();
   test_surrogate();
   test_lif_fast_path();
   return th_summary("test_kernels");
