@@ -14,10 +14,21 @@ echo " the line 'floor: ...' on stderr gives the counts)"
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB x_bound
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" "" ""
 for kc in 2000 4000 8000; do
-  for be in petsc csr; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
+  for be in csr petsc; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
 done
+for T in 2500 10000; do "$B/tests/bench_episode" sim.steps=$T; done
+FW=$ROOT/../shared/connectome/flywire_v783
+if [ -d "$FW" ]; then
+  echo "FlyWire v783 right mushroom body (configs/flywire_right.yaml: 2,251 ORN, 139 PN, 2,597 KC, 96 MBON, 10 DN):"
+  "$B/tests/bench_episode" config="$ROOT/configs/flywire_right.yaml"
+else
+  echo "(FlyWire row skipped: no data in $FW)"
+fi
 echo
-echo "the BPTT tape (default circuit, PETSc): every step in double, compact (float V, I; byte spikes), checkpointed K = sqrt(T) (default)"
+echo "forward pass alone (simulation), default circuit:"
+"$B/tests/bench_episode" forward-only reps=10 | tail -1
+echo
+echo "the BPTT tape (default circuit): every step in double, compact (float V, I; byte spikes), checkpointed K = sqrt(T) (default)"
 for tape in "grad.checkpoint=0" "grad.tape=compact" "grad.checkpoint=-1"; do
   printf "%-20s" "$tape"; "$B/tests/bench_episode" $tape | tail -1
 done
