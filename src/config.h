@@ -122,6 +122,7 @@
   X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip (0 = off), computed overflow-safe") \
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
+  X(train, average,     DOUBLE, 0.0,   "", 0.0, 0.9999, "", "decay a of an exponential moving average of the parameters, avg = a avg + (1 - a) p after every update (Polyak averaging; 0 = off): validation, best.h5 and the final evaluation's trained row use the average (the last parameters stay in the checkpoint for resuming; the average is checkpointed too)") \
   X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
   X(train, validate_episodes, INT, 32, "", 1, 1000000, "", "episodes per validation, spread over ranks") \
   X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \

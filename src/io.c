@@ -640,9 +640,9 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
     int size;
     MPI_Comm_size(comm, &size);
     write_num_attr(&c, f, "n_ranks", size);
-    const char *grp[3] = {"params", "adam_m", "adam_v"};
-    const DmnParams *src[3] = {p, &a->m, &a->v};
-    for (int q = 0; q < 3; q++) {
+    const char *grp[4] = {"params", "adam_m", "adam_v", "average"};
+    const DmnParams *src[4] = {p, &a->m, &a->v, &st->avg};
+    for (int q = 0; q < (st->avg.data ? 4 : 3); q++) { /* /average: train.average's moving average */
       hid_t g = make_group(&c, f, grp[q]);
       for (int k = 0; k < DMN_NGROUP && g >= 0; k++) cwrite_d1(&c, g, dmn_group_names[k], params_group(src[q], m, k), m->group_n[k], rank, xfer);
       if (g >= 0) H5Gclose(g);
@@ -715,6 +715,16 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
     if (!rc) rc = read_d(f, path, name, params_group(&a->v, m, k), (hssize_t)m->group_n[k], err);
   }
   if (!rc && a) a->step = (long)astep;
+  if (!rc && st && st->avg.data) { /* train.average: the moving average; a checkpoint without one starts it at p */
+    if (H5Lexists(f, "/average", H5P_DEFAULT) > 0) {
+      for (int k = 0; k < DMN_NGROUP && !rc; k++) {
+        snprintf(name, sizeof name, "/average/%s", dmn_group_names[k]);
+        rc = read_d(f, path, name, params_group(&st->avg, m, k), (hssize_t)m->group_n[k], err);
+      }
+    } else {
+      params_copy(&st->avg, p);
+    }
+  }
   if (!rc && st) {
     st->update = (long)upd;
     st->episodes_done = (long)eps;
@@ -1035,6 +1045,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
     write_num_attr(&c, f, "updates", (double)st->update);
     write_num_attr(&c, f, "episodes_done", (double)st->episodes_done);
     write_num_attr(&c, f, "best_update", (double)st->best_update);
+    write_num_attr(&c, f, "trained_is_average", st->avg.data ? 1 : 0); /* train.average: /evaluation/trained judged the average */
     hid_t h = make_group(&c, f, "history");
     for (int k = 0; k < DMN_NHCOL && h >= 0; k++) write_d1(&c, h, dmn_history_names[k], st->hist.col[k], (hsize_t)st->hist.n);
     if (h >= 0) {
@@ -1091,6 +1102,7 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
   fprintf(fp, "    \"final_distance_to_goal\": %.6g,\n    \"mean_distance_to_goal\": %.6g,\n    \"total_distance_traveled\": %.6g,\n",
           tr->mean_final, tr->mean_mean_distance, tr->mean_path);
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);
+  fprintf(fp, "    \"trained_is_average\": %s,\n", st->avg.data ? "true" : "false");
   json_eval(fp, "trained", tr, 0);
   json_eval(fp, "initial", in, 0);
   json_eval(fp, "constant_odor_control", ctl, !intact && !best);

@@ -105,17 +105,17 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
 }
 
 void train_print_eval_table(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl) {
-  train_print_eval_table_best(tr, in, ctl, NULL, 0);
+  train_print_eval_table_best(tr, in, ctl, NULL, 0, NULL);
 }
 
 void train_print_eval_table_best(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl, const DmnEvalSummary *best,
-                                 long best_update) {
+                                 long best_update, const char *trained_label) {
   printf("\nEvaluation on %d held-out start poses (success = final distance < %.0f mm):\n", tr->n, DMN_SUCCESS_RADIUS_MM);
   printf("  %-24s %9s %14s %14s %12s\n", "parameters", "success", "median final", "mean distance", "path length");
   char best_name[64];
   snprintf(best_name, sizeof best_name, "best validation (upd %ld)", best_update);
   const DmnEvalSummary *s[4] = {in, tr, best, ctl};
-  const char *name[4] = {"untrained (initial)", "trained", best_name, "trained, constant odor"};
+  const char *name[4] = {"untrained (initial)", trained_label ? trained_label : "trained", best_name, "trained, constant odor"};
   for (int k = 0; k < 4; k++)
     if (s[k] && s[k]->n)
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", name[k], 100 * s[k]->success_rate, s[k]->median_final,
@@ -322,7 +322,8 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * trs.success_rate, trs.median_final,
              trs.mean_mean_distance, trs.mean_path);
     }
-    train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0);
+    train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0,
+                                st && st->avg.data ? "trained (average)" : NULL);
     printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
            "  total_distance_traveled: %.4f\n",
            trs.mean_final, trs.mean_mean_distance, trs.mean_path);
@@ -380,6 +381,10 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   memset(&st, 0, sizeof st);
   DmnTrainer tr;
   memset(&tr, 0, sizeof tr);
+  if (c->train_average > 0) { /* Polyak averaging: starts at the initial parameters */
+    params_alloc(m, &st.avg);
+    params_copy(&st.avg, p);
+  }
   if (o->resume) {
     int rc = io_checkpoint_read(o->resume, m, p, &adam, &st, err), any = rc;
     MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
@@ -415,6 +420,11 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     }
     st.update = u + 1;
     st.episodes_done = st.update * G;
+    if (st.avg.data) { /* train.average: avg = a avg + (1 - a) p */
+      const double a = c->train_average;
+      for (size_t i = 0; i < p->n; i++) st.avg.data[i] = a * st.avg.data[i] + (1.0 - a) * p->data[i];
+    }
+    const DmnParams *use = st.avg.data ? &st.avg : p; /* what validation and the evaluation judge */
     secs_sum += row[DMN_H_seconds];
     done_here++;
     history_push(&st.hist, row, gn);
@@ -433,7 +443,7 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     if (c->train_validate_every > 0 && (st.update % c->train_validate_every == 0 || st.update == U)) {
       DmnEvalSummary vs;
       int vfail = 0;
-      PetscCall(train_evaluate_set(m, p, comm, DMN_STREAM_VALIDATE, 0, (int)c->train_validate_episodes, &vs, NULL, 0, &tr.t, &tr.w, &vfail));
+      PetscCall(train_evaluate_set(m, use, comm, DMN_STREAM_VALIDATE, 0, (int)c->train_validate_episodes, &vs, NULL, 0, &tr.t, &tr.w, &vfail));
       if (vfail) {
         eval_summary_free(&vs);
         *exit_code = 1;
@@ -449,7 +459,7 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
         st.best_success = vs.success_rate;
         st.best_median_final = vs.median_final;
         PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
-        int brc = io_checkpoint_write(best_ckpt, comm, m, p, &adam, &st, yaml, err);
+        int brc = io_checkpoint_write(best_ckpt, comm, m, use, &adam, &st, yaml, err);
         PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
         if (brc) {
           if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
@@ -501,12 +511,13 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   }
   if (*exit_code) goto cleanup;
   if (!rank) printf("Training done: %ld updates, %ld episodes in %.1f s\n", st.update, st.episodes_done, util_wtime() - t_run);
-  /* evaluation: trained, untrained, and the trained circuit blind to odor */
-  PetscCall(train_report(m, p, &init, &st, comm, o, &tr, NULL, exit_code));
+  /* evaluation: trained (train.average: the average), untrained, and the trained circuit blind to odor */
+  PetscCall(train_report(m, st.avg.data ? &st.avg : p, &init, &st, comm, o, &tr, NULL, exit_code));
 cleanup:
   PetscCall(trainer_destroy(&tr));
 done:
   history_free(&st.hist);
+  if (st.avg.data) params_free(&st.avg);
   optim_adam_free(&adam);
   params_free(&init);
   free(yaml);

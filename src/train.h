@@ -76,8 +76,9 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
 DmnModel train_control_model(const DmnModel *m);
 
 void train_print_eval_table(const DmnEvalSummary *trained, const DmnEvalSummary *initial, const DmnEvalSummary *control);
-/* The same with a row for best.h5's parameters (best NULL: none). */
+/* The same with a row for best.h5's parameters (best NULL: none) and the
+ * trained row's label (NULL: "trained"). */
 void train_print_eval_table_best(const DmnEvalSummary *trained, const DmnEvalSummary *initial, const DmnEvalSummary *control,
-                                 const DmnEvalSummary *best, long best_update);
+                                 const DmnEvalSummary *best, long best_update, const char *trained_label);
 
 #endif

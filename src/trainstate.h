@@ -51,6 +51,7 @@ typedef struct DmnTrainState {
   /* train.validate_every: the best validation so far (best.h5); best_update 0 = none yet */
   long best_update;
   double best_success, best_median_final;
+  DmnParams avg; /* train.average > 0: moving average of the parameters (data NULL when off) */
 } DmnTrainState;
 
 /* What a history column holds in a checkpoint written before the column

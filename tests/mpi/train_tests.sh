@@ -78,6 +78,27 @@ if [ $rvs -eq 0 ] && [ $rvr -eq 0 ] && "$CMP" "$W/val/checkpoint.h5" "$W/vs/chec
    && "$CMP" "$W/val/best.h5" "$W/vs/best.h5" --exact > /dev/null; then ok "with validation: stop + --resume == uninterrupted, checkpoint and best.h5 bitwise"
 else bad "validation resume (rc $rvs $rvr)" "$W/vs2.log"; fi
 
+# parameter averaging (train.average): training unchanged, the checkpoint holds
+# avg = a avg + (1 - a) p from the initial parameters, and resume keeps it
+AVG="--set train.average=0.5 --set train.validate_every=3 --set train.validate_episodes=4"
+run 2 2 "$W/avg" $AVG; ravg=$?
+run 2 2 "$W/avs" $AVG --stop-after 2; ravs=$?
+timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SMALL --set train.batch_per_rank=2 $AVG --resume "$W/avs/checkpoint.h5" > "$W/avs2.log" 2>&1; ravr=$?
+run 2 2 "$W/av1" $AVG --set train.episodes=4
+timeout 120 mpirun --oversubscribe -n 2 "$DMN" $SMALL --gradient-dump "$W/init.h5" > /dev/null 2>&1
+if [ $ravg -eq 0 ] && "$CMP" "$W/avg/checkpoint.h5" "$W/a/checkpoint.h5" --exact > /dev/null && grep -q "trained (average)" "$W/avg.log" \
+   && /usr/bin/python3 - "$W/av1/checkpoint.h5" "$W/init.h5" "$W/avg/checkpoint.h5" "$W/avs/checkpoint.h5" <<'PY'
+import sys, h5py, numpy as np
+one, init, full, resumed = (h5py.File(x, "r") for x in sys.argv[1:])
+g = list(one["params"].keys())
+err = max(np.max(np.abs(one["average"][k][:] - (0.5 * init["params"][k][:] + 0.5 * one["params"][k][:])), initial=0) for k in g)
+moved = any(np.any(full["average"][k][:] != full["params"][k][:]) for k in g)
+same = all(np.array_equal(full["average"][k][:], resumed["average"][k][:]) for k in g)
+sys.exit(0 if err < 1e-12 and moved and same else 1)
+PY
+then ok "train.average: training unchanged (bitwise), after one update avg = (init + p)/2, stop + --resume keeps the average bitwise, trained row = average"
+else bad "parameter averaging (rc $ravg $ravs $ravr)" "$W/avg.log"; fi
+
 # a signal (Slurm --signal=USR1@120, scancel) mid-run: checkpoint, clean exit, resume == uninterrupted
 SIG="--set circuit.n_kc=200 --set sim.steps=2000 --set train.episodes=120 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=0"
 mpirun --oversubscribe -n 2 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
