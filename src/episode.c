@@ -479,27 +479,24 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
       for (int l = DMN_NLAYER - 1; l >= 0; l--) {
         int o = m->layer_off[l], nl = m->n[l];
-        const double *vprev;
         if (v_prev && snn_lif_backward_fast(&k, m->conn.silenced[l])) {
+          /* the training case: the previous post-reset potential is computed inside the sweep */
           snn_lif_backward_from_prev(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, cur + o, v_prev + o, s_prev + o,
                                      w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
-          for (int j = 0; j < 2; j++)
-            if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
-          continue;
-        }
-        if (v_prev) {
-          const double *v1 = v_prev + o, *s1 = s_prev + o;
-          for (int i = 0; i < nl; i++)
-            w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
-        } else if (t) { /* first step of a checkpointed segment: the checkpoint holds it */
-          memcpy(w->vp_prev + o, ck_vp + o, sizeof(double) * (size_t)nl);
         } else {
-          for (int i = 0; i < nl; i++)
-            w->vp_prev[o + i] = m->v_rest;
+          if (v_prev) {
+            const double *v1 = v_prev + o, *s1 = s_prev + o;
+            for (int i = 0; i < nl; i++)
+              w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
+          } else if (t) { /* first step of a checkpointed segment: the checkpoint holds it */
+            memcpy(w->vp_prev + o, ck_vp + o, sizeof(double) * (size_t)nl);
+          } else {
+            for (int i = 0; i < nl; i++)
+              w->vp_prev[o + i] = m->v_rest;
+          }
+          snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o,
+                           w->vp_prev + o, w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
         }
-        vprev = w->vp_prev + o;
-        snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o,
-                         vprev, w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
         for (int j = 0; j < 2; j++)
           if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
       }
