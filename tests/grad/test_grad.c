@@ -35,8 +35,13 @@ typedef struct {
 
 static PetscErrorCode setup(Setup *s, const DmnConfig *c, const DmnConnectome *conn) {
   PetscFunctionBeginUser;
-  char err[DMN_ERR_MAX];
-  PetscCall(model_build(c, conn, &s->m, err));
+  char err[DMN_ERR_MAX] = "";
+  PetscErrorCode rc = model_build(c, conn, &s->m, err);
+  if (rc) {
+    printf("FAIL setup: %s\n", err);
+    fflush(stdout);
+  }
+  PetscCall(rc);
   params_alloc(&s->m, &s->p);
   params_alloc(&s->m, &s->g);
   model_init_params(&s->m, &s->p);
@@ -298,7 +303,7 @@ int main(int argc, char **argv) {
 
   /* 6c. real circuits (../shared/connectome, skipped when absent) */
   {
-    const char *shared = getenv("DMN_SHARED_CONNECTOME") ? getenv("DMN_SHARED_CONNECTOME") : "../shared/connectome";
+    const char *shared = getenv("DMN_SHARED_CONNECTOME") ? getenv("DMN_SHARED_CONNECTOME") : DMN_SOURCE_DIR "/../shared/connectome";
     char path[512];
     snprintf(path, sizeof path, "%s/fixture/neurons.csv", shared);
     FILE *probe = fopen(path, "r");
