@@ -358,6 +358,48 @@ void train_fmt_time(double s, char *buf, size_t n) {
   else snprintf(buf, n, "%ld:%02ld", t / 60, t % 60);
 }
 
+/* train.validate_every: judge `use` on the validation starts (a stream of
+ * their own), record it in the last history row, and write best.h5 when it
+ * beats the best so far (more successes; ties: a smaller median final
+ * distance).  exit_code 1 on failure. */
+static PetscErrorCode validate(const DmnModel *m, const DmnParams *use, const DmnAdam *adam, DmnTrainState *st, DmnTrainer *tr, MPI_Comm comm,
+                               const char *best_ckpt, const char *yaml, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank, vfail = 0;
+  MPI_Comm_rank(comm, &rank);
+  char err[DMN_ERR_MAX] = "";
+  DmnEvalSummary vs;
+  PetscCall(train_evaluate_set(m, use, comm, DMN_STREAM_VALIDATE, 0, (int)m->cfg.train_validate_episodes, &vs, NULL, 0, &tr->t, &tr->w, &vfail));
+  if (vfail) {
+    eval_summary_free(&vs);
+    *exit_code = 1;
+    PetscFunctionReturn(0);
+  }
+  st->hist.col[DMN_H_val_success][st->hist.n - 1] = vs.success_rate;
+  st->hist.col[DMN_H_val_median_final][st->hist.n - 1] = vs.median_final;
+  const int better = !st->best_update || vs.success_rate > st->best_success ||
+                     (vs.success_rate == st->best_success && vs.median_final < st->best_median_final);
+  if (better) {
+    st->best_update = st->update;
+    st->best_success = vs.success_rate;
+    st->best_median_final = vs.median_final;
+    PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+    int brc = io_checkpoint_write(best_ckpt, comm, m, use, adam, st, yaml, err);
+    PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
+    if (brc) {
+      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+      *exit_code = 1;
+    }
+  }
+  if (!rank && !*exit_code) {
+    printf("Validation after update %ld: success %5.1f%% median final %6.2f mm on %d starts%s (best: update %ld, %.1f%%)\n", st->update,
+           100 * vs.success_rate, vs.median_final, vs.n, better ? " -> best.h5" : "", st->best_update, 100 * st->best_success);
+    fflush(stdout);
+  }
+  eval_summary_free(&vs);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
@@ -439,41 +481,9 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
       if (tty && (st.update % 10 == 0 || st.update == U)) printf("\n"); /* keep every 10th line on a terminal */
       fflush(stdout);
     }
-    /* train.validate_every: held-out validation starts; the best parameters so far go to best.h5 */
     if (c->train_validate_every > 0 && (st.update % c->train_validate_every == 0 || st.update == U)) {
-      DmnEvalSummary vs;
-      int vfail = 0;
-      PetscCall(train_evaluate_set(m, use, comm, DMN_STREAM_VALIDATE, 0, (int)c->train_validate_episodes, &vs, NULL, 0, &tr.t, &tr.w, &vfail));
-      if (vfail) {
-        eval_summary_free(&vs);
-        *exit_code = 1;
-        break;
-      }
-      st.hist.col[DMN_H_val_success][st.hist.n - 1] = vs.success_rate;
-      st.hist.col[DMN_H_val_median_final][st.hist.n - 1] = vs.median_final;
-      /* better = more successes, ties broken by the median final distance */
-      const int better = !st.best_update || vs.success_rate > st.best_success ||
-                         (vs.success_rate == st.best_success && vs.median_final < st.best_median_final);
-      if (better) {
-        st.best_update = st.update;
-        st.best_success = vs.success_rate;
-        st.best_median_final = vs.median_final;
-        PetscCall(PetscLogEventBegin(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
-        int brc = io_checkpoint_write(best_ckpt, comm, m, use, &adam, &st, yaml, err);
-        PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
-        if (brc) {
-          if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
-          eval_summary_free(&vs);
-          *exit_code = 1;
-          break;
-        }
-      }
-      if (!rank) {
-        printf("Validation after update %ld: success %5.1f%% median final %6.2f mm on %d starts%s (best: update %ld, %.1f%%)\n", st.update,
-               100 * vs.success_rate, vs.median_final, vs.n, better ? " -> best.h5" : "", st.best_update, 100 * st.best_success);
-        fflush(stdout);
-      }
-      eval_summary_free(&vs);
+      PetscCall(validate(m, use, &adam, &st, &tr, comm, best_ckpt, yaml, exit_code));
+      if (*exit_code) break;
     }
     /* all ranks must hold bitwise-identical parameters (MODEL §7) */
     if (st.update % c->train_check_every == 0 || st.update == U) {
