@@ -77,6 +77,11 @@ else bad "validation changed the trained parameters"; fi
 if [ $rvs -eq 0 ] && [ $rvr -eq 0 ] && "$CMP" "$W/val/checkpoint.h5" "$W/vs/checkpoint.h5" --exact > /dev/null \
    && "$CMP" "$W/val/best.h5" "$W/vs/best.h5" --exact > /dev/null; then ok "with validation: stop + --resume == uninterrupted, checkpoint and best.h5 bitwise"
 else bad "validation resume (rc $rvs $rvr)" "$W/vs2.log"; fi
+cp -r "$W/val" "$W/nob" && rm "$W/nob/best.h5"
+timeout 300 mpirun --oversubscribe -n 2 "$DMN" $SMALL --set train.batch_per_rank=2 $VAL --set train.episodes=32 --resume "$W/nob/checkpoint.h5" > "$W/nob.log" 2>&1; rnb=$?
+if [ $rnb -eq 0 ] && { grep -q "warning: no evaluation of the best validated parameters" "$W/nob.log" || [ -s "$W/nob/best.h5" ]; }; then
+  ok "best.h5 deleted before a resume: the run still finishes and evaluates (warning instead of an error)"
+else bad "resume without best.h5 (rc $rnb)" "$W/nob.log"; fi
 
 # parameter averaging (train.average): training unchanged, the checkpoint holds
 # avg = a avg + (1 - a) p from the initial parameters, and resume keeps it
