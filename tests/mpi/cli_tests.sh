@@ -46,6 +46,12 @@ else bad "configs/default.yaml differs from the defaults"; fi
 if diff <($RUN --print-config 2>/dev/null | grep -v '^#') <(grep -v '^#' "$SRC/configs/default.yaml") > "$W/keys.diff"; then
   ok "configs/default.yaml lists every key, as --print-config writes it"
 else bad "configs/default.yaml is not --print-config's output: $(head -3 "$W/keys.diff" | tr '\n' ' ')"; fi
+# every shipped config parses and validates (once: at one rank)
+if [ "$NP" -eq 1 ]; then
+  badcfg=""
+  for f in "$SRC"/configs/*.yaml; do $RUN "$f" --print-config > /dev/null 2> "$W/cfg.err" || badcfg="$badcfg $(basename "$f"): $(head -1 "$W/cfg.err")"; done
+  [ -z "$badcfg" ] && ok "every configs/*.yaml parses and validates" || bad "shipped configs:$badcfg"
+fi
 
 # --simulate: same episodes, same results, whatever the rank count
 SIMARGS="--simulate --episodes 4 --set sim.steps=400 --set circuit.n_kc=200"
