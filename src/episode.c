@@ -8,6 +8,8 @@
 #include "snn.h"
 #include "util.h"
 
+_Static_assert(DMN_BACKWARD_BLOCK == SNN_STEPS, "a backward block is one call of snn_project_backward_steps");
+
 static double *zalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
 PetscLogEvent DMN_EV_FORWARD, DMN_EV_BACKWARD, DMN_EV_RECOMPUTE, DMN_EV_ALLREDUCE, DMN_EV_CHECKPOINT, DMN_EV_EVALUATE;
@@ -97,6 +99,9 @@ void work_alloc(const DmnModel *m, DmnWork *w) {
   w->row_s1 = zalloc(n);
   w->row_cur1 = zalloc(n);
   w->active = calloc(n + 1, sizeof(int));
+  w->blk_ds = zalloc(n * DMN_BACKWARD_BLOCK);
+  w->blk_dx = zalloc(n * DMN_BACKWARD_BLOCK);
+  w->blk_dyT = zalloc(n * DMN_BACKWARD_BLOCK);
 }
 
 void work_free(DmnWork *w) {
@@ -117,6 +122,9 @@ void work_free(DmnWork *w) {
   free(w->row_s1);
   free(w->row_cur1);
   free(w->active);
+  free(w->blk_ds);
+  free(w->blk_dx);
+  free(w->blk_dyT);
   memset(w, 0, sizeof(*w));
 }
 
@@ -388,21 +396,217 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
   PetscFunctionReturn(0);
 }
 
+/* Adjoint carries of the body and motor chain between steps of the backward
+ * pass: feet, position and heading after step t, and the filtered DN rates. */
+typedef struct BodyCarry {
+  double d_r[2 * DMN_LEGS], d_p[2], d_psi;
+} BodyCarry;
+
+/* Everything above the circuit at step t of the backward pass: the distance
+ * and drive terms of the loss, the body, the motor read-out.  Writes the
+ * whole row ds_row = dL/ds[t] that does not come through synapses (the rate
+ * terms of every neuron, the motor read-out's for the DNs) and moves the
+ * carries to step t-1 — except through sensing, which the caller adds
+ * (d_p_prev, d_psi_prev are those carries before sensing). */
+static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *tape, int t, int t_end, BodyCarry *c, DmnWork *w,
+                         DmnParams *g, double *ds_row, double d_p_prev[2], double *d_psi_prev) {
+  const int T = m->T, n = m->n_neuron, n_dn = m->n[DMN_L_DN];
+  const double hz = 1000.0 / (T * m->dt);
+  const double w_nav = m->cfg.loss_w_nav / T, w_energy = m->cfg.loss_w_energy / T;
+  const double w_end = m->cfg.loss_w_end / (T - t_end);
+  const double *dr = tape->drive + 2 * t;
+
+  /* loss: w_nav mean_t |p_t - g| */
+  double dist, gd[2];
+  nav_distance(m, tape->body[t].p, &dist, gd);
+  c->d_p[0] += w_nav * gd[0];
+  c->d_p[1] += w_nav * gd[1];
+  if (t >= t_end) { /* loss: w_end mean over the closing steps of |p_t - g| */
+    c->d_p[0] += w_end * gd[0];
+    c->d_p[1] += w_end * gd[1];
+  }
+
+  /* body */
+  double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0};
+  const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
+  body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], c->d_r, c->d_psi, c->d_p, d_d, d_r_prev, d_p_prev, d_psi_prev);
+  memcpy(c->d_r, d_r_prev, sizeof d_r_prev);
+
+  /* loss: w_energy mean_t |d_t|^2 */
+  d_d[0] += 2.0 * w_energy * dr[0];
+  d_d[1] += 2.0 * w_energy * dr[1];
+
+  /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
+  const double *q = tape->q + (size_t)t * n_dn;
+  for (int i = 0; i < n; i++)
+    ds_row[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
+  for (int side = 0; side < 2; side++) {
+    double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
+    g->motor_b[side] += dz;
+    for (int i = 0; i < n_dn; i++) {
+      g->motor_w[side * n_dn + i] += dz * q[i];
+      w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
+    }
+  }
+  double *ds_dn = ds_row + m->layer_off[DMN_L_DN];
+  for (int i = 0; i < n_dn; i++) {
+    ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
+    w->d_q[i] *= m->a_q; /* carry to q[t-1] */
+  }
+}
+
+/* LIF backward of layer l at step t (v, s, cur: this step's rows; v_prev,
+ * s_prev: the previous step's, NULL at a segment's first step, where the
+ * checkpoint ck_vp holds the post-reset potential, or at t = 0). */
+static void layer_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k, int l, int t, const double *ck_vp,
+                           const double *v, const double *s, const double *cur, const double *v_prev, const double *s_prev,
+                           const double *ds_row, double *dx_row, DmnWork *w, DmnParams *g) {
+  const int o = m->layer_off[l], nl = m->n[l];
+  if (v_prev && snn_lif_backward_fast(k, m->conn.silenced[l])) {
+    /* the training case: the previous post-reset potential is computed inside the sweep */
+    snn_lif_backward_from_prev(k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, cur + o, v_prev + o, s_prev + o, ds_row + o,
+                               w->g_vp + o, w->g_i + o, dx_row + o, g->theta + o, g->bias + o, g->rho + o);
+    return;
+  }
+  if (v_prev) {
+    const double *v1 = v_prev + o, *s1 = s_prev + o;
+    for (int i = 0; i < nl; i++)
+      w->vp_prev[o + i] = snn_post_reset(k, v1[i], s1[i]);
+  } else if (t) { /* first step of a checkpointed segment: the checkpoint holds it */
+    memcpy(w->vp_prev + o, ck_vp + o, sizeof(double) * (size_t)nl);
+  } else {
+    for (int i = 0; i < nl; i++)
+      w->vp_prev[o + i] = m->v_rest;
+  }
+  snn_lif_backward(k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o, w->vp_prev + o,
+                   ds_row + o, w->g_vp + o, w->g_i + o, dx_row + o, g->theta + o, g->bias + o, g->rho + o);
+}
+
+/* Layer l's carried adjoints finite?  (Exploding gradients, MODEL §8.) */
+static int layer_carries_finite(const DmnModel *m, const DmnWork *w, int l) {
+  double sum = 0.0;
+  for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+    sum += w->g_vp[i] + w->g_i[i];
+  return isfinite(sum);
+}
+
+static void exploded(const DmnModel *m, int t, const char *where, char err[DMN_ERR_MAX]) {
+  snprintf(err, DMN_ERR_MAX,
+           "non-finite gradient in the backward pass at step %d of %d (%s): it exploded through the closed loop; use "
+           "grad.sensory_feedback detach or a shorter window, or a smaller circuit.surrogate_gamma (MODEL §8)",
+           t, m->T, where);
+}
+
+/* Tape rows of step t and of the step before (prev NULL where the caller
+ * must take the previous post-reset potential from the checkpoint or V_rest). */
+static void tape_rows(const DmnTape *tape, DmnWork *w, int t, int t0, int checkpointed, const double **v, const double **s, const double **cur,
+                      const double **v_prev, const double **s_prev) {
+  *v_prev = *s_prev = NULL;
+  if (tape->compact) {
+    tape_load_row(tape, t, w->row_v, w->row_s, w->row_cur);
+    if (t) tape_load_row(tape, t - 1, w->row_v1, w->row_s1, NULL);
+    *v = w->row_v, *s = w->row_s, *cur = w->row_cur;
+    if (t) *v_prev = w->row_v1, *s_prev = w->row_s1;
+  } else {
+    *v = tape->v + tape_row(tape, t), *s = tape->s + tape_row(tape, t), *cur = tape->cur + tape_row(tape, t);
+    if (t > t0 || (t && !checkpointed)) *v_prev = tape->v + tape_row(tape, t - 1), *s_prev = tape->s + tape_row(tape, t - 1);
+  }
+}
+
+/* Steps [b0, b1) of a segment with sensing detached, layer by layer: first
+ * the body and motor chain for every step of the block (it does not depend
+ * on the circuit when the sensed odor is a given), then each layer, top
+ * first, over all the block's steps, then the projections into it over all
+ * the steps.  Every sum gets the same terms in the same order as the
+ * step-by-step loop (each dL/ds[t] still receives the rate term, then the
+ * layers above in the same order; each gradient entry still sums its steps
+ * last first), so the bits are the same — test_kernels checks it. */
+static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k, const DmnTape *tape, int b0,
+                                     int b1, int t0, const double *ck_vp, int t_end, BodyCarry *c, DmnWork *w, DmnParams *g,
+                                     char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
+  for (int t = b1 - 1; t >= b0; t--) {
+    double d_p_prev[2], d_psi_prev;
+    top_backward(m, p, tape, t, t_end, c, w, g, w->blk_ds + (size_t)(t - b0) * n, d_p_prev, &d_psi_prev);
+    c->d_p[0] = d_p_prev[0];
+    c->d_p[1] = d_p_prev[1];
+    c->d_psi = d_psi_prev;
+    if (!isfinite(c->d_p[0] + c->d_p[1] + c->d_psi)) {
+      exploded(m, t, "body pose", err);
+      PetscFunctionReturn(PETSC_ERR_FP);
+    }
+  }
+  for (int l = DMN_NLAYER - 1; l >= 0; l--) {
+    for (int t = b1 - 1; t >= b0; t--) {
+      const double *v, *s, *cur, *v_prev, *s_prev;
+      tape_rows(tape, w, t, t0, ck_vp != NULL, &v, &s, &cur, &v_prev, &s_prev);
+      layer_backward(m, p, d, k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->blk_ds + (size_t)(t - b0) * n, w->blk_dx + (size_t)(t - b0) * n, w,
+                     g);
+    }
+    if (!layer_carries_finite(m, w, l)) {
+      exploded(m, b0, dmn_layer_names[l], err);
+      PetscFunctionReturn(PETSC_ERR_FP);
+    }
+    for (int j = 0; j < 2; j++) {
+      const int q = layer_inputs[l][j];
+      if (q < 0) continue;
+      const DmnProjection *pr = &m->conn.proj[q];
+      const int pre = pr->pre, o = m->layer_off[pre];
+      const int steps = (d->mat[q] && m->petsc_backward) ? 0 : b1 - b0;
+      if (steps && pr->rows_contiguous) {
+        /* rows over ranges of presynaptic neurons (KC->MBON): axpys along
+         * the rows for the whole block, each weight read once per block */
+        snn_project_backward_rows_steps(pr, d->w[q], steps, w->blk_dx + m->layer_off[pr->post], w->blk_ds + o, (size_t)n);
+      } else if (steps) {
+        /* the transpose gathers (PN->KC) for the whole block: d_x of the
+         * postsynaptic layer transposed so each synapse feeds every step
+         * with vector operations; only the weight gradients remain per step */
+        const int op = m->layer_off[pr->post], np = m->n[pr->post];
+        for (int i = 0; i < np; i++) /* written in order; the block's rows are read in step with each other */
+          for (int t = 0; t < steps; t++)
+            w->blk_dyT[(size_t)i * steps + t] = w->blk_dx[(size_t)t * n + op + i];
+        snn_project_backward_steps(pr, d->w_t[q], steps, w->blk_dyT, w->blk_ds + o, (size_t)n);
+      }
+      for (int t = b1 - 1; t >= b0; t--) {
+        const double *s = tape->s + tape_row(tape, t);
+        w->n_active[pre] = snn_active(m->n[pre], s + o, w->active + o); /* the presynaptic neurons the weight gradients walk */
+        double *dx_t = w->blk_dx + (size_t)(t - b0) * n, *ds_t = w->blk_ds + (size_t)(t - b0) * n;
+        if (steps)
+          snn_project_weight_grad(pr, d->dw_du[q], s + o, w->active + o, w->n_active[pre], dx_t + m->layer_off[pr->post],
+                                  params_group(g, m, DMN_G_orn_to_pn + q));
+        else
+          PetscCall(project_back(m, d, q, s, w, dx_t, ds_t, g));
+      }
+    }
+  }
+  /* receptors -> ORN: x = g_i r_i (no further: the sensed odor is a given) */
+  for (int t = b1 - 1; t >= b0; t--) {
+    const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->blk_dx + (size_t)(t - b0) * n + m->layer_off[DMN_L_ORN];
+    for (int i = 0; i < n_orn; i++)
+      g->orn_gain[i] += dx_orn[i] * rec[i];
+  }
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
                                     DmnParams *g, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
   const SnnConst k = snn_const(m);
-  const double hz = 1000.0 / (T * m->dt);
-  const double w_nav = m->cfg.loss_w_nav / T, w_energy = m->cfg.loss_w_energy / T;
   const int t_end = T - episode_end_steps(m);
-  const double w_end = m->cfg.loss_w_end / (T - t_end);
   /* carries: adjoints of the state after step t, flowing to step t-1 */
   memset(w->g_vp, 0, sizeof(double) * (size_t)n);
   memset(w->g_i, 0, sizeof(double) * (size_t)n);
   memset(w->d_q, 0, sizeof(double) * (size_t)n_dn);
-  double d_r[2 * DMN_LEGS] = {0}, d_p[2] = {0, 0}, d_psi = 0.0;
+  BodyCarry c;
+  memset(&c, 0, sizeof c);
+  w->n_blocks = 0;
   const int sense_from = m->feedback == DMN_FEEDBACK_FULL ? 0 : (m->feedback == DMN_FEEDBACK_WINDOW ? T - m->window : T);
+  /* With the sensed odor a given (detach) nothing flows from the circuit
+   * back into the body: the layer-by-layer blocks apply (the full tape in
+   * double: a compact one converts rows step by step). */
+  const int blocked = sense_from == T && !tape->compact && !m->backward_by_step;
 
   /* Segments of K steps, last first.  Without checkpoints there is one
    * segment holding every step; with grad.checkpoint = K each segment's
@@ -422,81 +626,28 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       }
       PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
-    for (int t = t1 - 1; t >= t0; t--) {
-      const double *v, *s, *cur, *v_prev = NULL, *s_prev = NULL; /* this step and the one before */
-      if (tape->compact) {
-        tape_load_row(tape, t, w->row_v, w->row_s, w->row_cur);
-        if (t) tape_load_row(tape, t - 1, w->row_v1, w->row_s1, NULL);
-        v = w->row_v, s = w->row_s, cur = w->row_cur;
-        if (t) v_prev = w->row_v1, s_prev = w->row_s1;
-      } else {
-        v = tape->v + tape_row(tape, t), s = tape->s + tape_row(tape, t), cur = tape->cur + tape_row(tape, t);
-        if (t > t0 || (t && !ck_vp)) v_prev = tape->v + tape_row(tape, t - 1), s_prev = tape->s + tape_row(tape, t - 1);
+    if (blocked) {
+      for (int b1 = t1; b1 > t0; b1 -= DMN_BACKWARD_BLOCK) {
+        const int b0 = b1 - DMN_BACKWARD_BLOCK > t0 ? b1 - DMN_BACKWARD_BLOCK : t0;
+        PetscCall(block_backward(m, p, d, &k, tape, b0, b1, t0, ck_vp, t_end, &c, w, g, err));
+        w->n_blocks++;
       }
+      continue;
+    }
+    for (int t = t1 - 1; t >= t0; t--) {
+      const double *v, *s, *cur, *v_prev, *s_prev; /* this step and the one before */
+      tape_rows(tape, w, t, t0, ck_vp != NULL, &v, &s, &cur, &v_prev, &s_prev);
       const double *pp = t ? tape->body[t - 1].p : tape->p0;
       double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
-      const double *dr = tape->drive + 2 * t;
       for (int l = 0; l < DMN_NLAYER; l++) /* the presynaptic neurons the weight gradients walk */
         w->n_active[l] = snn_active(m->n[l], s + m->layer_off[l], w->active + m->layer_off[l]);
 
-      /* loss: w_nav mean_t |p_t - g| */
-      double dist, gd[2];
-      nav_distance(m, tape->body[t].p, &dist, gd);
-      d_p[0] += w_nav * gd[0];
-      d_p[1] += w_nav * gd[1];
-      if (t >= t_end) { /* loss: w_end mean over the closing steps of |p_t - g| */
-        d_p[0] += w_end * gd[0];
-        d_p[1] += w_end * gd[1];
-      }
-
-      /* body */
-      double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0}, d_p_prev[2], d_psi_prev;
-      const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
-      body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], d_r, d_psi, d_p, d_d, d_r_prev, d_p_prev, &d_psi_prev);
-
-      /* loss: w_energy mean_t |d_t|^2 */
-      d_d[0] += 2.0 * w_energy * dr[0];
-      d_d[1] += 2.0 * w_energy * dr[1];
-
-      /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
-      const double *q = tape->q + (size_t)t * n_dn;
-      for (int i = 0; i < n; i++)
-        w->d_s[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
-      for (int side = 0; side < 2; side++) {
-        double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
-        g->motor_b[side] += dz;
-        for (int i = 0; i < n_dn; i++) {
-          g->motor_w[side * n_dn + i] += dz * q[i];
-          w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
-        }
-      }
-      double *ds_dn = w->d_s + m->layer_off[DMN_L_DN];
-      for (int i = 0; i < n_dn; i++) {
-        ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
-        w->d_q[i] *= m->a_q; /* carry to q[t-1] */
-      }
+      double d_p_prev[2], d_psi_prev;
+      top_backward(m, p, tape, t, t_end, &c, w, g, w->d_s, d_p_prev, &d_psi_prev);
 
       /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
       for (int l = DMN_NLAYER - 1; l >= 0; l--) {
-        int o = m->layer_off[l], nl = m->n[l];
-        if (v_prev && snn_lif_backward_fast(&k, m->conn.silenced[l])) {
-          /* the training case: the previous post-reset potential is computed inside the sweep */
-          snn_lif_backward_from_prev(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, v + o, cur + o, v_prev + o, s_prev + o,
-                                     w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
-        } else {
-          if (v_prev) {
-            const double *v1 = v_prev + o, *s1 = s_prev + o;
-            for (int i = 0; i < nl; i++)
-              w->vp_prev[o + i] = snn_post_reset(&k, v1[i], s1[i]);
-          } else if (t) { /* first step of a checkpointed segment: the checkpoint holds it */
-            memcpy(w->vp_prev + o, ck_vp + o, sizeof(double) * (size_t)nl);
-          } else {
-            for (int i = 0; i < nl; i++)
-              w->vp_prev[o + i] = m->v_rest;
-          }
-          snn_lif_backward(&k, nl, d->a + o, d->da_drho + o, p->theta + o, p->bias + o, m->conn.silenced[l], v + o, s + o, cur + o,
-                           w->vp_prev + o, w->d_s + o, w->g_vp + o, w->g_i + o, w->d_x + o, g->theta + o, g->bias + o, g->rho + o);
-        }
+        layer_backward(m, p, d, &k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->d_s, w->d_x, w, g);
         for (int j = 0; j < 2; j++)
           if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
       }
@@ -510,27 +661,19 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
       if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);
 
-      memcpy(d_r, d_r_prev, sizeof d_r);
-      d_p[0] = d_p_prev[0];
-      d_p[1] = d_p_prev[1];
-      d_psi = d_psi_prev;
+      c.d_p[0] = d_p_prev[0];
+      c.d_p[1] = d_p_prev[1];
+      c.d_psi = d_psi_prev;
 
       /* Exploding gradients (MODEL §8) are caught where they happen: the pose
        * adjoint every step, the neurons' carried adjoints every 16 steps. */
-      int bad_pose = !isfinite(d_p[0] + d_p[1] + d_psi);
+      int bad_pose = !isfinite(c.d_p[0] + c.d_p[1] + c.d_psi);
       if (bad_pose || (t & 15) == 0) {
         const char *where = bad_pose ? "body pose" : NULL;
-        for (int l = 0; l < DMN_NLAYER && !where; l++) {
-          double sum = 0.0;
-          for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
-            sum += w->g_vp[i] + w->g_i[i];
-          if (!isfinite(sum)) where = dmn_layer_names[l];
-        }
+        for (int l = 0; l < DMN_NLAYER && !where; l++)
+          if (!layer_carries_finite(m, w, l)) where = dmn_layer_names[l];
         if (where) {
-          snprintf(err, DMN_ERR_MAX,
-                   "non-finite gradient in the backward pass at step %d of %d (%s): it exploded through the closed loop; use "
-                   "grad.sensory_feedback detach or a shorter window, or a smaller circuit.surrogate_gamma (MODEL §8)",
-                   t, T, where);
+          exploded(m, t, where, err);
           PetscFunctionReturn(PETSC_ERR_FP);
         }
       }
@@ -538,7 +681,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   } /* segments */
   /* feet at t = -1 depend on the motor bias through d[-1] = tanh(m) */
   double d_dinit[2] = {0, 0};
-  body_feet_backward(&m->body, -1, tape->d_init, d_r, d_dinit);
+  body_feet_backward(&m->body, -1, tape->d_init, c.d_r, d_dinit);
   for (int side = 0; side < 2; side++)
     g->motor_b[side] += d_dinit[side] * (1.0 - tape->d_init[side] * tape->d_init[side]);
 

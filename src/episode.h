@@ -42,7 +42,17 @@ typedef struct DmnWork {
    * layer l's at active + layer_off[l] (indices within the layer), n_active[l] of them */
   int *active;
   int n_active[DMN_NLAYER];
+  /* (DMN_BACKWARD_BLOCK x n_neuron) dL/ds and dL/dx of a block of steps,
+   * row b for step b0 + b: the layer-by-layer backward (detached sensing) */
+  double *blk_ds, *blk_dx;
+  double *blk_dyT; /* (DMN_BACKWARD_BLOCK x n_neuron) a layer's block of dL/dx transposed, step-contiguous */
+  long n_blocks; /* blocks the last backward pass took layer by layer (0: it went step by step) */
 } DmnWork;
+
+/* Steps the backward pass takes layer by layer at a time when sensing is
+ * detached: each projection's weights and index are then read once per
+ * block instead of once per step. */
+#define DMN_BACKWARD_BLOCK 32
 
 /* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */
 static inline double tape_spike(const DmnTape *t, size_t idx) { return t->s8 ? (double)t->s8[idx] : t->s[idx]; }

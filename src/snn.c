@@ -15,6 +15,11 @@
 #define DMN_SIMD_CLONES
 #endif
 
+/* Four doubles with the alignment of a double (rows need not be 32-byte
+ * aligned): the kernels that keep sums in registers across steps are
+ * written with these; per lane the same IEEE operations as scalar code. */
+typedef double v4d __attribute__((vector_size(32), aligned(8)));
+
 /* s = 0 and no reset for silenced neurons (a constant: no gradient through s). */
 static void silence(int n, const uint8_t *silenced, const double *v, double *vp, double *s) {
   for (int i = 0; i < n; i++)
@@ -254,6 +259,115 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
     d_x[j] = s0;
   }
   snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
+}
+
+DMN_SIMD_CLONES
+void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int nb, const double *restrict d_yT, double *restrict d_x,
+                                size_t dx_stride) {
+  const int *ptr = p->csc_ptr, *row = p->csc_row;
+  double acc[SNN_STEPS];
+  for (int j = 0; j < p->n_pre; j++) {
+    for (int t = 0; t < nb; t++) acc[t] = d_x[(size_t)t * dx_stride + j];
+    if (nb == SNN_STEPS) {
+      /* a full block: the 32 sums in eight 4-wide registers, written out
+       * with vector types (left to itself gcc vectorised over the synapses
+       * with emulated gathers instead); per lane the same mul and add */
+      v4d s0, s1, s2, s3, s4, s5, s6, s7;
+      memcpy(&s0, acc, sizeof s0), memcpy(&s1, acc + 4, sizeof s1), memcpy(&s2, acc + 8, sizeof s2), memcpy(&s3, acc + 12, sizeof s3);
+      memcpy(&s4, acc + 16, sizeof s4), memcpy(&s5, acc + 20, sizeof s5), memcpy(&s6, acc + 24, sizeof s6), memcpy(&s7, acc + 28, sizeof s7);
+      for (int c = ptr[j]; c < ptr[j + 1]; c++) {
+        const v4d wv = {w_t[c], w_t[c], w_t[c], w_t[c]};
+        const v4d *y = (const v4d *)(d_yT + (size_t)row[c] * SNN_STEPS);
+        s0 += wv * y[0], s1 += wv * y[1], s2 += wv * y[2], s3 += wv * y[3];
+        s4 += wv * y[4], s5 += wv * y[5], s6 += wv * y[6], s7 += wv * y[7];
+      }
+      memcpy(acc, &s0, sizeof s0), memcpy(acc + 4, &s1, sizeof s1), memcpy(acc + 8, &s2, sizeof s2), memcpy(acc + 12, &s3, sizeof s3);
+      memcpy(acc + 16, &s4, sizeof s4), memcpy(acc + 20, &s5, sizeof s5), memcpy(acc + 24, &s6, sizeof s6), memcpy(acc + 28, &s7, sizeof s7);
+    } else {
+      for (int c = ptr[j]; c < ptr[j + 1]; c++) {
+        const double wc = w_t[c], *restrict y = d_yT + (size_t)row[c] * (size_t)nb;
+        for (int t = 0; t < nb; t++) acc[t] += wc * y[t];
+      }
+    }
+    for (int t = 0; t < nb; t++) d_x[(size_t)t * dx_stride + j] = acc[t];
+  }
+}
+
+DMN_SIMD_CLONES
+void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, int nb, const double *restrict d_y, double *restrict d_x,
+                                     size_t stride) {
+  int i = 0;
+  while (i < p->n_post) {
+    const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
+    int e = i + 1; /* rows [i, e) share row i's range */
+    if (len > 0)
+      while (e < p->n_post && p->row_ptr[e + 1] - p->row_ptr[e] == len && p->col[p->row_ptr[e]] == p->col[a]) e++;
+    if (len == 0) {
+      i++;
+      continue;
+    }
+    const int lo = p->col[a];
+    int k = 0;
+    /* eight presynaptic neurons (two vectors) at four steps: eight
+     * independent sums in flight (one sum's adds over the rows form a
+     * chain); the rows' weights stay in L1 over the block */
+    for (; k + 8 <= len; k += 8) {
+      int t = 0;
+      for (; t + 4 <= nb; t += 4) {
+        double *dx0 = d_x + (size_t)t * stride + lo + k, *dx1 = dx0 + stride, *dx2 = dx1 + stride, *dx3 = dx2 + stride;
+        const double *dy0 = d_y + (size_t)t * stride, *dy1 = dy0 + stride, *dy2 = dy1 + stride, *dy3 = dy2 + stride;
+        v4d a0, b0, a1, b1, a2, b2, a3, b3;
+        memcpy(&a0, dx0, sizeof a0), memcpy(&b0, dx0 + 4, sizeof b0), memcpy(&a1, dx1, sizeof a1), memcpy(&b1, dx1 + 4, sizeof b1);
+        memcpy(&a2, dx2, sizeof a2), memcpy(&b2, dx2 + 4, sizeof b2), memcpy(&a3, dx3, sizeof a3), memcpy(&b3, dx3 + 4, sizeof b3);
+        for (int r = i; r < e; r++) {
+          v4d wa, wb;
+          memcpy(&wa, w + p->row_ptr[r] + k, sizeof wa);
+          memcpy(&wb, w + p->row_ptr[r] + k + 4, sizeof wb);
+          const v4d y0 = {dy0[r], dy0[r], dy0[r], dy0[r]}, y1 = {dy1[r], dy1[r], dy1[r], dy1[r]};
+          const v4d y2 = {dy2[r], dy2[r], dy2[r], dy2[r]}, y3 = {dy3[r], dy3[r], dy3[r], dy3[r]};
+          a0 += wa * y0, b0 += wb * y0, a1 += wa * y1, b1 += wb * y1;
+          a2 += wa * y2, b2 += wb * y2, a3 += wa * y3, b3 += wb * y3;
+        }
+        memcpy(dx0, &a0, sizeof a0), memcpy(dx0 + 4, &b0, sizeof b0), memcpy(dx1, &a1, sizeof a1), memcpy(dx1 + 4, &b1, sizeof b1);
+        memcpy(dx2, &a2, sizeof a2), memcpy(dx2 + 4, &b2, sizeof b2), memcpy(dx3, &a3, sizeof a3), memcpy(dx3 + 4, &b3, sizeof b3);
+      }
+      for (; t < nb; t++) {
+        double *dx = d_x + (size_t)t * stride + lo + k;
+        const double *dy = d_y + (size_t)t * stride;
+        v4d a0, b0;
+        memcpy(&a0, dx, sizeof a0), memcpy(&b0, dx + 4, sizeof b0);
+        for (int r = i; r < e; r++) {
+          v4d wa, wb, y = {dy[r], dy[r], dy[r], dy[r]};
+          memcpy(&wa, w + p->row_ptr[r] + k, sizeof wa);
+          memcpy(&wb, w + p->row_ptr[r] + k + 4, sizeof wb);
+          a0 += wa * y, b0 += wb * y;
+        }
+        memcpy(dx, &a0, sizeof a0), memcpy(dx + 4, &b0, sizeof b0);
+      }
+    }
+    for (; k + 4 <= len; k += 4)
+      for (int t = 0; t < nb; t++) {
+        double *dx = d_x + (size_t)t * stride + lo + k;
+        const double *dy = d_y + (size_t)t * stride;
+        v4d acc;
+        memcpy(&acc, dx, sizeof acc);
+        for (int r = i; r < e; r++) {
+          v4d wv, yv = {dy[r], dy[r], dy[r], dy[r]};
+          memcpy(&wv, w + p->row_ptr[r] + k, sizeof wv);
+          acc += wv * yv;
+        }
+        memcpy(dx, &acc, sizeof acc);
+      }
+    for (; k < len; k++)
+      for (int t = 0; t < nb; t++) {
+        double *dx = d_x + (size_t)t * stride + lo + k;
+        const double *dy = d_y + (size_t)t * stride;
+        double acc = *dx;
+        for (int r = i; r < e; r++) acc += w[p->row_ptr[r] + k] * dy[r];
+        *dx = acc;
+      }
+    i = e;
+  }
 }
 
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,

@@ -76,6 +76,22 @@ void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const 
 void snn_project_backward(const DmnProjection *p, const double *w, const double *w_t, const double *dw_du, const double *x, const int *active,
                           int n_active, const double *d_y, double *d_x, double *g_u);
 
+/* W^T d_y for nb <= SNN_STEPS consecutive steps at once (the layer-by-layer
+ * backward): row t of d_x (at d_x + t*dx_stride) += W^T d_y[t], with d_y
+ * transposed, d_yT[i*nb + t] (neuron-major, step-contiguous), so that one
+ * synapse updates all nb sums with vector operations.  Each d_x_j[t] sums
+ * the same terms in the same order as snn_project_backward's gather (the
+ * transpose row j in order), hence the same bits. */
+#define SNN_STEPS 32
+void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int nb, const double *d_yT, double *d_x, size_t dx_stride);
+
+/* The same for a projection whose rows are contiguous ranges of
+ * presynaptic neurons (rows_contiguous): d_y untransposed, row t at
+ * d_y + t*stride, and d_x rows at d_x + t*stride.  Rows that share a range
+ * go together (each d_x_j[t] loaded and stored once for all of them); the
+ * terms are added in row order, as in snn_project_backward. */
+void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, int nb, const double *d_y, double *d_x, size_t stride);
+
 /* The same through PETSc: d_x += W^T d_y as a MatMultAdd with Wt, the AIJ
  * transpose that wraps w_t.  vin/vout are array-less Vecs reused for every call. */
 PetscErrorCode snn_project_backward_petsc(Mat Wt, Vec vin, Vec vout, const DmnProjection *p, const double *dw_du, const double *x,

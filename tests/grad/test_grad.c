@@ -24,6 +24,9 @@ static void small_circuit(DmnConfig *c, int T) {
   c->grad_sensory_feedback = DMN_FEEDBACK_FULL;
 }
 
+/* 1: every Setup's backward pass goes step by step (section 5d compares) */
+static int backward_by_step = 0;
+
 typedef struct {
   DmnModel m;
   DmnParams p, g;
@@ -42,6 +45,7 @@ static PetscErrorCode setup(Setup *s, const DmnConfig *c, const DmnConnectome *c
     fflush(stdout);
   }
   PetscCall(rc);
+  s->m.backward_by_step = backward_by_step;
   params_alloc(&s->m, &s->p);
   params_alloc(&s->m, &s->g);
   model_init_params(&s->m, &s->p);
@@ -203,6 +207,45 @@ int main(int argc, char **argv) {
     PetscCall(teardown(&a));
     PetscCall(teardown(&b));
     if (smooth) PetscCall(check_fd("closed loop with checkpointed BPTT (K = 16), T = 90", &c, 1, NULL));
+  }
+
+  /* 5d. with sensing detached the backward pass goes layer by layer over
+   *     blocks of steps (DMN_BACKWARD_BLOCK); it must give the step-by-step
+   *     gradient to the bit: spiking with a checkpointed tape whose
+   *     segments are not a multiple of the block, every step on the tape,
+   *     the PETSc backend, and smooth mode with a silenced neuron (the
+   *     general LIF loop) */
+  for (int variant = 0; variant < 4; variant++) {
+    static const char *names[] = {"spiking, K = 37", "spiking, full tape", "spiking, PETSc backend", "smooth, silenced KC"};
+    DmnConnectome conn, *cp = NULL;
+    if (variant == 3) {
+      small_circuit(&c, 150);
+      CHECK(connectome_build_synthetic(&c, &conn, err) == 0, "%s", err);
+      conn.silenced[DMN_L_KC] = calloc((size_t)conn.n[DMN_L_KC] + 1, 1);
+      conn.silenced[DMN_L_KC][2] = 1; /* a silencing lesion: the general LIF loop */
+      cp = &conn;
+    } else {
+      config_defaults(&c);
+      c.sim_steps = 1000;
+      c.grad_checkpoint = variant == 0 ? 37 : 0;
+      if (variant == 2) c.circuit_sparse_backend = DMN_SPARSE_PETSC;
+    }
+    c.grad_sensory_feedback = DMN_FEEDBACK_DETACH;
+    Setup a, b;
+    backward_by_step = 1;
+    PetscCall(setup(&a, &c, cp));
+    backward_by_step = 0;
+    PetscCall(setup(&b, &c, cp));
+    size_t diff = 0;
+    for (size_t i = 0; i < a.g.n; i++) diff += a.g.data[i] != b.g.data[i];
+    printf("  layer-by-layer backward (%s): %ld blocks, %zu of %zu gradient entries differ from the step-by-step pass\n", names[variant],
+           b.w.n_blocks, diff, a.g.n);
+    CHECK(a.w.n_blocks == 0 && b.w.n_blocks >= (b.m.T + DMN_BACKWARD_BLOCK - 1) / DMN_BACKWARD_BLOCK, "%s: the two paths were taken",
+          names[variant]);
+    CHECK(diff == 0 && a.loss == b.loss, "layer-by-layer backward equals the step-by-step one bit for bit (%s)", names[variant]);
+    PetscCall(teardown(&a));
+    PetscCall(teardown(&b));
+    if (cp) connectome_free(&conn);
   }
 
   /* 6. lesions: removed synapses get gradient exactly 0 and have no influence */

@@ -249,6 +249,36 @@ static void check_transpose(const char *name, int npost, int npre, int *rows, in
   snn_project_backward(&p, w, wt, dw, x, act, snn_active(npre, x, act), dy, dx, gu);
   for (int j = 0; j < npre; j++) CHECK(dx[j] == want[j], "%s: W^T d_y row %d: %.17g vs %.17g (same terms, same order)", name, j, dx[j], want[j]);
   for (int q = 0; q < nnz; q++) CHECK(gu[q] == 0.0, "%s: no presynaptic activity, no weight gradient (synapse %d)", name, q);
+  /* the block of steps (layer-by-layer backward): nb steps at once, d_x rows
+   * strided, d_y transposed; each step equal to the one-step kernel's bits */
+  for (int nb = SNN_STEPS; nb > 0; nb -= SNN_STEPS - 5) {
+    enum { STRIDE = 40 };
+    static double dyT[32 * SNN_STEPS], dxs[SNN_STEPS * STRIDE], one[SNN_STEPS][32];
+    for (int t = 0; t < nb; t++) {
+      for (int i = 0; i < npost; i++) dyT[i * nb + t] = util_rng_normal(&r);
+      for (int j = 0; j < npre; j++) dxs[t * STRIDE + j] = one[t][j] = util_rng_normal(&r);
+      double dyt[32], g0[256] = {0};
+      for (int i = 0; i < npost; i++) dyt[i] = dyT[i * nb + t];
+      snn_project_backward(&p, w, wt, dw, x, act, 0, dyt, one[t], g0);
+    }
+    static double dys[SNN_STEPS * STRIDE], dxr[SNN_STEPS * STRIDE];
+    for (int t = 0; t < nb; t++) {
+      for (int i = 0; i < npost; i++) dys[t * STRIDE + i] = dyT[i * nb + t];
+      for (int j = 0; j < npre; j++) dxr[t * STRIDE + j] = dxs[t * STRIDE + j];
+    }
+    snn_project_backward_steps(&p, wt, nb, dyT, dxs, STRIDE);
+    int same = 1;
+    for (int t = 0; t < nb; t++)
+      for (int j = 0; j < npre; j++) same &= dxs[t * STRIDE + j] == one[t][j];
+    CHECK(same, "%s: W^T d_y over %d steps at once equals the one-step kernel bit for bit", name, nb);
+    if (p.rows_contiguous) { /* axpys along the rows over the block (rows over the same range together) */
+      snn_project_backward_rows_steps(&p, w, nb, dys, dxr, STRIDE);
+      same = 1;
+      for (int t = 0; t < nb; t++)
+        for (int j = 0; j < npre; j++) same &= dxr[t * STRIDE + j] == one[t][j];
+      CHECK(same, "%s: row axpys over %d steps at once equal the one-step kernel bit for bit", name, nb);
+    }
+  }
   free(p.csc_ptr);
   free(p.csc_syn);
   free(p.row_of);
