@@ -41,6 +41,8 @@
   X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
   X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
   X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
+  X(sensing, adapt,     DOUBLE, 0.0,   "", 0.0, 0.95, "", "ORN adaptation strength k (extension; 0 = MODEL §3): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
+  X(sensing, adapt_tau, DOUBLE, 500.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
   X(circuit, n_orn,     INT,    50,    "", 2, 100000, "neurons", "ORNs (half per antenna; one receptor each)") \
   X(circuit, n_pn,      INT,    50,    "", 2, 100000, "neurons", "PNs (synthetic connectome: must equal n_orn, one per glomerulus and side)") \
   X(circuit, n_kc,      INT,    2000,  "", 2, 1000000, "neurons", "Kenyon cells (half per side)") \

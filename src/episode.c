@@ -44,6 +44,8 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
     t->ck_vp = zalloc(n_seg * n);
     t->ck_cur = zalloc(n_seg * n);
     t->s8 = calloc(T * n + 1, 1); /* every spike still, for records and rasters (1 B per neuron-step) */
+    t->seg_act = calloc(K * n + 1, sizeof(int));
+    t->seg_n_act = calloc(K * DMN_NLAYER, sizeof(int));
   }
   if (t->compact) {
     t->v32 = calloc(T * n + 1, sizeof(float));
@@ -55,6 +57,7 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
     t->cur = zalloc((size_t)t->rows * n);
   }
   t->recept = zalloc(T * (size_t)m->n[DMN_L_ORN]);
+  if (m->adapt > 0) t->orn_in = zalloc(T * (size_t)m->n[DMN_L_ORN]);
   t->conc = zalloc(T * 2);
   t->q = zalloc(T * (size_t)m->n[DMN_L_DN]);
   t->drive = zalloc(T * 2);
@@ -72,6 +75,9 @@ void tape_free(DmnTape *t) {
   free(t->cur32);
   free(t->s8);
   free(t->recept);
+  free(t->orn_in);
+  free(t->seg_act);
+  free(t->seg_n_act);
   free(t->conc);
   free(t->q);
   free(t->drive);
@@ -90,6 +96,8 @@ void work_alloc(const DmnModel *m, DmnWork *w) {
   w->d_x = zalloc(n);
   w->d_nu = zalloc(n);
   w->d_recept = zalloc((size_t)m->n[DMN_L_ORN]);
+  w->adapt = zalloc((size_t)m->n[DMN_L_ORN]);
+  w->d_adapt = zalloc((size_t)m->n[DMN_L_ORN]);
   w->d_q = zalloc((size_t)m->n[DMN_L_DN]);
   w->q_prev = zalloc((size_t)m->n[DMN_L_DN]);
   w->row_v = zalloc(n);
@@ -113,6 +121,8 @@ void work_free(DmnWork *w) {
   free(w->d_x);
   free(w->d_nu);
   free(w->d_recept);
+  free(w->adapt);
+  free(w->d_adapt);
   free(w->d_q);
   free(w->q_prev);
   free(w->row_v);
@@ -152,6 +162,12 @@ static SnnConst snn_const(const DmnModel *m) {
   return k;
 }
 
+/* What the ORNs get at step t (x = g_i times it): the receptor response,
+ * or with adaptation (sensing.adapt) the adapted signal r - k A. */
+static const double *orn_input(const DmnModel *m, const DmnTape *tape, int t) {
+  return (tape->orn_in ? tape->orn_in : tape->recept) + (size_t)t * (size_t)m->n[DMN_L_ORN];
+}
+
 /* Add the projections into `post` at step t (row pointers into the tape). */
 static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const DmnWork *w, double *cur_row) {
   PetscFunctionBeginUser;
@@ -166,15 +182,15 @@ static PetscErrorCode project_into(const DmnModel *m, const DmnDerived *d, int q
   PetscFunctionReturn(0);
 }
 
-static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const DmnWork *w, const double *d_x,
-                                   double *d_s, DmnParams *g) {
+/* act, n_act: the presynaptic neurons that spiked at this step. */
+static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q, const double *s_row, const int *act, int n_act,
+                                   const double *d_x, double *d_s, DmnParams *g) {
   PetscFunctionBeginUser;
   const DmnProjection *pr = &m->conn.proj[q];
   const double *x = s_row + m->layer_off[pr->pre];
   const double *dy = d_x + m->layer_off[pr->post];
   double *dx = d_s + m->layer_off[pr->pre];
   double *gu = params_group(g, m, DMN_G_orn_to_pn + q);
-  const int *act = w->active + m->layer_off[pr->pre], n_act = w->n_active[pr->pre];
   if (d->mat[q] && m->petsc_backward)
     PetscCall(snn_project_backward_petsc(d->mat_t[q], d->vout[q], d->vin[q], pr, d->dw_du[q], x, act, n_act, dy, dx, gu));
   else
@@ -280,7 +296,15 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
     env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
-    PetscCall(circuit_step(m, p, d, &k, rec, t ? cur_prev : NULL, w->vp, cur, v, s, w));
+    if (tape->orn_in) { /* ORN adaptation: x = g (r[t] - k A[t-1]),  A[t] = a A[t-1] + (1 - a) r[t],  A[-1] = r[0] */
+      double *in = tape->orn_in + (size_t)t * n_orn;
+      for (int i = 0; i < n_orn; i++) {
+        if (!t) w->adapt[i] = rec[i];
+        in[i] = rec[i] - m->adapt * w->adapt[i];
+        w->adapt[i] = m->a_adapt * w->adapt[i] + (1.0 - m->a_adapt) * rec[i];
+      }
+    }
+    PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, w->vp, cur, v, s, w));
     /* statistics over the neurons that spiked (s != 0), not over all of them */
     for (int l = 0; l < DMN_NLAYER; l++) {
       const int o = m->layer_off[l], *act = w->active + o;
@@ -570,19 +594,28 @@ static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, cons
       }
       for (int t = b1 - 1; t >= b0; t--) {
         const double *s = tape->s + tape_row(tape, t);
-        w->n_active[pre] = snn_active(m->n[pre], s + o, w->active + o); /* the presynaptic neurons the weight gradients walk */
+        /* the presynaptic neurons the weight gradients walk: kept by the
+         * segment's recomputation, else found again */
+        const int *act = w->active + o;
+        int n_act;
+        if (ck_vp) {
+          const int r = t - t0;
+          act = tape->seg_act + (size_t)r * n + o;
+          n_act = tape->seg_n_act[r * DMN_NLAYER + pre];
+        } else {
+          n_act = snn_active(m->n[pre], s + o, w->active + o);
+        }
         double *dx_t = w->blk_dx + (size_t)(t - b0) * n, *ds_t = w->blk_ds + (size_t)(t - b0) * n;
         if (steps)
-          snn_project_weight_grad(pr, d->dw_du[q], s + o, w->active + o, w->n_active[pre], dx_t + m->layer_off[pr->post],
-                                  params_group(g, m, DMN_G_orn_to_pn + q));
+          snn_project_weight_grad(pr, d->dw_du[q], s + o, act, n_act, dx_t + m->layer_off[pr->post], params_group(g, m, DMN_G_orn_to_pn + q));
         else
-          PetscCall(project_back(m, d, q, s, w, dx_t, ds_t, g));
+          PetscCall(project_back(m, d, q, s, act, n_act, dx_t, ds_t, g));
       }
     }
   }
-  /* receptors -> ORN: x = g_i r_i (no further: the sensed odor is a given) */
+  /* receptors -> ORN: x = g_i r_i, or g_i (r_i - k A_i) with adaptation (no further: the sensed odor is a given) */
   for (int t = b1 - 1; t >= b0; t--) {
-    const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->blk_dx + (size_t)(t - b0) * n + m->layer_off[DMN_L_ORN];
+    const double *rec = orn_input(m, tape, t), *dx_orn = w->blk_dx + (size_t)(t - b0) * n + m->layer_off[DMN_L_ORN];
     for (int i = 0; i < n_orn; i++)
       g->orn_gain[i] += dx_orn[i] * rec[i];
   }
@@ -599,6 +632,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   memset(w->g_vp, 0, sizeof(double) * (size_t)n);
   memset(w->g_i, 0, sizeof(double) * (size_t)n);
   memset(w->d_q, 0, sizeof(double) * (size_t)n_dn);
+  memset(w->d_adapt, 0, sizeof(double) * (size_t)n_orn);
   BodyCarry c;
   memset(&c, 0, sizeof c);
   w->n_blocks = 0;
@@ -621,8 +655,13 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       memcpy(w->vp, ck_vp, sizeof(double) * (size_t)n);
       for (int t = t0; t < t1; t++) {
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
-        PetscCall(circuit_step(m, p, d, &k, tape->recept + (size_t)t * n_orn, cur_prev, w->vp, tape->cur + tape_row(tape, t),
+        PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, w->vp, tape->cur + tape_row(tape, t),
                                tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
+        for (int l = 0; l < DMN_NLAYER; l++) { /* keep the step's spike lists for the backward */
+          const int r = t - t0;
+          memcpy(tape->seg_act + (size_t)r * n + m->layer_off[l], w->active + m->layer_off[l], sizeof(int) * (size_t)w->n_active[l]);
+          tape->seg_n_act[r * DMN_NLAYER + l] = w->n_active[l];
+        }
       }
       PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
@@ -649,14 +688,28 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       for (int l = DMN_NLAYER - 1; l >= 0; l--) {
         layer_backward(m, p, d, &k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->d_s, w->d_x, w, g);
         for (int j = 0; j < 2; j++)
-          if (layer_inputs[l][j] >= 0) PetscCall(project_back(m, d, layer_inputs[l][j], s, w, w->d_x, w->d_s, g));
+          if (layer_inputs[l][j] >= 0) {
+            const int pre = m->conn.proj[layer_inputs[l][j]].pre;
+            PetscCall(project_back(m, d, layer_inputs[l][j], s, w->active + m->layer_off[pre], w->n_active[pre], w->d_x, w->d_s, g));
+          }
       }
 
-      /* receptors -> ORN: x = g_i r_i */
-      const double *rec = tape->recept + (size_t)t * n_orn, *dx_orn = w->d_x + m->layer_off[DMN_L_ORN];
+      /* receptors -> ORN: x = g_i r_i (or g_i (r_i - k A_i), below) */
+      const double *rec = tape->recept + (size_t)t * n_orn, *in = orn_input(m, tape, t), *dx_orn = w->d_x + m->layer_off[DMN_L_ORN];
       for (int i = 0; i < n_orn; i++) {
-        g->orn_gain[i] += dx_orn[i] * rec[i];
+        g->orn_gain[i] += dx_orn[i] * in[i];
         w->d_recept[i] = dx_orn[i] * p->orn_gain[i];
+      }
+      if (tape->orn_in) {
+        /* adaptation: d_adapt carries dL/dA[t] (A[t] feeds x[t+1] and A[t+1]);
+         * r[t] reaches A[t], and at t = 0 also A[-1] = r[0] */
+        const double ka = m->adapt, aa = m->a_adapt;
+        for (int i = 0; i < n_orn; i++) {
+          const double d_in = w->d_recept[i], d_a = w->d_adapt[i];
+          w->d_recept[i] = d_in + (1.0 - aa) * d_a;
+          w->d_adapt[i] = -ka * d_in + aa * d_a; /* dL/dA[t-1] */
+          if (!t) w->d_recept[i] += w->d_adapt[i];
+        }
       }
       /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
       if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);

@@ -22,6 +22,12 @@ typedef struct DmnTape {
   float *v32, *cur32; /* (T x n_neuron) the same, rounded to float (compact tape) */
   uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact or checkpointed tape; records read them) */
   double *recept; /* (T x n_orn) receptor responses */
+  double *orn_in; /* (T x n_orn) with ORN adaptation: the adapted signal r - k A the ORNs get (NULL without: recept) */
+  /* checkpointed: the spike lists of the segment being recomputed (row r =
+   * step t0 + r: layer l's list at seg_act + r*n_neuron + layer_off[l], its
+   * length at seg_n_act[r*DMN_NLAYER + l]), so the backward need not find
+   * the spikes again */
+  int *seg_act, *seg_n_act;
   double *conc;   /* (T x 2) odor at the left / right antenna */
   double *q;      /* (T x n_dn) filtered DN rate, spikes/ms */
   double *drive;  /* (T x 2) descending drive d = tanh(M q + m) */
@@ -36,6 +42,7 @@ typedef struct DmnTape {
 /* Per-episode scratch for the forward state and the adjoint carries. */
 typedef struct DmnWork {
   double *vp, *vp_prev, *g_vp, *g_i, *d_s, *d_x, *d_nu, *d_recept, *d_q, *q_prev;
+  double *adapt, *d_adapt; /* (n_orn) ORN adaptation state A and its adjoint carry */
   /* (n_neuron) one step of V, s, I (and the step before) in double, for a compact tape */
   double *row_v, *row_s, *row_cur, *row_v1, *row_s1, *row_cur1;
   /* (n_neuron) the neurons of each layer with s != 0 at the current step,

@@ -32,6 +32,8 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->dt = cfg->sim_dt;
   m->a_syn = exp(-m->dt / cfg->circuit_tau_syn);
   m->a_q = exp(-m->dt / cfg->motor_tau_q);
+  m->adapt = cfg->sensing_adapt;
+  m->a_adapt = exp(-m->dt / cfg->sensing_adapt_tau);
   m->tau_min = cfg->circuit_tau_min;
   m->v_rest = cfg->circuit_v_rest;
   m->v_reset = cfg->circuit_v_reset;
@@ -101,7 +103,9 @@ void model_init_params(const DmnModel *m, DmnParams *p) { model_init_params_indi
 void model_init_params_individual(const DmnModel *m, DmnParams *p, long individual) {
   const DmnConfig *c = &m->cfg;
   DmnRng r = util_rng((uint64_t)c->sim_seed, DMN_STREAM_INIT, (uint64_t)individual, 0);
-  for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = c->init_orn_gain;
+  /* with adaptation an ORN adapted to a constant odor gets (1 - k) of its
+   * receptor drive: start from the gain that drives it as without */
+  for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = c->init_orn_gain / (1.0 - m->adapt);
   const double scale[DMN_NPROJ] = {c->init_orn_to_pn, c->init_pn_to_kc, c->init_kc_to_mbon, c->init_mbon_to_dn, c->init_pn_to_dn};
   for (int q = 0; q < DMN_NPROJ; q++) {
     const DmnProjection *pr = &m->conn.proj[q];

@@ -69,6 +69,7 @@ typedef struct DmnModel {
   double dt;                     /* ms */
   double a_syn;                  /* exp(-dt / tau_syn) */
   double a_q;                    /* exp(-dt / tau_q), DN rate filter */
+  double adapt, a_adapt;         /* sensing.adapt k and exp(-dt / adapt_tau): ORN adaptation (0: none) */
   double tau_min, v_rest, v_reset, gamma, beta;
   int smooth;                    /* spike_fn == sigmoid */
   int detach_reset;

@@ -216,7 +216,7 @@ int main(int argc, char **argv) {
    *     the PETSc backend, and smooth mode with a silenced neuron (the
    *     general LIF loop) */
   for (int variant = 0; variant < 4; variant++) {
-    static const char *names[] = {"spiking, K = 37", "spiking, full tape", "spiking, PETSc backend", "smooth, silenced KC"};
+    static const char *names[] = {"spiking, K = 37, ORN adaptation", "spiking, full tape", "spiking, PETSc backend", "smooth, silenced KC"};
     DmnConnectome conn, *cp = NULL;
     if (variant == 3) {
       small_circuit(&c, 150);
@@ -228,6 +228,7 @@ int main(int argc, char **argv) {
       config_defaults(&c);
       c.sim_steps = 1000;
       c.grad_checkpoint = variant == 0 ? 37 : 0;
+      if (variant == 0) c.sensing_adapt = 0.5; /* and ORN adaptation */
       if (variant == 2) c.circuit_sparse_backend = DMN_SPARSE_PETSC;
     }
     c.grad_sensory_feedback = DMN_FEEDBACK_DETACH;
@@ -287,6 +288,22 @@ int main(int argc, char **argv) {
     c.loss_w_end = 2.0;
     c.loss_end_fraction = 0.3;
     PetscCall(check_fd("closed loop with loss.w_end = 2 over the last 30 % of the steps, T = 80", &c, 1, NULL));
+  }
+
+  /* 5c'. ORN adaptation (sensing.adapt extension) in the closed loop: the
+   *      gradient through the adaptation state into the pose, exact; and
+   *      the adaptation changes what the ORNs get (not a no-op) */
+  {
+    small_circuit(&c, 90);
+    c.sensing_adapt = 0.6;
+    c.sensing_adapt_tau = 15.0;
+    Setup s;
+    PetscCall(check_fd("closed loop with ORN adaptation (k = 0.6, tau 15 ms), T = 90", &c, 1, &s));
+    double most = 0;
+    for (size_t i = 0; i < (size_t)s.m.T * (size_t)s.m.n[DMN_L_ORN]; i++) most = fmax(most, fabs(s.t.orn_in[i] - s.t.recept[i]));
+    CHECK(most > 0.05, "adaptation: the ORNs get r - k A, not r (largest difference %.3g)", most);
+    CHECK_CLOSE(s.p.orn_gain[0], c.init_orn_gain / (1 - 0.6), 1e-12, "adaptation: initial ORN gain init.orn_gain / (1 - k)");
+    PetscCall(teardown(&s));
   }
 
   /* 6a. an evolved individual: PN->KC claws rewired, KC->MBON synapses
