@@ -274,6 +274,10 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
   for (int i = 0; i < n_kc; i++)
     last[o_kc + i] = -1.0;
   const int K = tape->rows;
+  /* A checkpointed tape's rows are recomputed by the backward pass, so the
+   * forward keeps its state in two work rows (in cache) and writes the
+   * ring only for the last segment (the non-finite diagnosis reads it). */
+  const int last0 = tape->ck_vp ? ((T - 1) / K) * K : 0;
 
   double nav = 0.0, energy = 0.0, path = 0.0, end = 0.0;
   const int t_end = T - episode_end_steps(m);
@@ -282,11 +286,12 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double psi_prev = t ? tape->body[t - 1].psi : psi0;
     double *cur, *v, *s;
     const double *cur_prev;
-    if (tape->compact) { /* compute in double rows, store rounded below */
+    const int in_rows = tape->compact || (tape->ck_vp && t < last0);
+    if (in_rows) { /* compute in double rows (a compact tape stores them rounded below) */
       cur = w->row_cur, v = w->row_v, s = w->row_s, cur_prev = w->row_cur1;
     } else {
       cur = tape->cur + tape_row(tape, t), v = tape->v + tape_row(tape, t), s = tape->s + tape_row(tape, t);
-      cur_prev = t ? tape->cur + tape_row(tape, t - 1) : NULL;
+      cur_prev = !t ? NULL : (tape->ck_vp && t == last0 ? w->row_cur1 : tape->cur + tape_row(tape, t - 1));
     }
     if (tape->ck_vp && t % K == 0) { /* checkpoint: the state entering this segment */
       size_t j = (size_t)(t / K) * (size_t)n;
@@ -342,6 +347,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
         tape->cur32[row + i] = (float)cur[i];
         tape->s8[row + i] = (uint8_t)(s[i] != 0.0);
       }
+    }
+    if (in_rows) {
       double *tmp = w->row_cur; /* this step's I is the next step's I[t-1], kept in double */
       w->row_cur = w->row_cur1;
       w->row_cur1 = tmp;
