@@ -302,6 +302,19 @@ int main(int argc, char **argv) {
     double most = 0;
     for (size_t i = 0; i < (size_t)s.m.T * (size_t)s.m.n[DMN_L_ORN]; i++) most = fmax(most, fabs(s.t.orn_in[i] - s.t.recept[i]));
     CHECK(most > 0.05, "adaptation: the ORNs get r - k A, not r (largest difference %.3g)", most);
+    /* the formula, from the receptor responses on the tape: A[-1] = r[0] */
+    const int no = s.m.n[DMN_L_ORN];
+    const double aa = exp(-c.sim_dt / c.sensing_adapt_tau);
+    int formula = 1;
+    for (int i = 0; i < no; i++) {
+      double A = s.t.recept[i];
+      for (int t = 0; t < s.m.T; t++) {
+        const double r = s.t.recept[(size_t)t * no + i];
+        formula &= s.t.orn_in[(size_t)t * no + i] == r - 0.6 * A;
+        A = aa * A + (1 - aa) * r;
+      }
+    }
+    CHECK(formula, "adaptation: x = g (r[t] - k A[t-1]), A[t] = a A[t-1] + (1 - a) r[t], A[-1] = r[0]");
     CHECK_CLOSE(s.p.orn_gain[0], c.init_orn_gain / (1 - 0.6), 1e-12, "adaptation: initial ORN gain init.orn_gain / (1 - k)");
     PetscCall(teardown(&s));
   }
