@@ -261,6 +261,8 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
   snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
 }
 
+_Static_assert(SNN_STEPS == 32, "snn_project_backward_steps keeps a full block in eight 4-wide registers");
+
 DMN_SIMD_CLONES
 void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int nb, const double *restrict d_yT, double *restrict d_x,
                                 size_t dx_stride) {

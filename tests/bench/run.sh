@@ -8,29 +8,29 @@ B=$ROOT/build
 cmake --build "$B" --target bench_episode dmn_mpi > /dev/null  # always current
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "one core, T = 5000 steps, best of 3 after a warm-up episode"
+echo "one core, T = 5000 steps, best of 10 after a warm-up episode (this VM's speed varies from run to run)"
 echo "(x bound: measured time over the floor -- bytes and flops one episode must touch over the streaming rates this core reaches;"
 echo " the line 'floor: ...' on stderr gives the counts)"
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB x_bound
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" "" ""
 for kc in 2000 4000 8000; do
-  for be in csr petsc; do "$B/tests/bench_episode" circuit.n_kc=$kc circuit.sparse_backend=$be; done
+  for be in csr petsc; do "$B/tests/bench_episode" reps=10 circuit.n_kc=$kc circuit.sparse_backend=$be; done
 done
-for T in 2500 10000; do "$B/tests/bench_episode" sim.steps=$T; done
+for T in 2500 10000; do "$B/tests/bench_episode" reps=10 sim.steps=$T; done
 FW=$ROOT/../shared/connectome/flywire_v783
 if [ -d "$FW" ]; then
   echo "FlyWire v783 right mushroom body (configs/flywire_right.yaml: 2,251 ORN, 139 PN, 2,597 KC, 96 MBON, 10 DN):"
-  "$B/tests/bench_episode" config="$ROOT/configs/flywire_right.yaml"
+  "$B/tests/bench_episode" reps=10 config="$ROOT/configs/flywire_right.yaml"
 else
   echo "(FlyWire row skipped: no data in $FW)"
 fi
 echo
 echo "forward pass alone (simulation), default circuit:"
-"$B/tests/bench_episode" forward-only reps=10 | tail -1
+"$B/tests/bench_episode" forward-only reps=30 | tail -1
 echo
 echo "the BPTT tape (default circuit): every step in double, compact (float V, I; byte spikes), checkpointed K = sqrt(T) (default)"
 for tape in "grad.checkpoint=0" "grad.tape=compact" "grad.checkpoint=-1"; do
-  printf "%-20s" "$tape"; "$B/tests/bench_episode" $tape | tail -1
+  printf "%-20s" "$tape"; "$B/tests/bench_episode" reps=10 $tape | tail -1
 done
 echo
 echo "training throughput (default config, 256 episodes = 8 updates of 32):"
