@@ -105,7 +105,8 @@ then ok "train.average: training unchanged (bitwise), after one update avg = (in
 else bad "parameter averaging (rc $ravg $ravs $ravr)" "$W/avg.log"; fi
 
 # a signal (Slurm --signal=USR1@120, scancel) mid-run: checkpoint, clean exit, resume == uninterrupted
-SIG="--set circuit.n_kc=200 --set sim.steps=2000 --set train.episodes=120 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=0"
+# (400 episodes: about 2 s at version 0.5's speed, so the signal lands mid-run)
+SIG="--set circuit.n_kc=200 --set sim.steps=2000 --set train.episodes=400 --set train.batch_per_rank=2 --set train.eval_episodes=2 --set train.eval_trajectories=0"
 mpirun --oversubscribe -n 2 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
 mp=$!
 for i in $(seq 1 300); do grep -q "^Episode" "$W/sig.log" 2>/dev/null && break; sleep 0.1; done

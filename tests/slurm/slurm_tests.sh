@@ -45,13 +45,15 @@ train:
   eval_episodes: 4
   eval_trajectories: 1"
 # 1. training job: USR1 mid-run -> checkpoint, clean exit, requeue, resume, finish
+#    (long enough that the signal, sent within a second of the first
+#    progress line, arrives mid-run: ~200 episodes/s here since version 0.5)
 cat > long.yaml <<YAML
 $CIRCUIT
-  episodes: 160
+  episodes: 3000
 sim:
   steps: 2000
 output:
-  checkpoint_every: 8
+  checkpoint_every: 400
 YAML
 JOB=$(sbatch --parsable --ntasks=2 --output="$W/train_%j.out" --export=ALL,DMN_ROOT="$SRC",DMN="$DMN",DMN_RUN_DIR="$W/train" \
   "$SRC/jobs/train.sbatch" long.yaml)
