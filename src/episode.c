@@ -225,8 +225,7 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
   PetscFunctionBeginUser;
   const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
   if (cur_prev) { /* cur[t] = a_s cur[t-1] + W x[t] */
-    for (int i = 0; i < n; i++)
-      cur[i] = m->a_syn * cur_prev[i];
+    snn_decay(n, m->a_syn, cur_prev, cur);
   } else {
     memset(cur, 0, sizeof(double) * (size_t)n);
   }

@@ -128,6 +128,11 @@ void snn_lif_backward_from_prev(const SnnConst *k, int n, const double *restrict
   for (int i = 0; i < n; i++) LIF_BACKWARD_FAST(v_prev[i] - s_prev[i] * (v_prev[i] - vreset));
 }
 
+DMN_SIMD_CLONES
+void snn_decay(int n, double a_syn, const double *restrict cur_prev, double *restrict cur) {
+  for (int i = 0; i < n; i++) cur[i] = a_syn * cur_prev[i];
+}
+
 void snn_project_forward(const DmnProjection *p, const double *w_t, const double *x, const int *active, int n_active, double *y) {
   /* Event-driven: y_i += w_ij x_j only for the presynaptic neurons listed
    * as active (x_j != 0: a few percent per step with spikes, every neuron in

@@ -58,6 +58,9 @@ void snn_lif_backward_from_prev(const SnnConst *k, int n, const double *a, const
                                 const double *v, const double *cur, const double *v_prev, const double *s_prev, const double *d_s, double *g_vp,
                                 double *g_i, double *d_x, double *g_theta, double *g_bias, double *g_rho);
 
+/* Synaptic decay at the start of a step: cur = a_syn cur_prev (vectorised). */
+void snn_decay(int n, double a_syn, const double *cur_prev, double *cur);
+
 /* Post-reset potential from a step's V and s: vp = V - s (V - V_reset). */
 static inline double snn_post_reset(const SnnConst *k, double v, double s) { return v - s * (v - k->v_reset); }
 
