@@ -433,7 +433,7 @@ static void write_config_copy(const char *dir, const DmnConfig *cfg) {
 
 static void print_episode(const DmnEpisodeRecord *r, long n_total, double secs) {
   printf("Episode %3ld/%ld | start (%5.1f, %5.1f) heading %6.1f deg | final %6.2f mm | mean %6.2f mm | path %6.2f mm | "
-         "rates Hz ORN %.1f PN %.1f KC %.2f (%.1f%% active) MBON %.1f DN %.1f | %.2f s\n",
+         "rates Hz ORN %.1f PN %.1f KC %.2f (%.1f%% active) MBON %.1f DN %.1f | %.3f s\n",
          r->episode + 1, n_total, r->start[0], r->start[1], r->start[2] * 180.0 / M_PI, r->metrics.final_distance,
          r->metrics.mean_distance, r->metrics.path_length, r->rate_hz[DMN_L_ORN], r->rate_hz[DMN_L_PN], r->rate_hz[DMN_L_KC],
          100.0 * r->metrics.kc_active_fraction, r->rate_hz[DMN_L_MBON], r->rate_hz[DMN_L_DN], secs);
