@@ -8,8 +8,6 @@
 #include "snn.h"
 #include "util.h"
 
-_Static_assert(DMN_BACKWARD_BLOCK == SNN_STEPS, "a backward block is one call of snn_project_backward_steps");
-
 static double *zalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
 PetscLogEvent DMN_EV_FORWARD, DMN_EV_BACKWARD, DMN_EV_RECOMPUTE, DMN_EV_ALLREDUCE, DMN_EV_CHECKPOINT, DMN_EV_EVALUATE;
@@ -543,6 +541,20 @@ static void tape_rows(const DmnTape *tape, DmnWork *w, int t, int t0, int checkp
   }
 }
 
+/* The neurons of layer l that spiked at step t (s_row: the step's spikes),
+ * for the weight gradients: kept by the checkpointed segment's
+ * recomputation, else found again (into w->active). */
+static int spike_list(const DmnModel *m, const DmnTape *tape, DmnWork *w, int t, int l, const double *s_row, const int **act) {
+  const int o = m->layer_off[l];
+  if (tape->seg_act) {
+    const int r = t % tape->rows; /* the row within the segment, as tape_row */
+    *act = tape->seg_act + (size_t)r * (size_t)m->n_neuron + o;
+    return tape->seg_n_act[r * DMN_NLAYER + l];
+  }
+  *act = w->active + o;
+  return snn_active(m->n[l], s_row + o, w->active + o);
+}
+
 /* Steps [b0, b1) of a segment with sensing detached, layer by layer: first
  * the body and motor chain for every step of the block (it does not depend
  * on the circuit when the sensed odor is a given), then each layer, top
@@ -600,17 +612,8 @@ static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, cons
       }
       for (int t = b1 - 1; t >= b0; t--) {
         const double *s = tape->s + tape_row(tape, t);
-        /* the presynaptic neurons the weight gradients walk: kept by the
-         * segment's recomputation, else found again */
-        const int *act = w->active + o;
-        int n_act;
-        if (ck_vp) {
-          const int r = t - t0;
-          act = tape->seg_act + (size_t)r * n + o;
-          n_act = tape->seg_n_act[r * DMN_NLAYER + pre];
-        } else {
-          n_act = snn_active(m->n[pre], s + o, w->active + o);
-        }
+        const int *act;
+        const int n_act = spike_list(m, tape, w, t, pre, s, &act);
         double *dx_t = w->blk_dx + (size_t)(t - b0) * n, *ds_t = w->blk_ds + (size_t)(t - b0) * n;
         if (steps)
           snn_project_weight_grad(pr, d->dw_du[q], s + o, act, n_act, dx_t + m->layer_off[pr->post], params_group(g, m, DMN_G_orn_to_pn + q));
@@ -663,7 +666,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
         PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, w->vp, tape->cur + tape_row(tape, t),
                                tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
-        for (int l = 0; l < DMN_NLAYER; l++) { /* keep the step's spike lists for the backward */
+        for (int l = 0; l < DMN_NLAYER; l++) { /* keep the step's spike lists for the backward (spike_list) */
           const int r = t - t0;
           memcpy(tape->seg_act + (size_t)r * n + m->layer_off[l], w->active + m->layer_off[l], sizeof(int) * (size_t)w->n_active[l]);
           tape->seg_n_act[r * DMN_NLAYER + l] = w->n_active[l];
@@ -684,8 +687,6 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       tape_rows(tape, w, t, t0, ck_vp != NULL, &v, &s, &cur, &v_prev, &s_prev);
       const double *pp = t ? tape->body[t - 1].p : tape->p0;
       double psi_prev = t ? tape->body[t - 1].psi : tape->psi0;
-      for (int l = 0; l < DMN_NLAYER; l++) /* the presynaptic neurons the weight gradients walk */
-        w->n_active[l] = snn_active(m->n[l], s + m->layer_off[l], w->active + m->layer_off[l]);
 
       double d_p_prev[2], d_psi_prev;
       top_backward(m, p, tape, t, t_end, &c, w, g, w->d_s, d_p_prev, &d_psi_prev);
@@ -695,8 +696,9 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
         layer_backward(m, p, d, &k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->d_s, w->d_x, w, g);
         for (int j = 0; j < 2; j++)
           if (layer_inputs[l][j] >= 0) {
-            const int pre = m->conn.proj[layer_inputs[l][j]].pre;
-            PetscCall(project_back(m, d, layer_inputs[l][j], s, w->active + m->layer_off[pre], w->n_active[pre], w->d_x, w->d_s, g));
+            const int *act;
+            const int n_act = spike_list(m, tape, w, t, m->conn.proj[layer_inputs[l][j]].pre, s, &act);
+            PetscCall(project_back(m, d, layer_inputs[l][j], s, act, n_act, w->d_x, w->d_s, g));
           }
       }
 

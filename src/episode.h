@@ -10,6 +10,7 @@
 #include "body.h"
 #include "loss.h"
 #include "model.h"
+#include "snn.h"
 
 typedef struct DmnTape {
   int T, n_neuron;
@@ -59,7 +60,7 @@ typedef struct DmnWork {
 /* Steps the backward pass takes layer by layer at a time when sensing is
  * detached: each projection's weights and index are then read once per
  * block instead of once per step. */
-#define DMN_BACKWARD_BLOCK 32
+#define DMN_BACKWARD_BLOCK SNN_STEPS
 
 /* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */
 static inline double tape_spike(const DmnTape *t, size_t idx) { return t->s8 ? (double)t->s8[idx] : t->s[idx]; }

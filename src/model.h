@@ -76,7 +76,7 @@ typedef struct DmnModel {
   int feedback, window;          /* grad.sensory_feedback, grad.window */
   int use_petsc[DMN_NPROJ];      /* projection is held as a PETSc AIJ Mat (DmnDerived.mat) over its weight array */
   int petsc_backward;            /* the backward's W^T d_y of those as MatMultAdd (circuit.sparse_backend: petsc) */
-  int backward_by_step;          /* 1: the backward pass step by step also where the layer-by-layer blocks apply (0 after model_build; test_kernels compares the two) */
+  int backward_by_step;          /* 1: the backward pass step by step also where the layer-by-layer blocks apply (0 after model_build; test_grad compares the two) */
   EnvModel env;
   BodyModel body;
   size_t group_off[DMN_NGROUP], group_n[DMN_NGROUP], n_params;

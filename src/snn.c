@@ -186,6 +186,17 @@ void snn_project_weight_grad(const DmnProjection *p, const double *dw_du, const 
   }
 }
 
+/* For a projection whose rows are contiguous ranges of presynaptic
+ * neurons: the end e of the run of rows [i, e) over row i's range (an empty
+ * row stands alone).  Rows of a run are consecutive in the CSR arrays. */
+static int range_run_end(const DmnProjection *p, int i) {
+  const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
+  int e = i + 1;
+  if (len > 0)
+    while (e < p->n_post && p->row_ptr[e + 1] - p->row_ptr[e] == len && p->col[p->row_ptr[e]] == p->col[a]) e++;
+  return e;
+}
+
 DMN_SIMD_CLONES
 void snn_project_backward(const DmnProjection *p, const double *w, const double *w_t, const double *dw_du, const double *x, const int *active,
                           int n_active, const double *d_y, double *d_x, double *g_u) {
@@ -202,19 +213,16 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
      * vectorise, add the same terms to each d_x_j in the same order. */
     int i = 0;
     while (i < p->n_post) {
-      const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
+      const int e = range_run_end(p, i), len = p->row_ptr[i + 1] - p->row_ptr[i];
       if (len == 0) {
-        i++;
+        i = e;
         continue;
       }
-      double *restrict dx = d_x + p->col[a];
-      const double *restrict w0 = w + a;
+      double *restrict dx = d_x + p->col[p->row_ptr[i]];
       /* Four rows over the same range (MBONs of one side): each d_x_j is
        * loaded and stored once for the four terms, added in row order */
-      if (i + 4 <= p->n_post && p->row_ptr[i + 4] - p->row_ptr[i + 3] == len && p->row_ptr[i + 3] - p->row_ptr[i + 2] == len &&
-          p->row_ptr[i + 2] - p->row_ptr[i + 1] == len && p->col[a + len] == p->col[a] && p->col[a + 2 * len] == p->col[a] &&
-          p->col[a + 3 * len] == p->col[a]) {
-        const double *restrict w1 = w0 + len, *restrict w2 = w1 + len, *restrict w3 = w2 + len;
+      for (; i + 4 <= e; i += 4) {
+        const double *restrict w0 = w + p->row_ptr[i], *restrict w1 = w0 + len, *restrict w2 = w1 + len, *restrict w3 = w2 + len;
         const double y0 = d_y[i], y1 = d_y[i + 1], y2 = d_y[i + 2], y3 = d_y[i + 3];
         for (int k = 0; k < len; k++) {
           double t = dx[k];
@@ -224,11 +232,11 @@ void snn_project_backward(const DmnProjection *p, const double *w, const double 
           t += w3[k] * y3;
           dx[k] = t;
         }
-        i += 4;
-      } else {
+      }
+      for (; i < e; i++) {
+        const double *restrict w0 = w + p->row_ptr[i];
         const double y0 = d_y[i];
         for (int k = 0; k < len; k++) dx[k] += w0[k] * y0;
-        i++;
       }
     }
     snn_project_weight_grad(p, dw_du, x, active, n_active, d_y, g_u);
@@ -300,27 +308,52 @@ void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int n
   }
 }
 
+/* d_x_j[t] += sum over rows r in [i, e) of w_r,j d_y_r[t] for presynaptic
+ * j = lo + k, k in [k0, k1), steps t in [t0, t1): four j per vector, then
+ * one at a time (the rows' sum for one (j, t) is a chain in row order). */
+static inline void rows_steps_part(const DmnProjection *p, const double *w, int i, int e, int lo, int k0, int k1, int t0, int t1,
+                                   const double *restrict d_y, double *restrict d_x, size_t stride) {
+  int k = k0;
+  for (; k + 4 <= k1; k += 4)
+    for (int t = t0; t < t1; t++) {
+      double *dx = d_x + (size_t)t * stride + lo + k;
+      const double *dy = d_y + (size_t)t * stride;
+      v4d acc;
+      memcpy(&acc, dx, sizeof acc);
+      for (int r = i; r < e; r++) {
+        v4d wv, yv = {dy[r], dy[r], dy[r], dy[r]};
+        memcpy(&wv, w + p->row_ptr[r] + k, sizeof wv);
+        acc += wv * yv;
+      }
+      memcpy(dx, &acc, sizeof acc);
+    }
+  for (; k < k1; k++)
+    for (int t = t0; t < t1; t++) {
+      double *dx = d_x + (size_t)t * stride + lo + k;
+      const double *dy = d_y + (size_t)t * stride;
+      double acc = *dx;
+      for (int r = i; r < e; r++) acc += w[p->row_ptr[r] + k] * dy[r];
+      *dx = acc;
+    }
+}
+
 DMN_SIMD_CLONES
 void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, int nb, const double *restrict d_y, double *restrict d_x,
                                      size_t stride) {
   int i = 0;
   while (i < p->n_post) {
     const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
-    int e = i + 1; /* rows [i, e) share row i's range */
-    if (len > 0)
-      while (e < p->n_post && p->row_ptr[e + 1] - p->row_ptr[e] == len && p->col[p->row_ptr[e]] == p->col[a]) e++;
     if (len == 0) {
       i++;
       continue;
     }
-    const int lo = p->col[a];
-    int k = 0;
+    const int e = range_run_end(p, i);
+    const int lo = p->col[a], k8 = len - len % 8, t4 = nb - nb % 4;
     /* eight presynaptic neurons (two vectors) at four steps: eight
      * independent sums in flight (one sum's adds over the rows form a
      * chain); the rows' weights stay in L1 over the block */
-    for (; k + 8 <= len; k += 8) {
-      int t = 0;
-      for (; t + 4 <= nb; t += 4) {
+    for (int k = 0; k < k8; k += 8)
+      for (int t = 0; t < t4; t += 4) {
         double *dx0 = d_x + (size_t)t * stride + lo + k, *dx1 = dx0 + stride, *dx2 = dx1 + stride, *dx3 = dx2 + stride;
         const double *dy0 = d_y + (size_t)t * stride, *dy1 = dy0 + stride, *dy2 = dy1 + stride, *dy3 = dy2 + stride;
         v4d a0, b0, a1, b1, a2, b2, a3, b3;
@@ -338,41 +371,9 @@ void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, in
         memcpy(dx0, &a0, sizeof a0), memcpy(dx0 + 4, &b0, sizeof b0), memcpy(dx1, &a1, sizeof a1), memcpy(dx1 + 4, &b1, sizeof b1);
         memcpy(dx2, &a2, sizeof a2), memcpy(dx2 + 4, &b2, sizeof b2), memcpy(dx3, &a3, sizeof a3), memcpy(dx3 + 4, &b3, sizeof b3);
       }
-      for (; t < nb; t++) {
-        double *dx = d_x + (size_t)t * stride + lo + k;
-        const double *dy = d_y + (size_t)t * stride;
-        v4d a0, b0;
-        memcpy(&a0, dx, sizeof a0), memcpy(&b0, dx + 4, sizeof b0);
-        for (int r = i; r < e; r++) {
-          v4d wa, wb, y = {dy[r], dy[r], dy[r], dy[r]};
-          memcpy(&wa, w + p->row_ptr[r] + k, sizeof wa);
-          memcpy(&wb, w + p->row_ptr[r] + k + 4, sizeof wb);
-          a0 += wa * y, b0 += wb * y;
-        }
-        memcpy(dx, &a0, sizeof a0), memcpy(dx + 4, &b0, sizeof b0);
-      }
-    }
-    for (; k + 4 <= len; k += 4)
-      for (int t = 0; t < nb; t++) {
-        double *dx = d_x + (size_t)t * stride + lo + k;
-        const double *dy = d_y + (size_t)t * stride;
-        v4d acc;
-        memcpy(&acc, dx, sizeof acc);
-        for (int r = i; r < e; r++) {
-          v4d wv, yv = {dy[r], dy[r], dy[r], dy[r]};
-          memcpy(&wv, w + p->row_ptr[r] + k, sizeof wv);
-          acc += wv * yv;
-        }
-        memcpy(dx, &acc, sizeof acc);
-      }
-    for (; k < len; k++)
-      for (int t = 0; t < nb; t++) {
-        double *dx = d_x + (size_t)t * stride + lo + k;
-        const double *dy = d_y + (size_t)t * stride;
-        double acc = *dx;
-        for (int r = i; r < e; r++) acc += w[p->row_ptr[r] + k] * dy[r];
-        *dx = acc;
-      }
+    /* the rest: the last steps of those neurons, then the last neurons at every step */
+    rows_steps_part(p, w, i, e, lo, 0, k8, t4, nb, d_y, d_x, stride);
+    rows_steps_part(p, w, i, e, lo, k8, len, 0, nb, d_y, d_x, stride);
     i = e;
   }
 }
