@@ -1,6 +1,7 @@
 #include "body.h"
 
 #include <math.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* Sharpness K of the stance sigmoid and the lift softplus (MODEL §5). */
@@ -33,6 +34,12 @@ void body_model_init(BodyModel *b, const DmnConfig *c) {
     b->drive_of_leg[i] = i < 3 ? 0 : 1;
     b->side_sign[i] = i < 3 ? 1.0 : -1.0; /* s_left = +1, s_right = -1 (body-reference B1) */
   }
+  /* legs whose phase offsets are equal (bit for bit) have the same phase terms */
+  for (int i = 0; i < DMN_LEGS; i++) {
+    int k = 0;
+    while (k < i && b->offset[k] != b->offset[i]) k++;
+    b->phase_class[i] = k < i ? b->phase_class[k] : b->n_class++;
+  }
   b->arena[0] = c->arena_size_x;
   b->arena[1] = c->arena_size_y;
 }
@@ -46,10 +53,46 @@ static double leg_reach(const BodyModel *b, double s, double *q2_out) {
   return b->L1 + b->L2 * cos(q2) + b->L3 * cos(q2 + b->q3_0);
 }
 
+/* Stance weight sigmoid(-8 sin phi). */
+static double stance_of(double s) { return 1.0 / (1.0 + exp(BODY_K * s)); }
+
+enum { TAB_SIN, TAB_COS, TAB_REACH, TAB_STANCE, TAB_W };
+
+/* The phase terms of leg i at step t: from the table, or computed (the same expressions). */
+static void leg_terms(const BodyModel *b, int t, int i, double out[TAB_W]) {
+  if (b->tab && t >= -1 && t + 1 < b->n_tab) {
+    memcpy(out, b->tab + ((size_t)(t + 1) * (size_t)b->n_class + (size_t)b->phase_class[i]) * TAB_W, sizeof(double) * TAB_W);
+    return;
+  }
+  double phi = body_phase(b, t, i);
+  out[TAB_SIN] = sin(phi);
+  out[TAB_COS] = cos(phi);
+  out[TAB_REACH] = leg_reach(b, out[TAB_SIN], NULL);
+  out[TAB_STANCE] = stance_of(out[TAB_SIN]);
+}
+
+void body_model_tabulate(BodyModel *b, int T) {
+  body_model_free(b);
+  size_t n = (size_t)(T + 1) * (size_t)b->n_class * TAB_W;
+  double *tab = malloc(sizeof(double) * (n ? n : 1));
+  if (!tab) return; /* computed on the fly instead */
+  for (int t = -1; t < T; t++)
+    for (int i = 0; i < DMN_LEGS; i++) leg_terms(b, t, i, tab + ((size_t)(t + 1) * (size_t)b->n_class + (size_t)b->phase_class[i]) * TAB_W);
+  b->tab = tab;
+  b->n_tab = T + 1;
+}
+
+void body_model_free(BodyModel *b) {
+  free(b->tab);
+  b->tab = NULL;
+  b->n_tab = 0;
+}
+
 void body_feet(const BodyModel *b, int t, const double d[2], double r[2 * DMN_LEGS]) {
   for (int i = 0; i < DMN_LEGS; i++) {
-    double phi = body_phase(b, t, i), s = sin(phi), co = cos(phi);
-    double rho = leg_reach(b, s, NULL);
+    double lt[TAB_W];
+    leg_terms(b, t, i, lt);
+    double co = lt[TAB_COS], rho = lt[TAB_REACH];
     /* q1 = q1_0 + s_k A d_k cos(phi) */
     double q1 = b->q1_0[i] + b->side_sign[i] * b->A * d[b->drive_of_leg[i]] * co;
     r[2 * i] = b->ax[i] + rho * cos(q1);
@@ -59,8 +102,9 @@ void body_feet(const BodyModel *b, int t, const double d[2], double r[2 * DMN_LE
 
 void body_feet_backward(const BodyModel *b, int t, const double d[2], const double d_r[2 * DMN_LEGS], double d_d[2]) {
   for (int i = 0; i < DMN_LEGS; i++) {
-    double phi = body_phase(b, t, i), s = sin(phi), co = cos(phi);
-    double rho = leg_reach(b, s, NULL);
+    double lt[TAB_W];
+    leg_terms(b, t, i, lt);
+    double co = lt[TAB_COS], rho = lt[TAB_REACH];
     double q1 = b->q1_0[i] + b->side_sign[i] * b->A * d[b->drive_of_leg[i]] * co;
     /* fwd: r = a + rho (cos q1, sin q1) */
     double d_q1 = rho * (-sin(q1) * d_r[2 * i] + cos(q1) * d_r[2 * i + 1]);
@@ -75,11 +119,15 @@ void body_joints(const BodyModel *b, int t, const double d[2], double q[3 * DMN_
     q[3 * i] = b->q1_0[i] + b->side_sign[i] * b->A * d[b->drive_of_leg[i]] * cos(phi);
     q[3 * i + 1] = q2;
     q[3 * i + 2] = b->q3_0;
-    c[i] = 1.0 / (1.0 + exp(BODY_K * s)); /* stance weight sigmoid(-8 sin phi) */
+    c[i] = stance_of(s);
   }
 }
 
-static double stance_weight(const BodyModel *b, int t, int i) { return 1.0 / (1.0 + exp(BODY_K * sin(body_phase(b, t, i)))); }
+static double stance_weight(const BodyModel *b, int t, int i) {
+  double lt[TAB_W];
+  leg_terms(b, t, i, lt);
+  return lt[TAB_STANCE];
+}
 
 void body_solve(double S0, double Sx, double Sy, double Srr, double eps, const double rhs[3], double x[3]) {
   /* N = [[a, 0, -Sy], [0, a, Sx], [-Sy, Sx, g]],  a = S0 + eps, g = Srr + eps */

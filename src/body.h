@@ -19,6 +19,13 @@ typedef struct BodyModel {
   double ax[DMN_LEGS], ay[DMN_LEGS], q1_0[DMN_LEGS], offset[DMN_LEGS], side_sign[DMN_LEGS];
   int drive_of_leg[DMN_LEGS]; /* 0 = left drive, 1 = right drive */
   double arena[2];   /* clamp box [0, arena_x] x [0, arena_y] */
+  /* What depends on the step and the leg's phase only (sin, cos of the
+   * phase, the reach, the stance weight), tabulated for steps -1 .. n_tab-2
+   * by body_model_tabulate: the same bits as computing them, without a dozen
+   * transcendental calls per step.  NULL: computed on the fly. */
+  int phase_class[DMN_LEGS]; /* legs with the same phase offset share a row */
+  int n_class, n_tab;
+  double *tab;               /* [(t + 1) * n_class + class] x {sin, cos, reach, stance} */
 } BodyModel;
 
 /* One step's forward record: what the adjoint needs (everything else is
@@ -32,6 +39,9 @@ typedef struct BodyStep {
 } BodyStep;
 
 void body_model_init(BodyModel *b, const DmnConfig *cfg);
+/* Tabulate the phase terms for steps -1 .. T-1 (optional; frees with body_model_free). */
+void body_model_tabulate(BodyModel *b, int T);
+void body_model_free(BodyModel *b);
 
 /* Phase of leg i at step t (t = -1 gives the phase before the first step). */
 double body_phase(const BodyModel *b, int t, int leg);

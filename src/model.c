@@ -50,6 +50,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->petsc_backward = cfg->circuit_sparse_backend == DMN_SPARSE_PETSC;
   env_model_init(&m->env, cfg, m->n[DMN_L_ORN], m->conn.side[DMN_L_ORN], m->conn.orn_channel, m->conn.n_channels);
   body_model_init(&m->body, cfg);
+  body_model_tabulate(&m->body, m->T);
 
   size_t sizes[DMN_NGROUP] = {0};
   sizes[DMN_G_orn_gain] = (size_t)m->n[DMN_L_ORN];
@@ -70,6 +71,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
 
 void model_free(DmnModel *m) {
   env_model_free(&m->env);
+  body_model_free(&m->body);
   connectome_free(&m->conn);
 }
 

@@ -198,6 +198,41 @@ int main(void) {
     body_step_backward(&b2, 25, d, r, &st, d_r, 0.0, d_p, dd, drp, dpp, &dpsi);
     CHECK(dpp[0] == 0.0 && dd[0] == 0.0 && dd[1] == 0.0, "clamp derivative 0 outside");
   }
+  /* the tabulated phase terms (body_model_tabulate, what the model uses)
+   * give the bits of computing them, inside the table and past its end */
+  {
+    DmnConfig c2;
+    config_defaults(&c2);
+    BodyModel direct, tab;
+    body_model_init(&direct, &c2);
+    body_model_init(&tab, &c2);
+    body_model_tabulate(&tab, 300);
+    CHECK(tab.tab && tab.n_class == 2, "two phase classes (tripods) tabulated: %d", tab.n_class);
+    int same = 1;
+    double r1[2 * DMN_LEGS], r2[2 * DMN_LEGS], p[2] = {40.0, 50.0};
+    double d[2] = {0.4, -0.7};
+    body_feet(&direct, -1, d, r1);
+    body_feet(&tab, -1, d, r2);
+    same &= !memcmp(r1, r2, sizeof r1);
+    for (int t = 0; t < 310; t++) { /* 300 tabulated steps, 10 past the table */
+      d[0] = sin(0.05 * t), d[1] = cos(0.03 * t);
+      BodyStep s1, s2;
+      body_step(&direct, t, d, r1, p, 0.2, &s1);
+      body_step(&tab, t, d, r2, p, 0.2, &s2);
+      same &= !memcmp(s1.r, s2.r, sizeof s1.r) && !memcmp(s1.x, s2.x, sizeof s1.x) && s1.psi == s2.psi;
+      double d_r[2 * DMN_LEGS], d_p[2] = {0.3, -0.2}, dd1[2] = {0, 0}, dd2[2] = {0, 0}, drp1[2 * DMN_LEGS] = {0}, drp2[2 * DMN_LEGS] = {0};
+      double dpp1[2], dpp2[2], dpsi1, dpsi2;
+      for (int k = 0; k < 2 * DMN_LEGS; k++) d_r[k] = 0.01 * (k - 5);
+      body_step_backward(&direct, t, d, r1, &s1, d_r, 0.1, d_p, dd1, drp1, dpp1, &dpsi1);
+      body_step_backward(&tab, t, d, r2, &s2, d_r, 0.1, d_p, dd2, drp2, dpp2, &dpsi2);
+      same &= !memcmp(dd1, dd2, sizeof dd1) && !memcmp(drp1, drp2, sizeof drp1) && dpsi1 == dpsi2;
+      memcpy(r1, s1.r, sizeof r1);
+      memcpy(r2, s2.r, sizeof r2);
+    }
+    CHECK(same, "tabulated phase terms differ from computed ones");
+    body_model_free(&tab);
+    body_model_free(&direct);
+  }
   free(dseq);
   free(tape);
   return th_summary("test_body");
