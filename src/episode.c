@@ -41,7 +41,8 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
     t->rows = (int)K;
     t->ck_vp = zalloc(n_seg * n);
     t->ck_cur = zalloc(n_seg * n);
-    t->s8 = calloc(T * n + 1, 1); /* every spike still, for records and rasters (1 B per neuron-step) */
+    t->s_words = (int)((n + 63) / 64);
+    t->s_bits = calloc(T * (size_t)t->s_words + 1, sizeof(uint64_t)); /* every spike still, for records and rasters (1 bit per neuron-step) */
     t->seg_act = calloc(K * n + 1, sizeof(int));
     t->seg_n_act = calloc(K * DMN_NLAYER, sizeof(int));
   }
@@ -72,6 +73,7 @@ void tape_free(DmnTape *t) {
   free(t->v32);
   free(t->cur32);
   free(t->s8);
+  free(t->s_bits);
   free(t->recept);
   free(t->orn_in);
   free(t->seg_act);
@@ -313,13 +315,15 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
       for (int a = 0; a < w->n_active[l]; a++)
         tape->rate_hz[o + act[a]] += s[o + act[a]];
     }
-    if (tape->s8 && !tape->compact) {
-      uint8_t *s8 = tape->s8 + (size_t)t * n;
-      memset(s8, 0, (size_t)n);
+    if (tape->s_bits) {
+      uint64_t *bits = tape->s_bits + (size_t)t * (size_t)tape->s_words;
+      memset(bits, 0, sizeof(uint64_t) * (size_t)tape->s_words);
       for (int l = 0; l < DMN_NLAYER; l++) {
         const int o = m->layer_off[l], *act = w->active + o;
-        for (int a = 0; a < w->n_active[l]; a++)
-          s8[o + act[a]] = (uint8_t)(s[o + act[a]] > 0.5);
+        for (int a = 0; a < w->n_active[l]; a++) {
+          const int i = o + act[a];
+          bits[i >> 6] |= (uint64_t)(s[i] > 0.5) << (i & 63);
+        }
       }
     }
     if (t < n_win * win) {

@@ -21,7 +21,9 @@ typedef struct DmnTape {
   double *cur;    /* (rows x n_neuron) synaptic current I, mV */
   double *ck_vp, *ck_cur; /* (ceil(T/K) x n_neuron) checkpoints: post-reset V and I before step j*K */
   float *v32, *cur32; /* (T x n_neuron) the same, rounded to float (compact tape) */
-  uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact or checkpointed tape; records read them) */
+  uint8_t *s8;    /* (T x n_neuron) spikes 0/1 (compact tape) */
+  uint64_t *s_bits; /* (T x s_words) checkpointed tape: spikes (s > 0.5) as bits, neuron i in word i/64 (records read them) */
+  int s_words;
   double *recept; /* (T x n_orn) receptor responses */
   double *orn_in; /* (T x n_orn) with ORN adaptation: the adapted signal r - k A the ORNs get (NULL without: recept) */
   /* checkpointed: the spike lists of the segment being recomputed (row r =
@@ -62,8 +64,13 @@ typedef struct DmnWork {
  * block instead of once per step. */
 #define DMN_BACKWARD_BLOCK SNN_STEPS
 
-/* Spike of flat tape index t*n_neuron + i, whatever the tape's storage. */
-static inline double tape_spike(const DmnTape *t, size_t idx) { return t->s8 ? (double)t->s8[idx] : t->s[idx]; }
+/* Spike of neuron i at step `step`, whatever the tape's storage (a full
+ * tape gives s itself, real-valued in smooth mode). */
+static inline double tape_spike(const DmnTape *t, int step, int i) {
+  if (t->s_bits) return (double)((t->s_bits[(size_t)step * (size_t)t->s_words + (size_t)(i >> 6)] >> (i & 63)) & 1u);
+  size_t idx = (size_t)step * (size_t)t->n_neuron + (size_t)i;
+  return t->s8 ? (double)t->s8[idx] : t->s[idx];
+}
 /* Offset of step t's row in v, s, cur. */
 static inline size_t tape_row(const DmnTape *t, int step) { return (size_t)(step % t->rows) * (size_t)t->n_neuron; }
 

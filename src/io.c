@@ -15,7 +15,7 @@ static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
 void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r) {
   memset(r, 0, sizeof(*r));
-  int T = t->T, n = m->n_neuron;
+  int T = t->T;
   r->episode = episode;
   r->T = T;
   r->position = xmalloc(sizeof(double) * 3 * T);
@@ -37,14 +37,14 @@ void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpis
   for (int l = 0; l < DMN_NLAYER; l++) {
     int cnt = 0;
     for (int k = 0; k < T; k++)
-      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += tape_spike(t, (size_t)k * n + i) > 0.5;
+      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += tape_spike(t, k, i) > 0.5;
     r->n_spikes[l] = cnt;
     r->spike_step[l] = xmalloc(sizeof(int) * cnt);
     r->spike_id[l] = xmalloc(sizeof(int) * cnt);
     cnt = 0;
     for (int k = 0; k < T; k++)
       for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
-        if (tape_spike(t, (size_t)k * n + i) > 0.5) {
+        if (tape_spike(t, k, i) > 0.5) {
           r->spike_step[l][cnt] = k;
           r->spike_id[l][cnt++] = i - m->layer_off[l];
         }

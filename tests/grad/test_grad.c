@@ -369,7 +369,7 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < s.m.group_n[DMN_G_pn_to_dn]; i++) n_lh += fabs(s.g.pn_to_dn[i]);
     CHECK(n_lh == 0.0, "a projection scaled by 0 gets zero gradient");
     double spikes_silenced = 0;
-    for (int t = 0; t < s.m.T; t++) spikes_silenced += tape_spike(&s.t, (size_t)t * s.m.n_neuron + o_mbon);
+    for (int t = 0; t < s.m.T; t++) spikes_silenced += tape_spike(&s.t, t, o_mbon);
     CHECK(spikes_silenced == 0.0 && s.t.rate_hz[o_mbon] == 0.0, "a silenced neuron never spikes (%g spikes, %g Hz)", spikes_silenced, s.t.rate_hz[o_mbon]);
     PetscCall(teardown(&s));
   }
