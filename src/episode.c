@@ -217,17 +217,20 @@ static void nav_distance(const DmnModel *m, const double p[2], double *dist, dou
 
 /* The circuit's part of step t (MODEL §2): I = a_s I[t-1] + W x + receptor
  * drive, then every layer's LIF update, signals crossing all layers within
- * the step.  vp: post-reset V of step t-1 in, of step t out.  Shared by the
- * forward pass and the recomputation of checkpointed BPTT, so both compute
- * the same bits. */
-static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k,
-                                   const double *rec, const double *cur_prev, double *vp, double *cur, double *v, double *s, DmnWork *w) {
+ * the step.  vp: post-reset V of step t-1 in, of step t out.  cur on entry:
+ * with `decayed` it already holds a_s I[t-1] (written by the step before as
+ * its cur_next); else it is computed from cur_prev (NULL: I[-1] = 0).
+ * cur_next (or NULL): receives a_s I[t] for the next step, in the same
+ * sweep as the LIF update.  Shared by the forward pass and the
+ * recomputation of checkpointed BPTT, so both compute the same bits. */
+static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k, const double *rec,
+                                   const double *cur_prev, int decayed, double *vp, double *cur, double *cur_next, double *v, double *s,
+                                   DmnWork *w) {
   PetscFunctionBeginUser;
   const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
-  if (cur_prev) { /* cur[t] = a_s cur[t-1] + W x[t] */
-    snn_decay(n, m->a_syn, cur_prev, cur);
-  } else {
-    memset(cur, 0, sizeof(double) * (size_t)n);
+  if (!decayed) {
+    if (cur_prev) snn_decay(n, m->a_syn, cur_prev, cur); /* cur[t] = a_syn cur[t-1] + W x[t] */
+    else memset(cur, 0, sizeof(double) * (size_t)n);
   }
   for (int i = 0; i < n_orn; i++)
     cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
@@ -235,8 +238,9 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
     for (int j = 0; j < 2; j++)
       if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, w, cur));
     int o = m->layer_off[l];
-    snn_lif_forward(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o);
-    w->n_active[l] = snn_active(m->n[l], s + o, w->active + o); /* who spiked: the projections and statistics walk only these */
+    /* w->active: who spiked; the projections and statistics walk only these */
+    w->n_active[l] = snn_lif_step(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o,
+                                  cur_next ? cur_next + o : NULL, w->active + o);
   }
   PetscFunctionReturn(0);
 }
@@ -280,17 +284,21 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
 
   double nav = 0.0, energy = 0.0, path = 0.0, end = 0.0;
   const int t_end = T - episode_end_steps(m);
+  int decayed = 0; /* the step before wrote a_syn I[t-1] into this step's cur (its cur_next) */
   for (int t = 0; t < T; t++) {
     const double *pp = t ? tape->body[t - 1].p : p0;
     double psi_prev = t ? tape->body[t - 1].psi : psi0;
     double *cur, *v, *s;
     const double *cur_prev;
     const int in_rows = tape->compact || (tape->ck_vp && t < last0);
+    double *cur_next = NULL; /* where the next step's cur is: its decay is written there in this step's sweep */
     if (in_rows) { /* compute in double rows (a compact tape stores them rounded below) */
       cur = w->row_cur, v = w->row_v, s = w->row_s, cur_prev = w->row_cur1;
+      if (t + 1 < T && (tape->compact || t + 1 < last0)) cur_next = w->row_cur1; /* I[t-1] is not needed after the checkpoint below */
     } else {
       cur = tape->cur + tape_row(tape, t), v = tape->v + tape_row(tape, t), s = tape->s + tape_row(tape, t);
       cur_prev = !t ? NULL : (tape->ck_vp && t == last0 ? w->row_cur1 : tape->cur + tape_row(tape, t - 1));
+      if (t + 1 < T) cur_next = tape->cur + tape_row(tape, t + 1);
     }
     if (tape->ck_vp && t % K == 0) { /* checkpoint: the state entering this segment */
       size_t j = (size_t)(t / K) * (size_t)n;
@@ -308,7 +316,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
         w->adapt[i] = m->a_adapt * w->adapt[i] + (1.0 - m->a_adapt) * rec[i];
       }
     }
-    PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, w->vp, cur, v, s, w));
+    PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, decayed, w->vp, cur, cur_next, v, s, w));
+    decayed = cur_next != NULL;
     /* statistics over the neurons that spiked (s != 0), not over all of them */
     for (int l = 0; l < DMN_NLAYER; l++) {
       const int o = m->layer_off[l], *act = w->active + o;
@@ -668,8 +677,8 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       memcpy(w->vp, ck_vp, sizeof(double) * (size_t)n);
       for (int t = t0; t < t1; t++) {
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
-        PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, w->vp, tape->cur + tape_row(tape, t),
-                               tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
+        PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, t > t0, w->vp, tape->cur + tape_row(tape, t),
+                               t + 1 < t1 ? tape->cur + tape_row(tape, t + 1) : NULL, tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
         for (int l = 0; l < DMN_NLAYER; l++) { /* keep the step's spike lists for the backward (spike_list) */
           const int r = t - t0;
           memcpy(tape->seg_act + (size_t)r * n + m->layer_off[l], w->active + m->layer_off[l], sizeof(int) * (size_t)w->n_active[l]);

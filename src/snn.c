@@ -58,6 +58,50 @@ void snn_lif_forward(const SnnConst *k, int n, const double *restrict a, const d
   if (silenced) silence(n, silenced, v, vp, s);
 }
 
+DMN_SIMD_CLONES
+int snn_lif_step(const SnnConst *k, int n, const double *restrict a, const double *restrict theta, const double *restrict bias,
+                 const double *restrict cur, const uint8_t *silenced, double *restrict vp, double *restrict v, double *restrict s,
+                 double *restrict cur_next, int *restrict active) {
+  if (k->smooth || silenced) {
+    snn_lif_forward(k, n, a, theta, bias, cur, silenced, vp, v, s);
+    if (cur_next) snn_decay(n, k->a_syn, cur, cur_next);
+    return snn_active(n, s, active);
+  }
+  /* Four neurons at a time: snn_lif_forward's expression per lane, the
+   * decay's product, and the spike list from the comparison mask (spikes
+   * are rare: one well-predicted branch per four neurons). */
+  typedef long v4l __attribute__((vector_size(32)));
+  const double vr = k->v_rest, vreset = k->v_reset, a_syn = k->a_syn;
+  const v4d one = {1.0, 1.0, 1.0, 1.0};
+  int c = 0, i = 0;
+  for (; i + 4 <= n; i += 4) {
+    const v4d ai = *(const v4d *)(a + i), ci = *(const v4d *)(cur + i);
+    const v4d vi = vr + ai * (*(const v4d *)(vp + i) - vr) + (1.0 - ai) * (ci + *(const v4d *)(bias + i));
+    const v4l fire = vi >= *(const v4d *)(theta + i);
+    const v4d si = (v4d)((v4l)one & fire); /* 1.0 where it fired, +0.0 elsewhere */
+    *(v4d *)(v + i) = vi;
+    *(v4d *)(s + i) = si;
+    *(v4d *)(vp + i) = vi - si * (vi - vreset);
+    if (cur_next) *(v4d *)(cur_next + i) = a_syn * ci;
+    if (fire[0] | fire[1] | fire[2] | fire[3])
+      for (int j = 0; j < 4; j++) {
+        active[c] = i + j;
+        c += fire[j] != 0;
+      }
+  }
+  for (; i < n; i++) { /* the remainder, scalar: the same operations */
+    double vi = vr + a[i] * (vp[i] - vr) + (1.0 - a[i]) * (cur[i] + bias[i]);
+    double si = vi >= theta[i] ? 1.0 : 0.0;
+    v[i] = vi;
+    s[i] = si;
+    vp[i] = vi - si * (vi - vreset);
+    if (cur_next) cur_next[i] = a_syn * cur[i];
+    active[c] = i;
+    c += si != 0.0;
+  }
+  return c;
+}
+
 /* One neuron i of the LIF backward's training path (Heaviside surrogate,
  * detached reset, not silenced) given its previous post-reset potential
  * VPP: the general loop's operations in its order (so the same bits). */

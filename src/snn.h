@@ -38,6 +38,14 @@ static inline double snn_spike_grad(const SnnConst *k, double x, double s) {
 void snn_lif_forward(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
                      const uint8_t *silenced, double *vp, double *v, double *s);
 
+/* The whole of a layer's step after its inputs are in: snn_lif_forward,
+ * then (cur_next non-NULL) the next step's decay cur_next = a_syn cur, and
+ * the list of neurons that spiked (as snn_active; returns the count) — in
+ * one sweep over the layer for the training case (Heaviside, nothing
+ * silenced), the same bits as the three separate passes. */
+int snn_lif_step(const SnnConst *k, int n, const double *a, const double *theta, const double *bias, const double *cur,
+                 const uint8_t *silenced, double *vp, double *v, double *s, double *cur_next, int *active);
+
 /* Backward of snn_lif_forward for one step.
  * In:  v, s, cur (this step), vp_prev (post-reset potential of the previous
  *      step), d_s (dL/ds from the layers above and the loss), g_vp (dL/dvp

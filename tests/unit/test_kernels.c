@@ -379,6 +379,42 @@ static void test_lif_fast_path(void) {
   CHECK(!memcmp(out[0], out[2], sizeof out[0]), "LIF backward from the previous V and s equals it bit for bit");
 }
 
+/* snn_lif_step (LIF update, next decay and spike list in one sweep) gives
+ * the bits of the three separate passes: Heaviside (the fused sweep, 4
+ * lanes and a scalar remainder), smooth mode and a silenced neuron (the
+ * fallback), with and without the decay output. */
+static void test_lif_step(void) {
+  enum { NL = 39, STEPS = 60 };
+  DmnRng r = util_rng(5, 17, 0, 0);
+  double a[NL], th[NL], b[NL];
+  uint8_t sil[NL] = {0};
+  sil[7] = 1;
+  for (int i = 0; i < NL; i++) {
+    a[i] = 0.8 + 0.15 * util_rng_uniform(&r);
+    th[i] = -50 + 3 * util_rng_normal(&r);
+    b[i] = 4 * util_rng_normal(&r);
+  }
+  for (int variant = 0; variant < 4; variant++) { /* 0, 1: Heaviside with / without cur_next; 2: smooth; 3: silenced */
+    SnnConst k = {-70, -65, exp(-0.2), 0.3, 2.0, variant == 2, 1};
+    const uint8_t *silenced = variant == 3 ? sil : NULL;
+    double vp1[NL], vp2[NL], cur[NL], v1[NL], v2[NL], s1[NL], s2[NL], nx1[NL], nx2[NL];
+    int act1[NL + 1], act2[NL + 1], same = 1, spikes = 0;
+    for (int i = 0; i < NL; i++) vp1[i] = vp2[i] = -70 + 10 * util_rng_uniform(&r);
+    for (int t = 0; t < STEPS; t++) {
+      for (int i = 0; i < NL; i++) cur[i] = 70 * util_rng_uniform(&r), nx1[i] = nx2[i] = -1.0;
+      snn_lif_forward(&k, NL, a, th, b, cur, silenced, vp1, v1, s1);
+      if (variant != 1) snn_decay(NL, k.a_syn, cur, nx1);
+      int n1 = snn_active(NL, s1, act1);
+      int n2 = snn_lif_step(&k, NL, a, th, b, cur, silenced, vp2, v2, s2, variant != 1 ? nx2 : NULL, act2);
+      same &= n1 == n2 && !memcmp(act1, act2, sizeof(int) * (size_t)n1) && !memcmp(v1, v2, sizeof v1) && !memcmp(s1, s2, sizeof s1) &&
+              !memcmp(vp1, vp2, sizeof vp1) && !memcmp(nx1, nx2, sizeof nx1);
+      spikes += n1;
+    }
+    CHECK(same, "snn_lif_step (variant %d) equals snn_lif_forward + snn_decay + snn_active bit for bit", variant);
+    CHECK(spikes > STEPS && (variant == 2 || spikes < STEPS * NL / 2), "the fused step was exercised with spikes (%d of %d)", spikes, STEPS * NL);
+  }
+}
+
 int main(void) {
   test_env(0);
   test_env(1);
@@ -389,5 +425,6 @@ int main(void) {
   test_active_list();
   test_surrogate();
   test_lif_fast_path();
+  test_lif_step();
   return th_summary("test_kernels");
 }
