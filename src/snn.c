@@ -67,28 +67,48 @@ int snn_lif_step(const SnnConst *k, int n, const double *restrict a, const doubl
     if (cur_next) snn_decay(n, k->a_syn, cur, cur_next);
     return snn_active(n, s, active);
   }
-  /* Four neurons at a time: snn_lif_forward's expression per lane, the
-   * decay's product, and the spike list from the comparison mask (spikes
-   * are rare: one well-predicted branch per four neurons). */
+  /* Four neurons per vector: snn_lif_forward's expression per lane, the
+   * decay's product, and the spike mask.  Spikes are rare: the masks of
+   * four vectors are OR-ed and tested once per sixteen neurons, and only a
+   * group with a spike is compacted into the list. */
   typedef long v4l __attribute__((vector_size(32)));
   const double vr = k->v_rest, vreset = k->v_reset, a_syn = k->a_syn;
   const v4d one = {1.0, 1.0, 1.0, 1.0};
+#define LIF_STEP4(I, FIRE)                                                                                    \
+  do {                                                                                                        \
+    const v4d ai = *(const v4d *)(a + (I)), ci = *(const v4d *)(cur + (I));                                  \
+    const v4d vi = vr + ai * (*(const v4d *)(vp + (I)) - vr) + (1.0 - ai) * (ci + *(const v4d *)(bias + (I))); \
+    const v4l fire_ = vi >= *(const v4d *)(theta + (I));                                                     \
+    const v4d si = (v4d)((v4l)one & fire_); /* 1.0 where it fired, +0.0 elsewhere */                        \
+    *(v4d *)(v + (I)) = vi;                                                                                   \
+    *(v4d *)(s + (I)) = si;                                                                                   \
+    *(v4d *)(vp + (I)) = vi - si * (vi - vreset);                                                             \
+    if (cur_next) *(v4d *)(cur_next + (I)) = a_syn * ci;                                                     \
+    FIRE |= fire_;                                                                                            \
+  } while (0)
   int c = 0, i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const v4d ai = *(const v4d *)(a + i), ci = *(const v4d *)(cur + i);
-    const v4d vi = vr + ai * (*(const v4d *)(vp + i) - vr) + (1.0 - ai) * (ci + *(const v4d *)(bias + i));
-    const v4l fire = vi >= *(const v4d *)(theta + i);
-    const v4d si = (v4d)((v4l)one & fire); /* 1.0 where it fired, +0.0 elsewhere */
-    *(v4d *)(v + i) = vi;
-    *(v4d *)(s + i) = si;
-    *(v4d *)(vp + i) = vi - si * (vi - vreset);
-    if (cur_next) *(v4d *)(cur_next + i) = a_syn * ci;
+  for (; i + 16 <= n; i += 16) {
+    v4l fire = {0, 0, 0, 0};
+    LIF_STEP4(i, fire);
+    LIF_STEP4(i + 4, fire);
+    LIF_STEP4(i + 8, fire);
+    LIF_STEP4(i + 12, fire);
     if (fire[0] | fire[1] | fire[2] | fire[3])
-      for (int j = 0; j < 4; j++) {
-        active[c] = i + j;
-        c += fire[j] != 0;
+      for (int j = i; j < i + 16; j++) {
+        active[c] = j;
+        c += s[j] != 0.0;
       }
   }
+  for (; i + 4 <= n; i += 4) {
+    v4l fire = {0, 0, 0, 0};
+    LIF_STEP4(i, fire);
+    if (fire[0] | fire[1] | fire[2] | fire[3])
+      for (int j = i; j < i + 4; j++) {
+        active[c] = j;
+        c += s[j] != 0.0;
+      }
+  }
+#undef LIF_STEP4
   for (; i < n; i++) { /* the remainder, scalar: the same operations */
     double vi = vr + a[i] * (vp[i] - vr) + (1.0 - a[i]) * (cur[i] + bias[i]);
     double si = vi >= theta[i] ? 1.0 : 0.0;
