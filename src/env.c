@@ -59,18 +59,19 @@ double env_concentration(const EnvModel *e, double x, double y, double grad[2]) 
   return C;
 }
 
-/* Antenna k (0 left, 1 right) world position for pose (p, psi). */
-static void antenna_pos(const EnvModel *e, const double p[2], double psi, int k, double a[2]) {
-  double ay = k == 0 ? e->ant_y : -e->ant_y, c = cos(psi), s = sin(psi);
+/* Antenna k (0 left, 1 right) world position for pose (p, psi); c, s = cos psi, sin psi. */
+static void antenna_pos(const EnvModel *e, const double p[2], double c, double s, int k, double a[2]) {
+  double ay = k == 0 ? e->ant_y : -e->ant_y;
   a[0] = p[0] + c * e->ant_x - s * ay;
   a[1] = p[1] + s * e->ant_x + c * ay;
 }
 
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
   double lc[2];
+  const double c = cos(psi), s = sin(psi);
   for (int k = 0; k < 2; k++) {
     double a[2], g[2];
-    antenna_pos(e, p, psi, k, a);
+    antenna_pos(e, p, c, s, k, a);
     conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
     lc[k] = log(conc[k] + e->eps);
   }
@@ -105,14 +106,15 @@ void env_sense_backward(const EnvModel *e, const double p[2], double psi, const 
     double z = (lc[k] - e->mu[i]) / e->tune_w;
     d_lc[k] += d_recept[i] * (-recept[i] * z / e->tune_w);
   }
+  const double c = cos(psi), s = sin(psi);
   for (int k = 0; k < 2; k++) {
     double d_c = d_lc[k] / (conc[k] + e->eps);
     double a[2], g[2];
-    antenna_pos(e, p, psi, k, a);
+    antenna_pos(e, p, c, s, k, a);
     env_concentration(e, a[0], a[1], g);
     double da0 = d_c * g[0], da1 = d_c * g[1];
     /* fwd: a = p + R(psi) (ant_x, ay) */
-    double ay = k == 0 ? e->ant_y : -e->ant_y, c = cos(psi), s = sin(psi);
+    double ay = k == 0 ? e->ant_y : -e->ant_y;
     d_p[0] += da0;
     d_p[1] += da1;
     *d_psi += da0 * (-s * e->ant_x - c * ay) + da1 * (c * e->ant_x - s * ay);
