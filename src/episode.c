@@ -623,6 +623,20 @@ static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, cons
             w->blk_dyT[(size_t)i * steps + t] = w->blk_dx[(size_t)t * n + op + i];
         snn_project_backward_steps(pr, d->w_t[q], steps, w->blk_dyT, w->blk_ds + o, (size_t)n);
       }
+      if (steps && pr->rows_contiguous && tape->seg_act) {
+        /* the block's spike lists (kept by the recomputation), then the weight gradients row by row */
+        const double *xs[DMN_BACKWARD_BLOCK];
+        const int *acts[DMN_BACKWARD_BLOCK];
+        int n_acts[DMN_BACKWARD_BLOCK];
+        for (int t = b0; t < b1; t++) {
+          const double *s = tape->s + tape_row(tape, t);
+          xs[t - b0] = s + o;
+          n_acts[t - b0] = spike_list(m, tape, w, t, pre, s, &acts[t - b0]);
+        }
+        snn_project_weight_grad_rows_steps(pr, d->dw_du[q], steps, xs, acts, n_acts, w->blk_dx + m->layer_off[pr->post], (size_t)n,
+                                           params_group(g, m, DMN_G_orn_to_pn + q));
+        continue;
+      }
       for (int t = b1 - 1; t >= b0; t--) {
         const double *s = tape->s + tape_row(tape, t);
         const int *act;

@@ -372,6 +372,47 @@ void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int n
   }
 }
 
+/* First index k in list[0..n) (ascending) with list[k] >= v. */
+static int lower_bound(const int *list, int n, int v) {
+  int lo = 0, hi = n;
+  while (lo < hi) {
+    const int mid = (lo + hi) / 2;
+    if (list[mid] < v) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+void snn_project_weight_grad_rows_steps(const DmnProjection *p, const double *dw_du, int nb, const double *const *x, const int *const *act,
+                                        const int *n_act, const double *d_y, size_t stride, double *g_u) {
+  int i = 0;
+  while (i < p->n_post) {
+    const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
+    if (len == 0) {
+      i++;
+      continue;
+    }
+    const int e = range_run_end(p, i), lo = p->col[a];
+    int from[SNN_STEPS], to[SNN_STEPS]; /* each step's spikes inside the run's range [lo, lo + len) */
+    for (int b = 0; b < nb; b++) {
+      from[b] = lower_bound(act[b], n_act[b], lo);
+      to[b] = lower_bound(act[b], n_act[b], lo + len);
+    }
+    for (int r = i; r < e; r++) {
+      const int base = p->row_ptr[r] - lo; /* the synapse from presynaptic j is base + j */
+      for (int b = nb - 1; b >= 0; b--) {
+        const double dy = d_y[(size_t)b * stride + r], *xb = x[b];
+        const int *ab = act[b];
+        for (int c = from[b]; c < to[b]; c++) {
+          const int j = ab[c];
+          g_u[base + j] += dy * xb[j] * dw_du[base + j]; /* as snn_project_weight_grad: (d_y x_j) dw/du */
+        }
+      }
+    }
+    i = e;
+  }
+}
+
 /* d_x_j[t] += sum over rows r in [i, e) of w_r,j d_y_r[t] for presynaptic
  * j = lo + k, k in [k0, k1), steps t in [t0, t1): four j per vector, then
  * one at a time (the rows' sum for one (j, t) is a chain in row order). */

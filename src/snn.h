@@ -102,6 +102,14 @@ void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int n
  * go together (each d_x_j[t] loaded and stored once for all of them); the
  * terms are added in row order, as in snn_project_backward. */
 void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, int nb, const double *d_y, double *d_x, size_t stride);
+/* The weight gradients of a block of nb steps for a projection whose rows
+ * are contiguous ranges: step b's presynaptic values x[b], spike list
+ * act[b] (ascending, n_act[b] long), dL/dy at d_y + b*stride.  Row by row,
+ * each synapse's terms added last step first: the bits of calling
+ * snn_project_weight_grad for b = nb-1 down to 0, with the row's gradient
+ * and dw/du entries in cache instead of 17 scattered lines per spike. */
+void snn_project_weight_grad_rows_steps(const DmnProjection *p, const double *dw_du, int nb, const double *const *x, const int *const *act,
+                                        const int *n_act, const double *d_y, size_t stride, double *g_u);
 
 /* The same through PETSc: d_x += W^T d_y as a MatMultAdd with Wt, the AIJ
  * transpose that wraps w_t.  vin/vout are array-less Vecs reused for every call. */

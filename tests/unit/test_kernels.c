@@ -277,6 +277,24 @@ static void check_transpose(const char *name, int npost, int npre, int *rows, in
       for (int t = 0; t < nb; t++)
         for (int j = 0; j < npre; j++) same &= dxr[t * STRIDE + j] == one[t][j];
       CHECK(same, "%s: row axpys over %d steps at once equal the one-step kernel bit for bit", name, nb);
+      /* the block's weight gradients row by row equal the per-step kernel
+       * called last step first (random spikes, values and dw/du) */
+      static double xsv[SNN_STEPS][32], dwr[256], g_one[256], g_blk[256];
+      static int acts[SNN_STEPS][32];
+      const double *xp[SNN_STEPS];
+      const int *ap[SNN_STEPS];
+      int na[SNN_STEPS], spikes = 0;
+      for (int q = 0; q < nnz; q++) dwr[q] = util_rng_uniform(&r), g_one[q] = g_blk[q] = util_rng_normal(&r);
+      for (int t = 0; t < nb; t++) {
+        for (int j = 0; j < npre; j++) xsv[t][j] = util_rng_uniform(&r) < 0.3 ? 0.5 + util_rng_uniform(&r) : 0.0;
+        na[t] = snn_active(npre, xsv[t], acts[t]);
+        spikes += na[t];
+        xp[t] = xsv[t], ap[t] = acts[t];
+      }
+      for (int t = nb - 1; t >= 0; t--) snn_project_weight_grad(&p, dwr, xsv[t], acts[t], na[t], dys + t * STRIDE, g_one);
+      snn_project_weight_grad_rows_steps(&p, dwr, nb, xp, ap, na, dys, STRIDE, g_blk);
+      CHECK(spikes > 0 && !memcmp(g_one, g_blk, sizeof(double) * (size_t)nnz),
+            "%s: weight gradients of %d steps row by row equal the per-step kernel bit for bit (%d spikes)", name, nb, spikes);
     }
   }
   free(p.csc_ptr);
