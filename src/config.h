@@ -99,7 +99,7 @@
   X(loss, min_rate_dn,  DOUBLE, 5.0,   "", 0.0, 1e4, "Hz", "silent-layer floor DN") \
   X(grad, sensory_feedback, ENUM, 0, "detach|window|full", 0, 0, "", "gradient through pose -> odor -> receptors: none, last `window` steps, or exact (MODEL §8)") \
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
-  X(grad, checkpoint,   INT,    -1,    "", -1, 100000000, "steps", "checkpointed BPTT: keep the neuron state only every K steps and recompute each K-step segment in the backward pass; the gradient is the same to the bit, memory ~ (T/K + K) rows instead of T (-1 = K = sqrt(T); 0 = off: store every step)") \
+  X(grad, checkpoint,   INT,    -1,    "", -1, 100000000, "steps", "checkpointed BPTT: keep the neuron state only every K steps and recompute each K-step segment in the backward pass; the gradient is the same to the bit, memory ~ (T/K + K) rows instead of T (-1: K near sqrt(T) in whole blocks of 32 steps, fewer for large circuits so a segment stays in cache; 0 = off: store every step)") \
   X(grad, tape,         ENUM,   0, "double|compact", 0, 0, "", "BPTT tape: V, I in double and spikes as doubles (24 B per neuron-step), or V, I in float and spikes as bytes (9 B; Heaviside only; the forward pass is unchanged, the backward reads rounded V, I)") \
   X(train, episodes,    INT,    3200,  "", 0, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks)); 0 = evaluate only") \
   X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \

@@ -64,6 +64,9 @@ typedef struct DmnWork {
  * block instead of once per step. */
 #define DMN_BACKWARD_BLOCK SNN_STEPS
 
+/* The segment length K of checkpointed BPTT when grad.checkpoint is -1. */
+long tape_auto_segment(const DmnModel *m);
+
 /* Spike of neuron i at step `step`, whatever the tape's storage (a full
  * tape gives s itself, real-valued in smooth mode). */
 static inline double tape_spike(const DmnTape *t, int step, int i) {
