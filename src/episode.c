@@ -30,14 +30,22 @@ long tape_auto_segment(const DmnModel *m) {
   /* About sqrt(T) steps (memory O(sqrt T): T/K checkpoints + K rows), in
    * whole backward blocks (a segment's partial block takes the slower
    * generic kernels), and short enough that the rows a segment recomputes
-   * (V, s, I: 24 B per neuron-step) are read back from cache, ~4 MB — but
-   * at least one block.  Measured: 2144 neurons 0.0527 s (K = 71) -> 0.0497
-   * (K = 64) backward; 8144 neurons 0.285 (71) -> 0.242 (32). */
-  const long B = DMN_BACKWARD_BLOCK, n = m->n_neuron > 0 ? m->n_neuron : 1;
-  long K = (lround(sqrt((double)m->T)) + B / 2) / B * B;
-  const long cap = (4L << 20) / (24L * n) / B * B;
+   * (V, s, I: 24 B per neuron-step) are read back from cache, ~4 MB — a
+   * half block (16 steps) at the least.  Measured: 2144 neurons 0.0527 s
+   * (K = 71) -> 0.0497 (K = 64) backward; 8144 neurons 0.285 (71) -> 0.246
+   * (32) -> 0.203 (16, half blocks). */
+  const long B = DMN_BACKWARD_BLOCK, H = B / 2, n = m->n_neuron > 0 ? m->n_neuron : 1;
+  long K = (lround(sqrt((double)m->T)) + H) / B * B;
+  const long cap = (4L << 20) / (24L * n) / H * H;
   if (K > cap) K = cap;
-  return K < B ? B : K;
+  return K < H ? H : K;
+}
+
+/* Steps the layer-by-layer backward takes at once: a full block, or a half
+ * one for segments shorter than a block or made of whole half blocks. */
+static int tape_block(long K) {
+  const long B = DMN_BACKWARD_BLOCK;
+  return K > 0 && (K < B || (K % B != 0 && K % (B / 2) == 0)) ? (int)(B / 2) : (int)B;
 }
 
 void tape_alloc(const DmnModel *m, DmnTape *t) {
@@ -50,6 +58,7 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
   /* checkpointed BPTT: K rows (grad.checkpoint, or chosen below); a compact tape stores every step */
   long K_cfg = m->cfg.grad_checkpoint < 0 ? tape_auto_segment(m) : m->cfg.grad_checkpoint;
   if (t->compact) K_cfg = 0;
+  t->block = tape_block(K_cfg > 0 && K_cfg < m->T ? K_cfg : 0);
   if (K_cfg > 0 && K_cfg < m->T) {
     size_t K = (size_t)K_cfg, n_seg = (T + K - 1) / K;
     t->rows = (int)K;
@@ -716,8 +725,8 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
     if (blocked) {
-      for (int b1 = t1; b1 > t0; b1 -= DMN_BACKWARD_BLOCK) {
-        const int b0 = b1 - DMN_BACKWARD_BLOCK > t0 ? b1 - DMN_BACKWARD_BLOCK : t0;
+      for (int b1 = t1; b1 > t0; b1 -= tape->block) {
+        const int b0 = b1 - tape->block > t0 ? b1 - tape->block : t0;
         PetscCall(block_backward(m, p, d, &k, tape, b0, b1, t0, ck_vp, t_end, &c, w, g, err));
         w->n_blocks++;
       }

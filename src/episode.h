@@ -16,6 +16,7 @@ typedef struct DmnTape {
   int T, n_neuron;
   int compact;    /* grad.tape: compact -> v32, cur32, s8 instead of v, cur, s */
   int rows;       /* rows of v, s, cur: T, or K with grad.checkpoint = K (step t in row t % K) */
+  int block;      /* steps per block of the layer-by-layer backward: DMN_BACKWARD_BLOCK, or half of it for short segments */
   double *v;      /* (rows x n_neuron) membrane potential, mV */
   double *s;      /* (rows x n_neuron) spikes (0/1; real in smooth mode) */
   double *cur;    /* (rows x n_neuron) synaptic current I, mV */

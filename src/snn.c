@@ -362,6 +362,15 @@ void snn_project_backward_steps(const DmnProjection *p, const double *w_t, int n
       }
       memcpy(acc, &s0, sizeof s0), memcpy(acc + 4, &s1, sizeof s1), memcpy(acc + 8, &s2, sizeof s2), memcpy(acc + 12, &s3, sizeof s3);
       memcpy(acc + 16, &s4, sizeof s4), memcpy(acc + 20, &s5, sizeof s5), memcpy(acc + 24, &s6, sizeof s6), memcpy(acc + 28, &s7, sizeof s7);
+    } else if (nb == SNN_STEPS / 2) { /* a half block (large circuits): four registers */
+      v4d s0, s1, s2, s3;
+      memcpy(&s0, acc, sizeof s0), memcpy(&s1, acc + 4, sizeof s1), memcpy(&s2, acc + 8, sizeof s2), memcpy(&s3, acc + 12, sizeof s3);
+      for (int c = ptr[j]; c < ptr[j + 1]; c++) {
+        const v4d wv = {w_t[c], w_t[c], w_t[c], w_t[c]};
+        const v4d *y = (const v4d *)(d_yT + (size_t)row[c] * (SNN_STEPS / 2));
+        s0 += wv * y[0], s1 += wv * y[1], s2 += wv * y[2], s3 += wv * y[3];
+      }
+      memcpy(acc, &s0, sizeof s0), memcpy(acc + 4, &s1, sizeof s1), memcpy(acc + 8, &s2, sizeof s2), memcpy(acc + 12, &s3, sizeof s3);
     } else {
       for (int c = ptr[j]; c < ptr[j + 1]; c++) {
         const double wc = w_t[c], *restrict y = d_yT + (size_t)row[c] * (size_t)nb;

@@ -251,7 +251,9 @@ static void check_transpose(const char *name, int npost, int npre, int *rows, in
   for (int q = 0; q < nnz; q++) CHECK(gu[q] == 0.0, "%s: no presynaptic activity, no weight gradient (synapse %d)", name, q);
   /* the block of steps (layer-by-layer backward): nb steps at once, d_x rows
    * strided, d_y transposed; each step equal to the one-step kernel's bits */
-  for (int nb = SNN_STEPS; nb > 0; nb -= SNN_STEPS - 5) {
+  static const int block_lengths[] = {SNN_STEPS, SNN_STEPS / 2, 5}; /* full, half (the two register kernels), generic */
+  for (int bl = 0; bl < 3; bl++) {
+    const int nb = block_lengths[bl];
     enum { STRIDE = 40 };
     static double dyT[32 * SNN_STEPS], dxs[SNN_STEPS * STRIDE], one[SNN_STEPS][32];
     for (int t = 0; t < nb; t++) {
