@@ -56,6 +56,7 @@ int main(int argc, char **argv) {
   double fwd = 1e30, bwd = 1e30, spikes = 0;
   /* rates averaged over the timed episodes (activity differs from start to start) */
   double *rate = calloc((size_t)m.n_neuron, sizeof(double));
+  double ep_sum = 0, ep_sq = 0; /* forward + backward per episode: the spread the scaling model's imbalance needs */
   for (int r = 0; r <= reps; r++) { /* run 0 warms the tape (first touch) */
     double p0[2], psi0;
     episode_start_pose(&m, DMN_STREAM_TRAIN_START, 0, r, p0, &psi0);
@@ -68,6 +69,8 @@ int main(int argc, char **argv) {
     if (r) {
       fwd = fmin(fwd, t1 - t0);
       bwd = fmin(bwd, t2 - t1);
+      ep_sum += t2 - t0;
+      ep_sq += (t2 - t0) * (t2 - t0);
     }
     if (r)
       for (int i = 0; i < m.n_neuron; i++) rate[i] += t.rate_hz[i] / reps;
@@ -128,6 +131,11 @@ int main(int argc, char **argv) {
   printf("%-8d %-7d %-8ld %-8s %9.4f %9.4f %9.2f %9.1f %9.1f %8.1f %9ld %7.1f\n", m.n[DMN_L_KC], m.T, nnz,
          config_enum_name("circuit", "sparse_backend", c.circuit_sparse_backend), fwd, bwd, 1.0 / (fwd + bwd), fwd * ns, (fwd + bwd) * ns,
          spikes / m.n_neuron, ru.ru_maxrss / 1024, (fwd + bwd) / bound);
+  if (reps > 0) {
+    const double mean = ep_sum / reps;
+    fprintf(stderr, "episodes: mean %.4f s, sd %.4f s (forward%s per episode over %d episodes from different starts)\n", mean,
+            sqrt(fmax(0.0, ep_sq / reps - mean * mean)), forward_only ? "" : " + backward", reps);
+  }
   free(rate);
   work_free(&w);
   tape_free(&t);
