@@ -22,11 +22,13 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
   e->channel = malloc(sizeof(int) * ((size_t)n_orn + 1));
+  e->slot = malloc(sizeof(int) * ((size_t)n_orn + 1));
   e->n_channels = n_channels;
   for (int i = 0; i < n_orn; i++) {
     e->mu[i] = e->mu_lo + channel[i] * e->mu_step;
     e->antenna[i] = (int8_t)(side[i] == 1);
     e->channel[i] = channel[i];
+    e->slot[i] = e->antenna[i] * n_channels + channel[i];
   }
 }
 
@@ -34,6 +36,8 @@ void env_model_free(EnvModel *e) {
   free(e->mu);
   free(e->antenna);
   free(e->channel);
+  free(e->slot);
+  e->slot = NULL;
   e->mu = NULL;
   e->antenna = NULL;
   e->channel = NULL;
@@ -81,13 +85,14 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
    * to its ORNs. */
   enum { TABLE_MAX = 512 };
   if (e->n_channels > 0 && e->n_channels <= TABLE_MAX && e->n_orn > 2 * e->n_channels) {
-    double table[2][TABLE_MAX];
+    double table[2 * TABLE_MAX];
+    const int nc = e->n_channels, n = e->n_orn, *restrict slot = e->slot;
     for (int k = 0; k < 2; k++)
-      for (int ch = 0; ch < e->n_channels; ch++) {
+      for (int ch = 0; ch < nc; ch++) {
         double z = (lc[k] - (e->mu_lo + ch * e->mu_step)) / e->tune_w;
-        table[k][ch] = exp(-0.5 * z * z);
+        table[k * nc + ch] = exp(-0.5 * z * z);
       }
-    for (int i = 0; i < e->n_orn; i++) recept[i] = table[e->antenna[i]][e->channel[i]];
+    for (int i = 0; i < n; i++) recept[i] = table[slot[i]];
     return;
   }
   for (int i = 0; i < e->n_orn; i++) {

@@ -17,6 +17,7 @@ typedef struct EnvModel {
   double *mu;          /* (n_orn) tuning centre of ORN i's receptor, ln concentration */
   int8_t *antenna;     /* (n_orn) 0 left, 1 right */
   int *channel;        /* (n_orn) tuning channel of ORN i (mu[i] = mu_lo + channel[i] mu_step) */
+  int *slot;           /* (n_orn) antenna[i] * n_channels + channel[i]: ORN i's entry in the (antenna, channel) table */
   int n_channels;
   double constant_odor;          /* >= 0: both antennae sense this instead of the field (control) */
 } EnvModel;

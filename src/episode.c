@@ -255,8 +255,9 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
     if (cur_prev) snn_decay(n, m->a_syn, cur_prev, cur); /* cur[t] = a_syn cur[t-1] + W x[t] */
     else memset(cur, 0, sizeof(double) * (size_t)n);
   }
-  for (int i = 0; i < n_orn; i++)
-    cur[m->layer_off[DMN_L_ORN] + i] += p->orn_gain[i] * rec[i];
+  double *restrict cur_orn = cur + m->layer_off[DMN_L_ORN];
+  const double *restrict gain = p->orn_gain;
+  for (int i = 0; i < n_orn; i++) cur_orn[i] += gain[i] * rec[i];
   for (int l = 0; l < DMN_NLAYER; l++) {
     for (int j = 0; j < 2; j++)
       if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, w, cur));
