@@ -261,6 +261,15 @@ static int range_run_end(const DmnProjection *p, int i) {
   return e;
 }
 
+/* The next non-empty run from row *i on: *i moves to its first row, *e past
+ * its last; 0 when no rows are left.  Loop: for (i = 0; next_range_run(p, &i, &e); i = e). */
+static int next_range_run(const DmnProjection *p, int *i, int *e) {
+  while (*i < p->n_post && p->row_ptr[*i + 1] == p->row_ptr[*i]) (*i)++;
+  if (*i >= p->n_post) return 0;
+  *e = range_run_end(p, *i);
+  return 1;
+}
+
 DMN_SIMD_CLONES
 void snn_project_backward(const DmnProjection *p, const double *w, const double *w_t, const double *dw_du, const double *x, const int *active,
                           int n_active, const double *d_y, double *d_x, double *g_u) {
@@ -394,14 +403,8 @@ static int lower_bound(const int *list, int n, int v) {
 
 void snn_project_weight_grad_rows_steps(const DmnProjection *p, const double *dw_du, int nb, const double *const *x, const int *const *act,
                                         const int *n_act, const double *d_y, size_t stride, double *g_u) {
-  int i = 0;
-  while (i < p->n_post) {
-    const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
-    if (len == 0) {
-      i++;
-      continue;
-    }
-    const int e = range_run_end(p, i), lo = p->col[a];
+  for (int i = 0, e; next_range_run(p, &i, &e); i = e) {
+    const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a, lo = p->col[a];
     int from[SNN_STEPS], to[SNN_STEPS]; /* each step's spikes inside the run's range [lo, lo + len) */
     for (int b = 0; b < nb; b++) {
       from[b] = lower_bound(act[b], n_act[b], lo);
@@ -418,7 +421,6 @@ void snn_project_weight_grad_rows_steps(const DmnProjection *p, const double *dw
         }
       }
     }
-    i = e;
   }
 }
 
@@ -454,14 +456,8 @@ static inline void rows_steps_part(const DmnProjection *p, const double *w, int 
 DMN_SIMD_CLONES
 void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, int nb, const double *restrict d_y, double *restrict d_x,
                                      size_t stride) {
-  int i = 0;
-  while (i < p->n_post) {
+  for (int i = 0, e; next_range_run(p, &i, &e); i = e) {
     const int a = p->row_ptr[i], len = p->row_ptr[i + 1] - a;
-    if (len == 0) {
-      i++;
-      continue;
-    }
-    const int e = range_run_end(p, i);
     const int lo = p->col[a], k8 = len - len % 8, t4 = nb - nb % 4;
     /* eight presynaptic neurons (two vectors) at four steps: eight
      * independent sums in flight (one sum's adds over the rows form a
@@ -488,7 +484,6 @@ void snn_project_backward_rows_steps(const DmnProjection *p, const double *w, in
     /* the rest: the last steps of those neurons, then the last neurons at every step */
     rows_steps_part(p, w, i, e, lo, 0, k8, t4, nb, d_y, d_x, stride);
     rows_steps_part(p, w, i, e, lo, k8, len, 0, nb, d_y, d_x, stride);
-    i = e;
   }
 }
 
