@@ -13,6 +13,26 @@
 
 static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
+/* The spikes of neurons [lo, hi) at step k of a tape that keeps them as
+ * bits: their count, and with ids their indices from lo (ascending) — a
+ * word at a time (a few percent of the bits are set). */
+static int spikes_from_bits(const DmnTape *t, int k, int lo, int hi, int *ids) {
+  const uint64_t *row = t->s_bits + (size_t)k * (size_t)t->s_words;
+  int c = 0;
+  for (int wi = lo >> 6; lo < hi && wi <= (hi - 1) >> 6; wi++) {
+    const int b0 = wi * 64;
+    uint64_t word = row[wi];
+    if (b0 < lo) word &= ~0ULL << (lo - b0);
+    if (hi - b0 < 64) word &= (1ULL << (hi - b0)) - 1;
+    if (!ids) {
+      c += __builtin_popcountll(word);
+      continue;
+    }
+    for (; word; word &= word - 1) ids[c++] = b0 + __builtin_ctzll(word) - lo;
+  }
+  return c;
+}
+
 void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r) {
   memset(r, 0, sizeof(*r));
   int T = t->T;
@@ -35,19 +55,29 @@ void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpis
   }
   /* spikes as (step, neuron) pairs; in smooth mode a "spike" is s > 0.5 */
   for (int l = 0; l < DMN_NLAYER; l++) {
+    const int lo = m->layer_off[l], hi = m->layer_off[l + 1];
     int cnt = 0;
     for (int k = 0; k < T; k++)
-      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++) cnt += tape_spike(t, k, i) > 0.5;
+      if (t->s_bits) cnt += spikes_from_bits(t, k, lo, hi, NULL);
+      else
+        for (int i = lo; i < hi; i++) cnt += tape_spike(t, k, i) > 0.5;
     r->n_spikes[l] = cnt;
     r->spike_step[l] = xmalloc(sizeof(int) * cnt);
     r->spike_id[l] = xmalloc(sizeof(int) * cnt);
     cnt = 0;
-    for (int k = 0; k < T; k++)
-      for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
+    for (int k = 0; k < T; k++) {
+      if (t->s_bits) {
+        const int c0 = cnt;
+        cnt += spikes_from_bits(t, k, lo, hi, r->spike_id[l] + cnt);
+        for (int c = c0; c < cnt; c++) r->spike_step[l][c] = k;
+        continue;
+      }
+      for (int i = lo; i < hi; i++)
         if (tape_spike(t, k, i) > 0.5) {
           r->spike_step[l][cnt] = k;
-          r->spike_id[l][cnt++] = i - m->layer_off[l];
+          r->spike_id[l][cnt++] = i - lo;
         }
+    }
     r->rate_hz[l] = t->metrics.rate_hz[l];
   }
   r->loss = t->loss;
