@@ -21,13 +21,11 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
-  e->channel = malloc(sizeof(int) * ((size_t)n_orn + 1));
   e->slot = malloc(sizeof(int) * ((size_t)n_orn + 1));
   e->n_channels = n_channels;
   for (int i = 0; i < n_orn; i++) {
     e->mu[i] = e->mu_lo + channel[i] * e->mu_step;
     e->antenna[i] = (int8_t)(side[i] == 1);
-    e->channel[i] = channel[i];
     e->slot[i] = e->antenna[i] * n_channels + channel[i];
   }
 }
@@ -35,12 +33,10 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
 void env_model_free(EnvModel *e) {
   free(e->mu);
   free(e->antenna);
-  free(e->channel);
   free(e->slot);
   e->slot = NULL;
   e->mu = NULL;
   e->antenna = NULL;
-  e->channel = NULL;
 }
 
 double env_concentration(const EnvModel *e, double x, double y, double grad[2]) {

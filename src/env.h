@@ -16,8 +16,7 @@ typedef struct EnvModel {
   double mu_lo, mu_step, tune_w; /* channel c is tuned to mu_lo + c*mu_step, spread over [ln c_min, ln C0]; width = spacing */
   double *mu;          /* (n_orn) tuning centre of ORN i's receptor, ln concentration */
   int8_t *antenna;     /* (n_orn) 0 left, 1 right */
-  int *channel;        /* (n_orn) tuning channel of ORN i (mu[i] = mu_lo + channel[i] mu_step) */
-  int *slot;           /* (n_orn) antenna[i] * n_channels + channel[i]: ORN i's entry in the (antenna, channel) table */
+  int *slot;           /* (n_orn) antenna[i] * n_channels + channel of ORN i (mu[i] = mu_lo + channel mu_step): its entry in the (antenna, channel) table */
   int n_channels;
   double constant_odor;          /* >= 0: both antennae sense this instead of the field (control) */
 } EnvModel;
