@@ -697,10 +697,14 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   memset(&c, 0, sizeof c);
   w->n_blocks = 0;
   const int sense_from = m->feedback == DMN_FEEDBACK_FULL ? 0 : (m->feedback == DMN_FEEDBACK_WINDOW ? T - m->window : T);
-  /* With the sensed odor a given (detach) nothing flows from the circuit
-   * back into the body: the layer-by-layer blocks apply (the full tape in
-   * double: a compact one converts rows step by step). */
-  const int blocked = sense_from == T && !tape->compact && !m->backward_by_step;
+  /* Where the sensed odor is a given (every step with detach, the steps
+   * before the window with grad.sensory_feedback: window) nothing flows from
+   * the circuit back into the body: those steps go layer by layer in blocks
+   * (the full tape in double: a compact one converts rows step by step).
+   * The steps after them go step by step first — the carries are the same
+   * variables, every sum keeps its order, so the bits are those of going
+   * step by step throughout. */
+  const int can_block = !tape->compact && !m->backward_by_step;
 
   /* Segments of K steps, last first.  Without checkpoints there is one
    * segment holding every step; with grad.checkpoint = K each segment's
@@ -725,15 +729,9 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       }
       PetscCall(PetscLogEventEnd(DMN_EV_RECOMPUTE, 0, 0, 0, 0));
     }
-    if (blocked) {
-      for (int b1 = t1; b1 > t0; b1 -= tape->block) {
-        const int b0 = b1 - tape->block > t0 ? b1 - tape->block : t0;
-        PetscCall(block_backward(m, p, d, &k, tape, b0, b1, t0, ck_vp, t_end, &c, w, g, err));
-        w->n_blocks++;
-      }
-      continue;
-    }
-    for (int t = t1 - 1; t >= t0; t--) {
+    /* steps [t0, tb) in blocks, [tb, t1) step by step */
+    const int tb = !can_block ? t0 : (sense_from < t0 ? t0 : (sense_from > t1 ? t1 : sense_from));
+    for (int t = t1 - 1; t >= tb; t--) {
       const double *v, *s, *cur, *v_prev, *s_prev; /* this step and the one before */
       tape_rows(tape, w, t, t0, ck_vp != NULL, &v, &s, &cur, &v_prev, &s_prev);
       const double *pp = t ? tape->body[t - 1].p : tape->p0;
@@ -789,6 +787,11 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
           PetscFunctionReturn(PETSC_ERR_FP);
         }
       }
+    }
+    for (int b1 = tb; b1 > t0; b1 -= tape->block) {
+      const int b0 = b1 - tape->block > t0 ? b1 - tape->block : t0;
+      PetscCall(block_backward(m, p, d, &k, tape, b0, b1, t0, ck_vp, t_end, &c, w, g, err));
+      w->n_blocks++;
     }
   } /* segments */
   /* feet at t = -1 depend on the motor bias through d[-1] = tanh(m) */

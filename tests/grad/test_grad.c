@@ -215,9 +215,9 @@ int main(int argc, char **argv) {
    *     segments are not a multiple of the block, every step on the tape,
    *     the PETSc backend, and smooth mode with a silenced neuron (the
    *     general LIF loop) */
-  for (int variant = 0; variant < 5; variant++) {
+  for (int variant = 0; variant < 6; variant++) {
     static const char *names[] = {"spiking, K = 37, ORN adaptation", "spiking, full tape", "spiking, PETSc backend", "smooth, silenced KC",
-                                  "spiking, K = 48: half blocks"};
+                                  "spiking, K = 48: half blocks", "spiking, K = 37, ORN adaptation, sensory feedback in the last 300 steps"};
     DmnConnectome conn, *cp = NULL;
     if (variant == 3) {
       small_circuit(&c, 150);
@@ -228,11 +228,15 @@ int main(int argc, char **argv) {
     } else {
       config_defaults(&c);
       c.sim_steps = 1000;
-      c.grad_checkpoint = variant == 0 ? 37 : (variant == 4 ? 48 : 0);
-      if (variant == 0) c.sensing_adapt = 0.5; /* and ORN adaptation */
+      c.grad_checkpoint = variant == 0 || variant == 5 ? 37 : (variant == 4 ? 48 : 0);
+      if (variant == 0 || variant == 5) c.sensing_adapt = 0.5; /* and ORN adaptation */
       if (variant == 2) c.circuit_sparse_backend = DMN_SPARSE_PETSC;
     }
     c.grad_sensory_feedback = DMN_FEEDBACK_DETACH;
+    if (variant == 5) { /* the steps before the window in blocks, the window's step by step */
+      c.grad_sensory_feedback = DMN_FEEDBACK_WINDOW;
+      c.grad_window = 300;
+    }
     Setup a, b;
     backward_by_step = 1;
     PetscCall(setup(&a, &c, cp));
@@ -242,7 +246,8 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < a.g.n; i++) diff += a.g.data[i] != b.g.data[i];
     printf("  layer-by-layer backward (%s): %ld blocks, %zu of %zu gradient entries differ from the step-by-step pass\n", names[variant],
            b.w.n_blocks, diff, a.g.n);
-    CHECK(a.w.n_blocks == 0 && b.w.n_blocks >= (b.m.T + b.t.block - 1) / b.t.block, "%s: the two paths were taken", names[variant]);
+    const int blocked_steps = variant == 5 ? b.m.T - (int)c.grad_window : b.m.T;
+    CHECK(a.w.n_blocks == 0 && b.w.n_blocks >= (blocked_steps + b.t.block - 1) / b.t.block, "%s: the two paths were taken", names[variant]);
     if (variant != 3) /* (3 takes the automatic segment of its short episode) */
       CHECK(b.t.block == (variant == 4 ? DMN_BACKWARD_BLOCK / 2 : DMN_BACKWARD_BLOCK), "%s: blocks of %d steps", names[variant], b.t.block);
     CHECK(diff == 0 && a.loss == b.loss, "layer-by-layer backward equals the step-by-step one bit for bit (%s)", names[variant]);
