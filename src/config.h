@@ -45,7 +45,7 @@
   X(sensing, adapt_tau, DOUBLE, 500.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
   X(circuit, n_orn,     INT,    50,    "", 2, 100000, "neurons", "ORNs (half per antenna; one receptor each)") \
   X(circuit, n_pn,      INT,    50,    "", 2, 100000, "neurons", "PNs (synthetic connectome: must equal n_orn, one per glomerulus and side)") \
-  X(circuit, n_kc,      INT,    2000,  "", 2, 1000000, "neurons", "Kenyon cells (half per side)") \
+  X(circuit, n_kc,      INT,    2000,  "", 2, 1000000, "neurons", "Kenyon cells (half per side); each MBON sums every KC of its side, so with other counts scale init.kc_to_mbon by 2000/n_kc to keep the default MBON rates") \
   X(circuit, n_mbon,    INT,    34,    "", 2, 100000, "neurons", "mushroom-body output neurons (half per side)") \
   X(circuit, n_dn,      INT,    10,    "", 1, 100000, "neurons", "descending neurons") \
   X(circuit, kc_claws,  INT,    7,     "", 1, 1000, "synapses", "distinct same-side PN inputs per KC (synthetic connectome)") \
