@@ -46,10 +46,12 @@ void body_model_init(BodyModel *b, const DmnConfig *c) {
 
 double body_phase(const BodyModel *b, int t, int leg) { return b->omega * t + b->offset[leg]; }
 
+/* Femur angle q2 = q2_0 + L sp(sin phi) from s = sin phi (the lift). */
+static double leg_lift(const BodyModel *b, double s) { return b->q2_0 + b->L * (log1p(exp(BODY_K * s)) / BODY_K); }
+
 /* Reach rho of a leg from its phase (femur lift): independent of the drive. */
-static double leg_reach(const BodyModel *b, double s, double *q2_out) {
-  double q2 = b->q2_0 + b->L * (log1p(exp(BODY_K * s)) / BODY_K); /* q2 = q2_0 + L sp(sin phi) */
-  if (q2_out) *q2_out = q2;
+static double leg_reach(const BodyModel *b, double s) {
+  const double q2 = leg_lift(b, s);
   return b->L1 + b->L2 * cos(q2) + b->L3 * cos(q2 + b->q3_0);
 }
 
@@ -67,7 +69,7 @@ static void leg_terms(const BodyModel *b, int t, int i, double out[TAB_W]) {
   double phi = body_phase(b, t, i);
   out[TAB_SIN] = sin(phi);
   out[TAB_COS] = cos(phi);
-  out[TAB_REACH] = leg_reach(b, out[TAB_SIN], NULL);
+  out[TAB_REACH] = leg_reach(b, out[TAB_SIN]);
   out[TAB_STANCE] = stance_of(out[TAB_SIN]);
 }
 
@@ -114,12 +116,12 @@ void body_feet_backward(const BodyModel *b, int t, const double d[2], const doub
 
 void body_joints(const BodyModel *b, int t, const double d[2], double q[3 * DMN_LEGS], double c[DMN_LEGS]) {
   for (int i = 0; i < DMN_LEGS; i++) {
-    double phi = body_phase(b, t, i), s = sin(phi), q2;
-    leg_reach(b, s, &q2);
-    q[3 * i] = b->q1_0[i] + b->side_sign[i] * b->A * d[b->drive_of_leg[i]] * cos(phi);
-    q[3 * i + 1] = q2;
+    double lt[TAB_W];
+    leg_terms(b, t, i, lt);
+    q[3 * i] = b->q1_0[i] + b->side_sign[i] * b->A * d[b->drive_of_leg[i]] * lt[TAB_COS];
+    q[3 * i + 1] = leg_lift(b, lt[TAB_SIN]);
     q[3 * i + 2] = b->q3_0;
-    c[i] = stance_of(s);
+    c[i] = lt[TAB_STANCE];
   }
 }
 

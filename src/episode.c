@@ -599,7 +599,8 @@ static int spike_list(const DmnModel *m, const DmnTape *tape, DmnWork *w, int t,
  * the steps.  Every sum gets the same terms in the same order as the
  * step-by-step loop (each dL/ds[t] still receives the rate term, then the
  * layers above in the same order; each gradient entry still sums its steps
- * last first), so the bits are the same — test_kernels checks it. */
+ * last first), so the bits are the same — test_grad checks it (and
+ * test_kernels each block kernel). */
 static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k, const DmnTape *tape, int b0,
                                      int b1, int t0, const double *ck_vp, int t_end, BodyCarry *c, DmnWork *w, DmnParams *g,
                                      char err[DMN_ERR_MAX]) {
