@@ -209,6 +209,22 @@ int main(int argc, char **argv) {
     if (smooth) PetscCall(check_fd("closed loop with checkpointed BPTT (K = 16), T = 90", &c, 1, NULL));
   }
 
+  /* 5c'. the automatic segment (grad.checkpoint: -1): whole (half) blocks
+   *     near sqrt(T), short enough for the cache on large circuits, as the
+   *     README's performance section states */
+  {
+    static const int neurons[] = {2144, 4144, 5093, 8144, 554}, steps[] = {5000, 5000, 5000, 5000, 90}, want[] = {64, 32, 32, 16, 16};
+    for (int i = 0; i < 5; i++) {
+      DmnModel mk;
+      memset(&mk, 0, sizeof mk);
+      mk.n_neuron = neurons[i];
+      mk.T = steps[i];
+      const long K = tape_auto_segment(&mk);
+      CHECK(K == want[i] && K % (DMN_BACKWARD_BLOCK / 2) == 0, "automatic segment for %d neurons, T = %d: %ld steps (want %d)", neurons[i],
+            steps[i], K, want[i]);
+    }
+  }
+
   /* 5d. with sensing detached the backward pass goes layer by layer over
    *     blocks of steps (DMN_BACKWARD_BLOCK); it must give the step-by-step
    *     gradient to the bit: spiking with a checkpointed tape whose
