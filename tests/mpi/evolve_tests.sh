@@ -57,9 +57,10 @@ then ok "stop after 2 generations + --resume == uninterrupted, bitwise (populati
 else bad "population resume (rc $rs $rr)" "$W/s2.log"; fi
 
 # SIGUSR1 (Slurm's warning before the time limit) inside a generation: checkpoint after the current update, exit 0;
-# the resumed run equals an uninterrupted one bit for bit
-SIG="--set circuit.n_kc=200 --set sim.steps=1500 --set train.episodes=256 --set train.batch_per_rank=2 --set train.eval_episodes=2"
-SIG="$SIG --set train.eval_trajectories=0 --set evolution.episodes_per_generation=64 --set evolution.fitness_episodes=2 --set evolution.population=2"
+# the resumed run equals an uninterrupted one bit for bit (generations of 256 episodes: the signal, 0.3 s after start,
+# must land inside one; with 64 the version 0.6 engine sometimes finished generation 1 first)
+SIG="--set circuit.n_kc=200 --set sim.steps=1500 --set train.episodes=768 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+SIG="$SIG --set train.eval_trajectories=0 --set evolution.episodes_per_generation=256 --set evolution.fitness_episodes=2 --set evolution.population=2"
 mpirun --oversubscribe -n 4 "$DMN" $SIG --out "$W/sig" > "$W/sig.log" 2>&1 &
 mp=$!
 for i in $(seq 1 300); do grep -q "^dmn evolve" "$W/sig.log" 2>/dev/null && break; sleep 0.1; done
