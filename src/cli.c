@@ -761,6 +761,13 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
     } else if (!rank) {
       printf("Parameters: %s\n", o->evaluate);
       train_print_eval_table(&tr, &in, &ctl);
+    }
+    if (!*exit_code) { /* collective */
+      int f4 = 0;
+      PetscCall(train_evaluate_radii(&m, &p, MPI_COMM_WORLD, NULL, NULL, &f4));
+      if (f4) *exit_code = 1;
+    }
+    if (!*exit_code && !rank) {
       char path[DMN_STR_MAX + 32];
       snprintf(path, sizeof path, "%s/evaluation.h5", dir);
       char *yaml = config_to_yaml(cfg);

@@ -252,7 +252,7 @@ static const char *node_kind(const yaml_node_t *n) {
 
 const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle"};
 /* Same order as DmnLayer / DmnProj (connectome.h); a unit test checks it. */
-static const char *const layer_names[] = {"ORN", "PN", "KC", "MBON", "DN"};
+static const char *const layer_names[] = {"ORN", "PN", "KC", "MBON", "DN", "APL"};
 static const char *const proj_names[] = {"orn_to_pn", "pn_to_kc", "kc_to_mbon", "mbon_to_dn", "pn_to_dn"};
 
 static int name_index(const char *const *names, int n, const char *s) {
@@ -351,8 +351,8 @@ static int parse_lesions(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list
         join_names(dmn_lesion_kinds, DMN_NLESION_KIND, choices, sizeof choices);
         if (L->kind < 0) return fmt(err, "%s:%zu:%zu: invalid value for 'lesions[%d].kind': '%s' (allowed: %s)", path, vl, vc, cfg->n_lesions, v, choices), 1;
       } else if (!strcmp(key, "layer")) {
-        L->layer = name_index(layer_names, 5, v);
-        join_names(layer_names, 5, choices, sizeof choices);
+        L->layer = name_index(layer_names, 6, v);
+        join_names(layer_names, 6, choices, sizeof choices);
         if (L->layer < 0) return fmt(err, "%s:%zu:%zu: invalid value for 'lesions[%d].layer': '%s' (allowed: %s)", path, vl, vc, cfg->n_lesions, v, choices), 1;
       } else if (!strcmp(key, "projection")) {
         L->proj = name_index(proj_names, 5, v);
@@ -390,7 +390,7 @@ static int parse_lesions(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list
       strcat(L->select, ids);
     }
     if (L->kind == DMN_LESION_ABLATE || L->kind == DMN_LESION_SILENCE) {
-      if (L->layer < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'layer' (ORN, PN, KC, MBON or DN)", path, el, ec, n, kind), 1;
+      if (L->layer < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'layer' (ORN, PN, KC, MBON, DN or APL)", path, el, ec, n, kind), 1;
       if (!L->select[0])
         return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'select' or 'ids' (select: all for the whole layer)", path, el, ec, n, kind), 1;
       if (L->proj >= 0 || L->fraction >= 0 || L->factor >= 0)
@@ -748,8 +748,33 @@ int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]) {
 const char *const dmn_hyper_names[DMN_NHYPER] = {DMN_HYPER(DMN_HYPER_NAME)};
 #undef DMN_HYPER_NAME
 
+int config_eval_radii(const DmnConfig *cfg, double *radii, int max) {
+  int n = 0;
+  const char *s = cfg->train_eval_radii;
+  while (*s) {
+    char *end;
+    double r = strtod(s, &end);
+    if (end == s || !isfinite(r) || r < 0) return -1;
+    if (n < max) radii[n] = r;
+    n++;
+    while (*end == ' ') end++;
+    if (*end == ',') end++;
+    else if (*end) return -1;
+    while (*end == ' ') end++;
+    s = end;
+  }
+  return n < max ? n : max;
+}
+
 int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   const char *p = c->path[0] ? c->path : "(config)";
+  double radii[1];
+  if (config_eval_radii(c, radii, 1) < 0)
+    return fmt(err, "%s: 'train.eval_radii' must be start distances in mm >= 0 separated by commas (e.g. 10,20,30,45), got '%s'", p,
+               c->train_eval_radii), 1;
+  if (c->arena_start_radius_max > 0 && c->arena_start_radius_max < c->arena_start_radius)
+    return fmt(err, "%s: 'arena.start_radius_max' (%g) must be 0 (a fixed radius) or at least 'arena.start_radius' (%g)", p,
+               c->arena_start_radius_max, c->arena_start_radius), 1;
   if (c->circuit_n_orn % 2) return fmt(err, "%s: 'circuit.n_orn' must be even (one half per antenna), got %ld", p, c->circuit_n_orn), 1;
   if (c->circuit_n_kc % 2) return fmt(err, "%s: 'circuit.n_kc' must be even (one half per side), got %ld", p, c->circuit_n_kc), 1;
   if (c->circuit_n_mbon % 2) return fmt(err, "%s: 'circuit.n_mbon' must be even (one half per side), got %ld", p, c->circuit_n_mbon), 1;

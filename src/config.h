@@ -29,7 +29,8 @@
   X(arena, size_x,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in x; position is clamped to [0, size_x]") \
   X(arena, size_y,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in y") \
   X(arena, size_z,      DOUBLE, 50.0,  "", 1.0, 1e6, "mm", "arena height (informational; the fly walks on the floor)") \
-  X(arena, start_radius, DOUBLE, 30.0, "", 0.0, 1e6, "mm", "start poses lie on a circle of this radius around the source") \
+  X(arena, start_radius, DOUBLE, 10.0, "", 0.0, 1e6, "mm", "start poses lie on a circle of this radius around the source (the nearest radius when start_radius_max is larger)") \
+  X(arena, start_radius_max, DOUBLE, 45.0, "", 0.0, 1e6, "mm", "with a value above start_radius, each start draws its radius uniformly in [start_radius, start_radius_max] (training over distances: src/MODEL.md §5); 0 = every start at start_radius") \
   X(odor, field,        ENUM,   0, "exponential|gaussian", 0, 0, "", "odor field shape (MODEL §3)") \
   X(odor, source_x,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source x") \
   X(odor, source_y,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source y") \
@@ -41,8 +42,8 @@
   X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
   X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
   X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
-  X(sensing, adapt,     DOUBLE, 0.0,   "", 0.0, 0.95, "", "ORN adaptation strength k (extension; 0 = MODEL §3): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
-  X(sensing, adapt_tau, DOUBLE, 500.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
+  X(sensing, adapt,     DOUBLE, 0.8,   "", 0.0, 0.95, "", "ORN adaptation strength k (src/MODEL.md §3; 0 = model v1): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
+  X(sensing, adapt_tau, DOUBLE, 300.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
   X(circuit, n_orn,     INT,    50,    "", 2, 100000, "neurons", "ORNs (half per antenna; one receptor each)") \
   X(circuit, n_pn,      INT,    50,    "", 2, 100000, "neurons", "PNs (synthetic connectome: must equal n_orn, one per glomerulus and side)") \
   X(circuit, n_kc,      INT,    2000,  "", 2, 1000000, "neurons", "Kenyon cells (half per side); each MBON sums every KC of its side, so with other counts scale init.kc_to_mbon by 2000/n_kc to keep the default MBON rates") \
@@ -66,14 +67,18 @@
   X(circuit, tau_kc,    DOUBLE, 20.0,  "", 0.01, 1e4, "ms", "initial membrane tau, KC") \
   X(circuit, tau_mbon,  DOUBLE, 25.0,  "", 0.01, 1e4, "ms", "initial membrane tau, MBON") \
   X(circuit, tau_dn,    DOUBLE, 30.0,  "", 0.01, 1e4, "ms", "initial membrane tau, DN") \
+  X(circuit, apl,       BOOL,   1,     "", 0, 1, "", "APL feedback inhibition (model v2): one graded, non-spiking GABAergic APL per side, driven by every KC of its side and inhibiting each of them one step later (src/MODEL.md §2b); off = model v1") \
+  X(circuit, tau_apl,   DOUBLE, 10.0,  "", 0.01, 1e4, "ms", "membrane time constant of the graded APL (fixed)") \
   X(circuit, sparse_backend, ENUM, 1, "petsc|csr", 0, 0, "", "kernel of the backward's W^T d_y for PN->KC and KC->MBON (PETSc AIJ matrices either way): a MatMultAdd on the stored transpose, or the built-in loops over the same arrays (default: axpys along contiguous rows, else four transpose rows at a time; measured 27 % faster backward on the default circuit); the forward is event-driven either way") \
   X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
   X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
   X(init, orn_to_pn_contra, DOUBLE, 1.0, "", 0.0, 100.0, "", "initial |w| of an ORN -> PN synapse from the other antenna relative to the same-side one, their sum kept (1: MODEL §1, both sides alike)") \
   X(init, pn_to_kc,     DOUBLE, 10.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
-  X(init, kc_to_mbon,   DOUBLE, 1.3,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
+  X(init, kc_to_mbon,   DOUBLE, 1.9,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
   X(init, mbon_to_dn,   DOUBLE, 30.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
+  X(init, kc_to_apl,    DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial KC -> APL weight (APL depolarisation per KC spike, before its low-pass)") \
+  X(init, apl_to_kc,    DOUBLE, 0.3,   "", 0.0, 1e6, "", "initial |w| APL -> KC (inhibitory current per mV of APL depolarisation)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
   X(init, motor_w,      DOUBLE, 1.0,   "", 0.0, 1e6, "ms", "initial motor map entries M (drive per spike/ms of DN rate)") \
@@ -84,6 +89,7 @@
   X(body, lift,         DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "femur lift amplitude L") \
   X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
   X(loss, w_nav,        DOUBLE, 1.0,   "", 0.0, 1e9, "1/mm", "weight of mean distance to the source") \
+  X(loss, nav_norm,     ENUM,   1, "none|start", 0, 0, "", "none: the distance term as it is; start: each episode's distance term divided by its start distance and multiplied by the mean start radius, so that a start near the source weighs as much as a far one (progress relative to the start; src/MODEL.md §6)") \
   X(loss, w_energy,     DOUBLE, 0.1,   "", 0.0, 1e9, "", "weight of mean |d|^2") \
   X(loss, w_end,        DOUBLE, 0.0,   "", 0.0, 1e9, "1/mm", "weight of the mean distance over the last end_fraction of the episode (arrive and stay; 0 = MODEL §6)") \
   X(loss, end_fraction, DOUBLE, 0.2,   "", 1e-6, 1.0, "", "the closing part of the episode w_end looks at") \
@@ -110,6 +116,8 @@
   X(train, lr_kc_to_mbon, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of kc_to_mbon") \
   X(train, lr_mbon_to_dn, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of mbon_to_dn") \
   X(train, lr_pn_to_dn, DOUBLE, 0.3,   "", -1.0, 10.0, "", "learning rate of pn_to_dn (weights of ~10 mV need ~0.3: TRAINING-NOTES)") \
+  X(train, lr_kc_to_apl, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of kc_to_apl") \
+  X(train, lr_apl_to_kc, DOUBLE, -1.0, "", -1.0, 10.0, "", "learning rate of apl_to_kc") \
   X(train, lr_rho,      DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of rho (membrane tau)") \
   X(train, lr_theta,    DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of theta") \
   X(train, lr_bias,     DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of bias") \
@@ -117,12 +125,14 @@
   X(train, lr_motor_b,  DOUBLE, 0.01,  "", -1.0, 10.0, "", "learning rate of motor_b") \
   X(train, lr_schedule, ENUM,   0, "constant|cosine", 0, 0, "", "learning-rate schedule over the run's updates: constant, or cosine decay of every group's rate to lr_final x its value at the last update") \
   X(train, lr_final,    DOUBLE, 0.1,   "", 0.0, 1.0, "", "cosine: rate at the last update as a fraction of the initial one") \
+  X(train, curriculum,  DOUBLE, 0.5,   "", 0.0, 1.0, "", "with a range of start distances (arena.start_radius_max): over this fraction of train.episodes the training starts' range widens linearly from its middle radius to [start_radius, start_radius_max] (a curriculum: the middle distance is learned first; src/MODEL.md §7); 0 = the whole range from the start") \
   X(train, mirror_pairs, BOOL,  0,     "", 0, 1, "", "training starts come in mirror pairs: odd episode 2k+1 starts where episode 2k does with the bearing to the source mirrored (antithetic sampling: a left/right turning bias no longer gains from the luck of the headings)") \
   X(train, beta1,       DOUBLE, 0.9,   "", 0.0, 0.999999, "", "Adam beta1") \
   X(train, beta2,       DOUBLE, 0.999, "", 0.0, 0.99999999, "", "Adam beta2") \
   X(train, adam_eps,    DOUBLE, 1e-8,  "", 0.0, 1.0, "", "Adam epsilon") \
   X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip (0 = off), computed overflow-safe") \
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
+  X(train, eval_radii,  STRING, 0, "10,20,30,45", 0, 0, "mm", "start distances the final evaluation also reports one by one (comma-separated, e.g. 10,20,30,45; each with train.eval_episodes starts on that circle; empty = none)") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
   X(train, average,     DOUBLE, 0.0,   "", 0.0, 0.9999, "", "decay a of an exponential moving average of the parameters, avg = a avg + (1 - a) p after every update (Polyak averaging; 0 = off): validation, best.h5 and the final evaluation's trained row use the average (the last parameters stay in the checkpoint for resuming; the average is checkpointed too)") \
   X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
@@ -172,6 +182,9 @@
 /* One entry of the `lesions:` list (README: Lesions).  Applied in order to
  * the connectome before the model is built. */
 #define DMN_MAX_LESIONS 16
+/* A lesion's layer index for the APL (after ORN PN KC MBON DN): the graded
+ * APLs are not a spiking layer, but ablate/silence name them like one. */
+#define DMN_LESION_LAYER_APL 5
 #define DMN_SELECT_MAX 1024
 enum { DMN_LESION_ABLATE, DMN_LESION_SILENCE, DMN_LESION_DROP, DMN_LESION_SCALE, DMN_LESION_SHUFFLE, DMN_NLESION_KIND };
 extern const char *const dmn_lesion_kinds[DMN_NLESION_KIND];
@@ -209,6 +222,7 @@ typedef struct DmnConfig {
 enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
 enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
 enum { DMN_LR_CONSTANT = 0, DMN_LR_COSINE = 1 };
+enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1 };
 enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 };
 enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
 enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, DMN_SOURCE_HEMIBRAIN = 3 };
@@ -262,6 +276,10 @@ void config_set_origin(DmnConfig *cfg, const char *path);
 
 /* Apply one `--set section.key=value`, validated like a file entry. */
 int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]);
+
+/* train.eval_radii as numbers: returns how many (at most max), -1 if one is
+ * not a number >= 0. */
+int config_eval_radii(const DmnConfig *cfg, double *radii, int max);
 
 /* Cross-field checks (sizes that must agree, ...). */
 int config_validate(const DmnConfig *cfg, char err[DMN_ERR_MAX]);

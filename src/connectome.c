@@ -161,7 +161,27 @@ int connectome_build_synthetic(const DmnConfig *cfg, DmnConnectome *c, char err[
   for (int q = 0; q < DMN_NPROJ; q++) c->proj[q].is_signed = cfg->circuit_dale;
   if (!cfg->circuit_lh_signed) c->proj[DMN_P_PN_TO_DN].is_signed = 0;
   connectome_index(c);
+  connectome_wire_apl(cfg, c);
   return 0;
+}
+
+void connectome_wire_apl(const DmnConfig *cfg, DmnConnectome *c) {
+  free(c->apl);
+  c->apl = NULL;
+  if (!cfg->circuit_apl) return;
+  /* The APL arborises throughout its side's mushroom body and exchanges
+   * synapses with essentially every KC there (Aso et al. 2014; hemibrain:
+   * KC->APL from almost all KCs), so every KC of a side is wired; a KC of
+   * unknown side has no APL. */
+  const int n = c->n[DMN_L_KC];
+  c->apl = calloc((size_t)n + 1, 1);
+  for (int k = 0; k < n; k++) c->apl[k] = c->side[DMN_L_KC][k] == 0 || c->side[DMN_L_KC][k] == 1;
+}
+
+int connectome_apl_kcs(const DmnConnectome *c) {
+  int n = 0;
+  for (int k = 0; c->apl && k < c->n[DMN_L_KC]; k++) n += c->apl[k];
+  return n;
 }
 
 int connectome_build(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]) {
@@ -321,6 +341,8 @@ void *connectome_pack(const DmnConnectome *c, size_t *n_bytes) {
     put(&k, p->alive, (size_t)p->nnz);
     put(&k, p->count, sizeof(float) * (size_t)p->nnz);
   }
+  put_int(&k, c->apl != NULL);
+  if (c->apl) put(&k, c->apl, (size_t)c->n[DMN_L_KC]);
   put_int(&k, c->n_lesions);
   for (int i = 0; i < c->n_lesions; i++) {
     const DmnLesionRecord *r = &c->lesions[i];
@@ -374,6 +396,7 @@ static int unpack(const void *buf, size_t n_bytes, DmnConnectome *c) {
     p->alive = get_arr(&u, (size_t)p->nnz);
     p->count = get_arr(&u, sizeof(float) * (size_t)p->nnz);
   }
+  if (get_int(&u)) c->apl = get_arr(&u, (size_t)c->n[DMN_L_KC]);
   c->n_lesions = (int)get_int(&u);
   if (c->n_lesions < 0 || c->n_lesions > 1000) return 1;
   c->lesions = calloc((size_t)c->n_lesions + 1, sizeof(DmnLesionRecord));
@@ -408,6 +431,7 @@ void connectome_free(DmnConnectome *c) {
   for (int t = 0; t < c->n_types; t++) free(c->type_names[t]);
   free(c->type_names);
   free(c->orn_channel);
+  free(c->apl);
   free(c->notes);
   for (int i = 0; i < c->n_lesions; i++) free(c->lesions[i].neurons);
   free(c->lesions);
@@ -443,6 +467,10 @@ int connectome_ablate_neuron(DmnConnectome *c, int layer, int i) {
         removed += p->alive[k];
         p->alive[k] = 0;
       }
+  }
+  if (layer == DMN_L_KC && c->apl && c->apl[i]) { /* KC -> APL and APL -> KC */
+    c->apl[i] = 0;
+    removed += 2;
   }
   return removed;
 }

@@ -66,6 +66,11 @@ typedef struct DmnConnectome {
   int n_lesions;
   DmnLesionRecord *lesions;         /* (n_lesions) in the order applied */
   DmnProjection proj[DMN_NPROJ];
+  /* APL feedback inhibition (circuit.apl; src/MODEL.md §2b): one graded APL
+   * per side, wired to the KCs of its side.  apl[k] = 1: KC k excites its
+   * side's APL and receives its inhibition (both synapses; an ablated APL or
+   * KC clears them).  NULL: no APL in this circuit (model v1). */
+  uint8_t *apl; /* (n[KC]) */
 } DmnConnectome;
 
 /* The circuit a config asks for: synthetic or loaded from data, then its
@@ -80,6 +85,12 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
 int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]);
 void connectome_copy(const DmnConnectome *src, DmnConnectome *dst);
 void connectome_free(DmnConnectome *c);
+
+/* Wire every KC with a known side to its side's APL (circuit.apl; else
+ * c->apl stays NULL).  The builders call it; the KC layer must exist. */
+void connectome_wire_apl(const DmnConfig *cfg, DmnConnectome *c);
+/* KCs wired to an APL (0 without one). */
+int connectome_apl_kcs(const DmnConnectome *c);
 
 /* Building blocks for the builders (connectome.c). */
 void connectome_alloc_layer(DmnConnectome *c, int layer, int n);

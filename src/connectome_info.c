@@ -99,7 +99,10 @@ char *connectome_summary(const DmnConnectome *c) {
     for (int k = 0; k < c->n_lesions; k++) {
       const DmnLesionRecord *r = &c->lesions[k];
       util_textf(&b, "  %d. %s: %s %s", k + 1, r->name, r->kind, r->target);
-      if (r->layer >= 0) {
+      if (r->layer == DMN_LESION_LAYER_APL) {
+        util_textf(&b, " -> %d APL%s (%s%s)", r->n_neurons, r->n_neurons == 1 ? "" : "s", r->neurons[0] ? "right" : "left",
+                   r->n_neurons > 1 ? ", right" : "");
+      } else if (r->layer >= 0) {
         util_textf(&b, " -> %d neuron%s", r->n_neurons, r->n_neurons == 1 ? "" : "s");
         for (int i = 0; i < r->n_neurons && i < 6; i++) util_textf(&b, "%s%lld", i ? ", " : " (ids ", (long long)c->id[r->layer][r->neurons[i]]);
         if (r->n_neurons > 6) util_textf(&b, ", ...");

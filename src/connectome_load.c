@@ -814,6 +814,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     free(u);
   }
   connectome_index(c);
+  connectome_wire_apl(cfg, c);
   c->notes = notes.s;
   notes.s = NULL;
   rc = 0;

@@ -81,6 +81,7 @@ void tape_alloc(const DmnModel *m, DmnTape *t) {
   t->recept = zalloc(T * (size_t)m->n[DMN_L_ORN]);
   if (m->adapt > 0) t->orn_in = zalloc(T * (size_t)m->n[DMN_L_ORN]);
   t->conc = zalloc(T * 2);
+  if (m->apl) t->apl = zalloc(T * DMN_N_APL);
   t->q = zalloc(T * (size_t)m->n[DMN_L_DN]);
   t->drive = zalloc(T * 2);
   t->body = calloc(T, sizeof(BodyStep));
@@ -102,6 +103,7 @@ void tape_free(DmnTape *t) {
   free(t->seg_act);
   free(t->seg_n_act);
   free(t->conc);
+  free(t->apl);
   free(t->q);
   free(t->drive);
   free(t->body);
@@ -162,11 +164,18 @@ void work_free(DmnWork *w) {
 }
 
 void episode_start_pose(const DmnModel *m, int stream, long individual, long episode, double p0[2], double *psi0) {
+  episode_start_pose_width(m, stream, individual, episode, 1.0, p0, psi0);
+}
+
+void episode_start_pose_width(const DmnModel *m, int stream, long individual, long episode, double width, double p0[2], double *psi0) {
   DmnRng r = util_rng((uint64_t)m->cfg.sim_seed, (uint64_t)stream, (uint64_t)individual, (uint64_t)episode);
   double ang = 2.0 * M_PI * util_rng_uniform(&r);
-  p0[0] = m->env.src[0] + m->cfg.arena_start_radius * cos(ang);
-  p0[1] = m->env.src[1] + m->cfg.arena_start_radius * sin(ang);
   *psi0 = 2.0 * M_PI * util_rng_uniform(&r);
+  double radius = m->cfg.arena_start_radius, r_max = m->cfg.arena_start_radius_max;
+  if (r_max > radius) /* drawn third: a fixed radius keeps the v1 poses */
+    radius = 0.5 * (radius + r_max) + width * (r_max - radius) * (util_rng_uniform(&r) - 0.5);
+  p0[0] = m->env.src[0] + radius * cos(ang);
+  p0[1] = m->env.src[1] + radius * sin(ang);
 }
 
 /* Compact tape: one step back to double (the forward kept full precision;
@@ -189,6 +198,25 @@ static SnnConst snn_const(const DmnModel *m) {
  * or with adaptation (sensing.adapt) the adapted signal r - k A. */
 static const double *orn_input(const DmnModel *m, const DmnTape *tape, int t) {
   return (tape->orn_in ? tape->orn_in : tape->recept) + (size_t)t * (size_t)m->n[DMN_L_ORN];
+}
+
+/* The APL state of step t on the tape (NULL before the first step, where
+ * it is 0, and without APL). */
+static double *apl_row(const DmnTape *tape, int t) { return tape->apl && t >= 0 ? tape->apl + (size_t)t * DMN_N_APL : NULL; }
+
+/* The APL's part of the KC layer's backward at step t (MODEL §2b): before
+ * the KCs' LIF backward, their spikes' share of dL/dz[t] (ds_row: the
+ * step's dL/ds); after it (dx_row: dL/dI input), the inhibition's weight
+ * gradient and the APL carry to step t-1.  The same calls in both backward
+ * paths, so they give the same bits. */
+static void apl_backward_spikes(const DmnModel *m, const DmnDerived *d, const double *s_row, double *ds_row, DmnWork *w, DmnParams *g) {
+  const int o = m->layer_off[DMN_L_KC];
+  apl_forward_backward(m->n[DMN_L_KC], m->conn.side[DMN_L_KC], m->a_apl, d->apl_w_in, d->apl_dw_in, s_row + o, w->d_apl, ds_row + o, g->kc_to_apl);
+}
+static void apl_backward_input(const DmnModel *m, const DmnDerived *d, const DmnTape *tape, int t, const double *dx_row, DmnWork *w,
+                               DmnParams *g) {
+  apl_input_backward(m->n[DMN_L_KC], m->conn.side[DMN_L_KC], m->a_apl, d->apl_w_out, d->apl_dw_out, apl_row(tape, t - 1),
+                     dx_row + m->layer_off[DMN_L_KC], w->d_apl, g->apl_to_kc);
 }
 
 /* Add the projections into `post` at step t (row pointers into the tape). */
@@ -231,6 +259,16 @@ static int episode_end_steps(const DmnModel *m) {
   return n < 1 ? 1 : (n > m->T ? m->T : n);
 }
 
+/* Weight of the episode's distance term (MODEL §6): w_nav, or with
+ * loss.nav_norm: start w_nav R / r0 (r0 the start distance, R the mean start
+ * radius), so progress counts relative to where the fly started. */
+static double nav_weight(const DmnModel *m, const double p0[2]) {
+  if (m->cfg.loss_nav_norm != DMN_NAV_NORM_START) return m->cfg.loss_w_nav;
+  const double dx = p0[0] - m->env.src[0], dy = p0[1] - m->env.src[1], dz = m->env.src[2];
+  const double r0 = sqrt(dx * dx + dy * dy + dz * dz);
+  return m->cfg.loss_w_nav * model_start_radius_mean(&m->cfg) / (r0 > 1.0 ? r0 : 1.0); /* (a start within 1 mm: as at 1 mm) */
+}
+
 static void nav_distance(const DmnModel *m, const double p[2], double *dist, double grad[2]) {
   double dx = p[0] - m->env.src[0], dy = p[1] - m->env.src[1], dz = -m->env.src[2];
   *dist = sqrt(dx * dx + dy * dy + dz * dz);
@@ -247,8 +285,8 @@ static void nav_distance(const DmnModel *m, const double p[2], double *dist, dou
  * sweep as the LIF update.  Shared by the forward pass and the
  * recomputation of checkpointed BPTT, so both compute the same bits. */
 static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const SnnConst *k, const double *rec,
-                                   const double *cur_prev, int decayed, double *vp, double *cur, double *cur_next, double *v, double *s,
-                                   DmnWork *w) {
+                                   const double *cur_prev, int decayed, const double *apl_prev, double *apl, double *vp, double *cur,
+                                   double *cur_next, double *v, double *s, DmnWork *w) {
   PetscFunctionBeginUser;
   const int n = m->n_neuron, n_orn = m->n[DMN_L_ORN];
   if (!decayed) {
@@ -262,9 +300,12 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
     for (int j = 0; j < 2; j++)
       if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, w, cur));
     int o = m->layer_off[l];
+    /* the APL's inhibition of step t-1 joins the KCs' input (MODEL §2b) */
+    if (l == DMN_L_KC && m->apl) apl_input(m->n[l], m->conn.side[l], d->apl_w_out, apl_prev, cur + o);
     /* w->active: who spiked; the projections and statistics walk only these */
     w->n_active[l] = snn_lif_step(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o,
                                   cur_next ? cur_next + o : NULL, w->active + o);
+    if (l == DMN_L_KC && m->apl) apl_forward(m->conn.side[l], m->a_apl, d->apl_w_in, s + o, w->active + o, w->n_active[l], apl_prev, apl);
   }
   PetscFunctionReturn(0);
 }
@@ -340,7 +381,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
         w->adapt[i] = m->a_adapt * w->adapt[i] + (1.0 - m->a_adapt) * rec[i];
       }
     }
-    PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, decayed, w->vp, cur, cur_next, v, s, w));
+    PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, decayed, apl_row(tape, t - 1), apl_row(tape, t), w->vp, cur,
+                           cur_next, v, s, w));
     decayed = cur_next != NULL;
     /* statistics over the neurons that spiked (s != 0), not over all of them */
     for (int l = 0; l < DMN_NLAYER; l++) {
@@ -417,7 +459,7 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
 
   DmnLoss *L = &tape->loss;
   memset(L, 0, sizeof(*L));
-  L->nav = m->cfg.loss_w_nav * nav / T;
+  L->nav = nav_weight(m, p0) * nav / T;
   L->energy = m->cfg.loss_w_energy * energy / T;
   loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
   L->end = m->cfg.loss_w_end * end / (T - t_end);
@@ -477,7 +519,7 @@ static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *t
                          DmnParams *g, double *ds_row, double d_p_prev[2], double *d_psi_prev) {
   const int T = m->T, n = m->n_neuron, n_dn = m->n[DMN_L_DN];
   const double hz = 1000.0 / (T * m->dt);
-  const double w_nav = m->cfg.loss_w_nav / T, w_energy = m->cfg.loss_w_energy / T;
+  const double w_nav = nav_weight(m, tape->p0) / T, w_energy = m->cfg.loss_w_energy / T;
   const double w_end = m->cfg.loss_w_end / (T - t_end);
   const double *dr = tape->drive + 2 * t;
 
@@ -621,8 +663,11 @@ static PetscErrorCode block_backward(const DmnModel *m, const DmnParams *p, cons
     for (int t = b1 - 1; t >= b0; t--) {
       const double *v, *s, *cur, *v_prev, *s_prev;
       tape_rows(tape, w, t, t0, ck_vp != NULL, &v, &s, &cur, &v_prev, &s_prev);
-      layer_backward(m, p, d, k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->blk_ds + (size_t)(t - b0) * n, w->blk_dx + (size_t)(t - b0) * n, w,
-                     g);
+      double *ds_t = w->blk_ds + (size_t)(t - b0) * n, *dx_t = w->blk_dx + (size_t)(t - b0) * n;
+      const int apl = l == DMN_L_KC && m->apl;
+      if (apl) apl_backward_spikes(m, d, s, ds_t, w, g);
+      layer_backward(m, p, d, k, l, t, ck_vp, v, s, cur, v_prev, s_prev, ds_t, dx_t, w, g);
+      if (apl) apl_backward_input(m, d, tape, t, dx_t, w, g);
     }
     if (!layer_carries_finite(m, w, l)) {
       exploded(m, b0, dmn_layer_names[l], err);
@@ -694,6 +739,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   memset(w->g_i, 0, sizeof(double) * (size_t)n);
   memset(w->d_q, 0, sizeof(double) * (size_t)n_dn);
   memset(w->d_adapt, 0, sizeof(double) * (size_t)n_orn);
+  memset(w->d_apl, 0, sizeof w->d_apl);
   BodyCarry c;
   memset(&c, 0, sizeof c);
   w->n_blocks = 0;
@@ -720,7 +766,8 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
       memcpy(w->vp, ck_vp, sizeof(double) * (size_t)n);
       for (int t = t0; t < t1; t++) {
         const double *cur_prev = t == t0 ? (t ? tape->ck_cur + (size_t)seg * n : NULL) : tape->cur + tape_row(tape, t - 1);
-        PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, t > t0, w->vp, tape->cur + tape_row(tape, t),
+        PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), cur_prev, t > t0, apl_row(tape, t - 1), apl_row(tape, t), w->vp,
+                               tape->cur + tape_row(tape, t),
                                t + 1 < t1 ? tape->cur + tape_row(tape, t + 1) : NULL, tape->v + tape_row(tape, t), tape->s + tape_row(tape, t), w));
         for (int l = 0; l < DMN_NLAYER; l++) { /* keep the step's spike lists for the backward (spike_list) */
           const int r = t - t0;
@@ -743,7 +790,10 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
 
       /* circuit, top layer first: each layer's d_s is complete once the layers above are done */
       for (int l = DMN_NLAYER - 1; l >= 0; l--) {
+        const int apl = l == DMN_L_KC && m->apl;
+        if (apl) apl_backward_spikes(m, d, s, w->d_s, w, g);
         layer_backward(m, p, d, &k, l, t, ck_vp, v, s, cur, v_prev, s_prev, w->d_s, w->d_x, w, g);
+        if (apl) apl_backward_input(m, d, tape, t, w->d_x, w, g);
         for (int j = 0; j < 2; j++)
           if (layer_inputs[l][j] >= 0) {
             const int *act;

@@ -7,6 +7,7 @@
 
 #include <stdint.h>
 
+#include "apl.h"
 #include "body.h"
 #include "loss.h"
 #include "model.h"
@@ -33,6 +34,7 @@ typedef struct DmnTape {
    * the spikes again */
   int *seg_act, *seg_n_act;
   double *conc;   /* (T x 2) odor at the left / right antenna */
+  double *apl;    /* (T x DMN_N_APL) APL depolarisation z, left / right (NULL without APL) */
   double *q;      /* (T x n_dn) filtered DN rate, spikes/ms */
   double *drive;  /* (T x 2) descending drive d = tanh(M q + m) */
   BodyStep *body; /* (T) feet, velocities, pose after each step */
@@ -47,6 +49,7 @@ typedef struct DmnTape {
 typedef struct DmnWork {
   double *vp, *vp_prev, *g_vp, *g_i, *d_s, *d_x, *d_nu, *d_recept, *d_q, *q_prev;
   double *adapt, *d_adapt; /* (n_orn) ORN adaptation state A and its adjoint carry */
+  double d_apl[DMN_N_APL]; /* adjoint carry of the APL state z */
   /* (n_neuron) one step of V, s, I (and the step before) in double, for a compact tape */
   double *row_v, *row_s, *row_cur, *row_v1, *row_s1, *row_cur1;
   /* (n_neuron) the neurons of each layer with s != 0 at the current step,
@@ -92,6 +95,9 @@ void work_free(DmnWork *w);
 /* Start pose of an episode: on the start circle around the source, uniform
  * heading, from the counter-based stream (seed, stream, individual, episode). */
 void episode_start_pose(const DmnModel *m, int stream, long individual, long episode, double p0[2], double *psi0);
+/* The same with the range of start radii narrowed to `width` (0..1) of its
+ * extent around its middle (train.curriculum); width 1: episode_start_pose. */
+void episode_start_pose_width(const DmnModel *m, int stream, long individual, long episode, double width, double p0[2], double *psi0);
 
 /* Forward: runs T steps from (p0, psi0) with derived weights d.  Fills the
  * tape, tape->loss and tape->metrics.  A non-finite value stops with a

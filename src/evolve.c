@@ -87,7 +87,7 @@ void genome_config(const DmnConfig *base, const DmnGenome *g, DmnConfig *out) {
   const double s = g->hyper[DMN_HY_lr_scale];
   out->train_lr *= s;
   double *lr[] = {&out->train_lr_orn_gain, &out->train_lr_orn_to_pn, &out->train_lr_pn_to_kc, &out->train_lr_kc_to_mbon,
-                  &out->train_lr_mbon_to_dn, &out->train_lr_pn_to_dn, &out->train_lr_rho, &out->train_lr_theta,
+                  &out->train_lr_mbon_to_dn, &out->train_lr_pn_to_dn, &out->train_lr_kc_to_apl, &out->train_lr_apl_to_kc, &out->train_lr_rho, &out->train_lr_theta,
                   &out->train_lr_bias, &out->train_lr_motor_w, &out->train_lr_motor_b};
   for (size_t k = 0; k < sizeof lr / sizeof lr[0]; k++)
     if (*lr[k] > 0) *lr[k] *= s; /* -1 follows train.lr, 0 stays frozen */

@@ -588,7 +588,10 @@ static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer 
     write_str_attr(c, g, "target", r->target);
     write_num_attr(c, g, "synapses_removed", (double)r->synapses_removed);
     write_num_attr(c, g, "factor", r->factor);
-    if (r->layer >= 0) {
+    if (r->layer == DMN_LESION_LAYER_APL) {
+      write_str_attr(c, g, "layer", "APL");
+      wds(c, w, g, "neuron_index", H5T_NATIVE_INT, r->neurons, (hsize_t)r->n_neurons); /* the side: 0 left, 1 right */
+    } else if (r->layer >= 0) {
       write_str_attr(c, g, "layer", dmn_layer_names[r->layer]);
       int64_t *ids = malloc(sizeof(int64_t) * ((size_t)r->n_neurons + 1));
       for (int i = 0; i < r->n_neurons; i++) ids[i] = cn->id[r->layer][r->neurons[i]];

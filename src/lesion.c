@@ -39,7 +39,9 @@ static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
   r->layer = L->layer;
   r->proj = L->proj;
   r->factor = 1.0;
-  if (L->layer >= 0)
+  if (L->layer == DMN_LESION_LAYER_APL)
+    util_sfmt(r->target, sizeof r->target, "APL %s", L->select);
+  else if (L->layer >= 0)
     util_sfmt(r->target, sizeof r->target, "%s %s", dmn_layer_names[L->layer], L->select);
   else
     util_sfmt(r->target, sizeof r->target, "%s", dmn_proj_names[L->proj]);
@@ -73,6 +75,44 @@ static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, cha
   }
   if (!r->n_neurons) {
     util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
+    return 1;
+  }
+  return 0;
+}
+
+/* The APLs (one per side, index = side): ablating or silencing one removes
+ * its only effect, the inhibition of its KCs, and with it the KC -> APL
+ * synapses (both parameters then get gradient 0). */
+static int lesion_apl(DmnConnectome *c, const DmnLesionSpec *L, int idx, char err[DMN_ERR_MAX]) {
+  char what[128];
+  util_sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
+  if (!c->apl) {
+    util_sfmt(err, DMN_ERR_MAX, "%s: this circuit has no APL (circuit.apl: false)", what);
+    return 1;
+  }
+  Selector sel;
+  if (selector_parse(&sel, L->select, what, err)) return 1;
+  for (int k = 0; k < sel.n; k++)
+    if (strcmp(sel.term[k].key, "id") && strcmp(sel.term[k].key, "side") && strcmp(sel.term[k].key, "cell_type") &&
+        strcmp(sel.term[k].key, "type") && strcmp(sel.term[k].key, "index")) {
+      util_sfmt(err, DMN_ERR_MAX, "%s: unknown selector column '%s' (the APLs select on id or index 0/1, side, cell_type)", what, sel.term[k].key);
+      return 1;
+    }
+  DmnLesionRecord *r = new_record(c, L);
+  r->neurons = malloc(sizeof(int) * 2);
+  for (int side = 0; side < 2; side++) {
+    const char *vals[DMN_SEL_TERMS];
+    for (int k = 0; k < sel.n; k++) {
+      const char *key = sel.term[k].key;
+      vals[k] = !strcmp(key, "side") ? (side ? "right" : "left") : (!strcmp(key, "id") || !strcmp(key, "index")) ? (side ? "1" : "0") : "APL";
+    }
+    if (!selector_match(&sel, vals)) continue;
+    r->neurons[r->n_neurons++] = side;
+    for (int k = 0; k < c->n[DMN_L_KC]; k++)
+      if (c->apl[k] && c->side[DMN_L_KC][k] == side) c->apl[k] = 0, r->synapses_removed += 2;
+  }
+  if (!r->n_neurons) {
+    util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no APL", what, L->select);
     return 1;
   }
   return 0;
@@ -163,7 +203,7 @@ int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DM
     switch (L->kind) {
     case DMN_LESION_ABLATE:
     case DMN_LESION_SILENCE:
-      if (lesion_neurons(c, L, n, err)) return 1;
+      if (L->layer == DMN_LESION_LAYER_APL ? lesion_apl(c, L, n, err) : lesion_neurons(c, L, n, err)) return 1;
       break;
     case DMN_LESION_DROP: lesion_drop(c, L, cfg); break;
     case DMN_LESION_SCALE: {

@@ -34,6 +34,8 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->a_q = exp(-m->dt / cfg->motor_tau_q);
   m->adapt = cfg->sensing_adapt;
   m->a_adapt = exp(-m->dt / cfg->sensing_adapt_tau);
+  m->apl = m->conn.apl != NULL;
+  m->a_apl = exp(-m->dt / cfg->circuit_tau_apl);
   m->tau_min = cfg->circuit_tau_min;
   m->v_rest = cfg->circuit_v_rest;
   m->v_reset = cfg->circuit_v_reset;
@@ -56,6 +58,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   sizes[DMN_G_orn_gain] = (size_t)m->n[DMN_L_ORN];
   for (int g = 0; g < DMN_NGROUP; g++)
     if (model_group_proj(g) >= 0) sizes[g] = (size_t)m->conn.proj[model_group_proj(g)].nnz;
+  if (m->apl) sizes[DMN_G_kc_to_apl] = sizes[DMN_G_apl_to_kc] = (size_t)m->n[DMN_L_KC];
   sizes[DMN_G_rho] = sizes[DMN_G_theta] = sizes[DMN_G_bias] = (size_t)m->n_neuron;
   sizes[DMN_G_motor_w] = 2 * (size_t)m->n[DMN_L_DN];
   sizes[DMN_G_motor_b] = 2;
@@ -148,6 +151,20 @@ void model_init_params_individual(const DmnModel *m, DmnParams *p, long individu
   for (int k = 0; k < 2 * m->n[DMN_L_DN]; k++)
     p->motor_w[k] = c->init_motor_w * (1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0));
   p->motor_b[0] = p->motor_b[1] = c->init_motor_b;
+  /* APL synapses, drawn last so that a circuit without APL draws the v1 weights */
+  if (m->apl)
+    for (int k = 0; k < m->n[DMN_L_KC]; k++) {
+      const double j_in = 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
+      const double j_out = 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
+      const double w_in = c->init_kc_to_apl * j_in, w_out = c->init_apl_to_kc * j_out;
+      if (c->circuit_dale) {
+        p->kc_to_apl[k] = util_softplus_inv(w_in > 1e-6 ? w_in : 1e-6);
+        p->apl_to_kc[k] = util_softplus_inv(w_out > 1e-6 ? w_out : 1e-6);
+      } else {
+        p->kc_to_apl[k] = w_in;
+        p->apl_to_kc[k] = -w_out;
+      }
+    }
 }
 
 /* w_t = w in transpose order (and mat_t, which wraps w_t, told its values changed). */
@@ -182,6 +199,11 @@ PetscErrorCode derived_create(const DmnModel *m, DmnDerived *d) {
   }
   d->a = calloc((size_t)m->n_neuron, sizeof(double));
   d->da_drho = calloc((size_t)m->n_neuron, sizeof(double));
+  const size_t n_kc = (size_t)m->n[DMN_L_KC] + 1;
+  d->apl_w_in = calloc(n_kc, sizeof(double));
+  d->apl_dw_in = calloc(n_kc, sizeof(double));
+  d->apl_w_out = calloc(n_kc, sizeof(double));
+  d->apl_dw_out = calloc(n_kc, sizeof(double));
   PetscFunctionReturn(0);
 }
 
@@ -208,6 +230,22 @@ PetscErrorCode derived_update(const DmnModel *m, const DmnParams *p, DmnDerived 
       }
     if (d->mat[q]) PetscCall(MatSeqAIJRestoreArray(d->mat[q], &w));
     PetscCall(refresh_transpose(m, d, q));
+  }
+  /* APL (MODEL §2b): w_in = softplus(u) (KCs are cholinergic), w_out =
+   * -softplus(u) (GABA); without Dale w = u.  A KC without APL synapses: 0. */
+  for (int k = 0; m->apl && k < m->n[DMN_L_KC]; k++) {
+    if (!m->conn.apl[k]) {
+      d->apl_w_in[k] = d->apl_dw_in[k] = d->apl_w_out[k] = d->apl_dw_out[k] = 0.0;
+    } else if (m->cfg.circuit_dale) {
+      d->apl_w_in[k] = util_softplus(p->kc_to_apl[k]);
+      d->apl_dw_in[k] = util_sigmoid(p->kc_to_apl[k]);
+      d->apl_w_out[k] = -util_softplus(p->apl_to_kc[k]);
+      d->apl_dw_out[k] = -util_sigmoid(p->apl_to_kc[k]);
+    } else {
+      d->apl_w_in[k] = p->kc_to_apl[k];
+      d->apl_w_out[k] = p->apl_to_kc[k];
+      d->apl_dw_in[k] = d->apl_dw_out[k] = 1.0;
+    }
   }
   /* a = exp(-dt/tau), tau = tau_min + softplus(rho) (MODEL §2) */
   for (int i = 0; i < m->n_neuron; i++) {
@@ -250,6 +288,10 @@ PetscErrorCode derived_destroy(DmnDerived *d) {
   }
   free(d->a);
   free(d->da_drho);
+  free(d->apl_w_in);
+  free(d->apl_dw_in);
+  free(d->apl_w_out);
+  free(d->apl_dw_out);
   memset(d, 0, sizeof(*d));
   PetscFunctionReturn(0);
 }

@@ -24,6 +24,8 @@
   X(kc_to_mbon, "KC -> MBON synapses u (nnz, CSR order; PETSc AIJ)") \
   X(mbon_to_dn, "MBON -> DN synapses u (n_dn x n_mbon)") \
   X(pn_to_dn,   "PN -> DN lateral-horn synapses u (n_dn x n_pn)") \
+  X(kc_to_apl,  "KC -> APL synapses u (n_kc; empty without circuit.apl)") \
+  X(apl_to_kc,  "APL -> KC synapses u (n_kc; empty without circuit.apl)") \
   X(rho,        "membrane tau = tau_min + softplus(rho), every neuron (n_neuron)") \
   X(theta,      "spike threshold, mV (n_neuron)") \
   X(bias,       "bias current, mV (n_neuron)") \
@@ -70,6 +72,8 @@ typedef struct DmnModel {
   double a_syn;                  /* exp(-dt / tau_syn) */
   double a_q;                    /* exp(-dt / tau_q), DN rate filter */
   double adapt, a_adapt;         /* sensing.adapt k and exp(-dt / adapt_tau): ORN adaptation (0: none) */
+  int apl;                       /* the circuit has APLs (conn.apl != NULL; circuit.apl) */
+  double a_apl;                  /* exp(-dt / tau_apl) */
   double tau_min, v_rest, v_reset, gamma, beta;
   int smooth;                    /* spike_fn == sigmoid */
   int detach_reset;
@@ -94,7 +98,16 @@ typedef struct DmnDerived {
                                the forward's event-driven walk and the backward's W^T d_y read it contiguously */
   Mat mat_t[DMN_NPROJ];     /* AIJ over w_t (no copy), the transpose of mat: the backward's W^T d_y as a row-wise gather */
   Vec vin[DMN_NPROJ], vout[DMN_NPROJ]; /* array-less work vectors sized n_pre / n_post */
+  /* APL (src/MODEL.md §2b), per KC; 0 where a KC has no APL synapses */
+  double *apl_w_in, *apl_dw_in;   /* (n_kc) KC -> APL weight w_in = softplus(u) and dw/du */
+  double *apl_w_out, *apl_dw_out; /* (n_kc) APL -> KC weight w_out = -softplus(u) (Dale) and dw/du */
 } DmnDerived;
+
+/* The mean start radius of the config: start_radius, or the middle of
+ * [start_radius, start_radius_max] (MODEL §5). */
+static inline double model_start_radius_mean(const DmnConfig *c) {
+  return c->arena_start_radius_max > c->arena_start_radius ? 0.5 * (c->arena_start_radius + c->arena_start_radius_max) : c->arena_start_radius;
+}
 
 /* Build a model from a config and a connectome (copied; NULL = the synthetic
  * connectome of the config).  The model is read-only afterwards. */

@@ -23,7 +23,7 @@ uint64_t train_params_checksum(const DmnParams *p) {
 DmnModel train_control_model(const DmnModel *m) {
   DmnModel c = *m;
   double g[2];
-  c.env.constant_odor = env_concentration(&m->env, m->env.src[0] + m->cfg.arena_start_radius, m->env.src[1], g);
+  c.env.constant_odor = env_concentration(&m->env, m->env.src[0] + model_start_radius_mean(&m->cfg), m->env.src[1], g);
   return c;
 }
 
@@ -104,6 +104,36 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
   PetscFunctionReturn(0);
 }
 
+PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnTape *tape, DmnWork *work, int *failed) {
+  PetscFunctionBeginUser;
+  enum { MAX_RADII = 32 };
+  double radii[MAX_RADII];
+  const int n = config_eval_radii(&m->cfg, radii, MAX_RADII);
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  *failed = 0;
+  if (n <= 0) PetscFunctionReturn(0);
+  if (!rank)
+    printf("\nBy start distance (the trained parameters; %ld held-out starts each, random headings; success = final distance < %.0f mm):\n"
+           "  %-24s %9s %14s %14s %12s\n",
+           m->cfg.train_eval_episodes, DMN_SUCCESS_RADIUS_MM, "start distance", "success", "median final", "mean distance", "path length");
+  for (int k = 0; k < n; k++) {
+    DmnModel rm = *m; /* a shallow copy differing in the start circle only */
+    rm.cfg.arena_start_radius = radii[k];
+    rm.cfg.arena_start_radius_max = 0.0;
+    DmnEvalSummary s;
+    int f = 0;
+    PetscCall(train_evaluate(&rm, p, comm, &s, NULL, 0, tape, work, &f));
+    *failed |= f;
+    if (!rank && !f)
+      printf("  %7.1f mm%-14s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", radii[k], "", 100 * s.success_rate, s.median_final, s.mean_mean_distance,
+             s.mean_path);
+    eval_summary_free(&s);
+  }
+  if (!rank) fflush(stdout);
+  PetscFunctionReturn(0);
+}
+
 void train_print_eval_table(const DmnEvalSummary *tr, const DmnEvalSummary *in, const DmnEvalSummary *ctl) {
   train_print_eval_table_best(tr, in, ctl, NULL, 0, NULL);
 }
@@ -148,7 +178,11 @@ PetscErrorCode trainer_destroy(DmnTrainer *tr) {
  * the source, so the pair's bearings are +beta and -beta. */
 void train_start_pose(const DmnModel *m, long individual, long e, double p0[2], double *psi0) {
   const int mirror = m->cfg.train_mirror_pairs && (e & 1);
-  episode_start_pose(m, DMN_STREAM_TRAIN_START, individual, mirror ? e - 1 : e, p0, psi0);
+  /* train.curriculum: the range of start radii widens with the episode index
+   * (global, so the same for any rank count) */
+  const double span = m->cfg.train_curriculum * (double)m->cfg.train_episodes;
+  const double width = span > 0 && (double)e < span ? (double)e / span : 1.0;
+  episode_start_pose_width(m, DMN_STREAM_TRAIN_START, individual, mirror ? e - 1 : e, width, p0, psi0);
   if (mirror) {
     double to_src = atan2(m->env.src[1] - p0[1], m->env.src[0] - p0[0]);
     double psi = 2.0 * to_src - *psi0;
@@ -323,6 +357,13 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
     }
     train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0,
                                 st && st->avg.data ? "trained (average)" : NULL);
+  }
+  if (!f1 && !f2 && !f3 && !evo) { /* by start distance, after the main table (collective: every rank) */
+    int f6 = 0;
+    PetscCall(train_evaluate_radii(m, p, comm, &tr->t, &tr->w, &f6));
+    if (f6) *exit_code = 1;
+  }
+  if (!f1 && !f2 && !f3 && !rank) {
     printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
            "  total_distance_traveled: %.4f\n",
            trs.mean_final, trs.mean_mean_distance, trs.mean_path);

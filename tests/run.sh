@@ -24,6 +24,6 @@ for t in test_body test_kernels test_evolve test_train; do
 done
 valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/test_config" "$ROOT/tests/data" > /dev/null
 echo "valgrind clean: test_config"
-valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/test_connectome" "$ROOT/../shared/connectome" > /dev/null
+valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/test_connectome" "$ROOT/configs/connectomes" > /dev/null
 echo "valgrind clean: test_connectome"
 echo "tests/run.sh: all stages passed"

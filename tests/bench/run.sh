@@ -30,7 +30,7 @@ for kc in 4000 8000; do bench reps=10 circuit.n_kc=$kc init.kc_to_mbon="$(kc_sca
 echo "the same with the default KC->MBON scale (a busier circuit):"
 for kc in 4000 8000; do bench reps=10 circuit.n_kc=$kc; done
 for T in 2500 10000; do bench reps=10 sim.steps=$T; done
-FW=$ROOT/../shared/connectome/flywire_v783
+FW=$ROOT/configs/connectomes/flywire_v783
 if [ -d "$FW" ]; then
   echo "FlyWire v783 right mushroom body (configs/flywire_right.yaml: 2,251 ORN, 139 PN, 2,597 KC, 96 MBON, 10 DN):"
   bench reps=10 config="$ROOT/configs/flywire_right.yaml"

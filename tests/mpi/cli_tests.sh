@@ -92,16 +92,16 @@ lesions:
   - {name: no_kc_3, kind: ablate, layer: KC, select: "id=3"}
   - {kind: drop, projection: kc_to_mbon, fraction: 0.5, seed: 1}
 YAML
-if timeout 60 $RUN "$W/les.yaml" --connectome-info > "$W/ci.out" 2>&1 && grep -q "1. no_kc_3: ablate KC id=3 -> 1 neuron (ids 3), 24 synapses removed" "$W/ci.out" \
+if timeout 60 $RUN "$W/les.yaml" --connectome-info > "$W/ci.out" 2>&1 && grep -q "1. no_kc_3: ablate KC id=3 -> 1 neuron (ids 3), 26 synapses removed" "$W/ci.out" \
    && grep -q "2. drop_kc_to_mbon: drop kc_to_mbon fraction 0.5 seed 1, 16992 synapses removed" "$W/ci.out"; then
   ok "--connectome-info lists the lesions with exact counts"; else bad "--connectome-info lesions" "$W/ci.out"; fi
-SHARED="$SRC/../shared/connectome"
+SHARED="$SRC/configs/connectomes"
 if [ -d "$SHARED/fixture" ]; then
   if timeout 60 $RUN --connectome-info --set connectome.source=flywire --set connectome.path="$SHARED/fixture" > "$W/fx.out" 2>&1 \
      && grep -Eq "KC +200 " "$W/fx.out" && grep -Eq "pn_to_kc +data +403 " "$W/fx.out"; then
     ok "--connectome-info on the FlyWire fixture at $NP ranks"; else bad "fixture --connectome-info" "$W/fx.out"; fi
 else
-  echo "SKIP fixture tests: $SHARED/fixture not found (public data is not in the repository)"
+  echo "SKIP fixture tests: $SHARED/fixture not found (the data shipped in configs/connectomes)"
 fi
 if [ "$NP" = 2 ] && [ -d "$SHARED/flywire_v783" ]; then
   # the real right mushroom body trains for a few episodes; /connectome in the outputs

@@ -3,7 +3,7 @@
  * Tiny files are generated in a temporary directory: plain and gzip, quoted
  * fields with commas and doubled quotes, one row per neuropil (summed),
  * columns in any order, missing columns, bad numbers, duplicate rows and ids
- * absent from the neuron table.  The real data in ../shared/connectome is
+ * absent from the neuron table.  The real data in configs/connectomes is
  * used when present (argv[1]) and skipped with a message otherwise. */
 #include <stdarg.h>
 #include <stdio.h>
@@ -491,7 +491,7 @@ int main(int argc, char **argv) {
   test_hemibrain_format();
   test_errors();
   test_lesions();
-  test_real(argc > 1 ? argv[1] : "../shared/connectome");
+  test_real(argc > 1 ? argv[1] : "configs/connectomes");
   char cmd[300];
   snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
   if (system(cmd)) printf("(could not remove %s)\n", tmpdir);
