@@ -728,7 +728,8 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
     PetscFunctionReturn(0);
   }
   params_alloc(&m, &p);
-  int rc = io_read_params(o->evaluate, &m, &p, err), any = rc;
+  int from_average = 0;
+  int rc = io_read_trained_params(o->evaluate, &m, &p, &from_average, err), any = rc;
   MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
   if (any) {
     if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "parameters unreadable on another rank");
@@ -759,7 +760,7 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
       if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
       *exit_code = 1;
     } else if (!rank) {
-      printf("Parameters: %s\n", o->evaluate);
+      printf("Parameters: %s%s\n", o->evaluate, from_average ? " (/average: the parameter average the run's own evaluation used)" : "");
       train_print_eval_table(&tr, &in, &ctl);
     }
     if (!*exit_code) { /* collective */

@@ -799,10 +799,10 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   if (c->evolution_lesioned > 0 && c->evolution_lesioned >= c->evolution_population)
     return fmt(err, "%s: 'evolution.lesioned' (%ld) must be below 'evolution.population' (%ld): some individuals must start intact", p,
                c->evolution_lesioned, c->evolution_population), 1;
-  if (c->evolution_population > 1 && (c->train_validate_every > 0 || c->train_average > 0))
+  if (c->evolution_population > 1 && c->train_validate_every > 0)
     return fmt(err,
-               "%s: 'train.validate_every' and 'train.average' apply to plain training; with 'evolution.population' %ld the "
-               "individuals are judged by 'evolution.fitness' (set both to 0)",
+               "%s: 'train.validate_every' applies to plain training; with 'evolution.population' %ld the "
+               "individuals are judged by 'evolution.fitness' (set it to 0)",
                p, c->evolution_population), 1;
   if (c->evolution_lesioned > 0 && c->n_lesions == 0)
     return fmt(err, "%s: 'evolution.lesioned' is %ld but the config has no 'lesions:' to start those individuals on", p, c->evolution_lesioned), 1;

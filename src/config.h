@@ -29,8 +29,8 @@
   X(arena, size_x,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in x; position is clamped to [0, size_x]") \
   X(arena, size_y,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in y") \
   X(arena, size_z,      DOUBLE, 50.0,  "", 1.0, 1e6, "mm", "arena height (informational; the fly walks on the floor)") \
-  X(arena, start_radius, DOUBLE, 10.0, "", 0.0, 1e6, "mm", "start poses lie on a circle of this radius around the source (the nearest radius when start_radius_max is larger)") \
-  X(arena, start_radius_max, DOUBLE, 45.0, "", 0.0, 1e6, "mm", "with a value above start_radius, each start draws its radius uniformly in [start_radius, start_radius_max] (training over distances: src/MODEL.md §5); 0 = every start at start_radius") \
+  X(arena, start_radius, DOUBLE, 30.0, "", 0.0, 1e6, "mm", "start poses lie on a circle of this radius around the source (the nearest radius when start_radius_max is larger)") \
+  X(arena, start_radius_max, DOUBLE, 0.0, "", 0.0, 1e6, "mm", "with a value above start_radius, each start draws its radius uniformly in [start_radius, start_radius_max] (training over distances: src/MODEL.md §5); 0 = every start at start_radius") \
   X(odor, field,        ENUM,   0, "exponential|gaussian", 0, 0, "", "odor field shape (MODEL §3)") \
   X(odor, source_x,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source x") \
   X(odor, source_y,     DOUBLE, 50.0,  "", -1e6, 1e6, "mm", "odor source y") \
@@ -41,6 +41,7 @@
   X(sensing, antenna_x, DOUBLE, 1.0,   "", -10.0, 10.0, "mm", "antenna position ahead of the body origin") \
   X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
   X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
+  X(sensing, tuning_width, DOUBLE, 1.0, "", 0.05, 100.0, "", "receptor tuning width w in units of the spacing of the tuning centres (1 = model v1: neighbouring channels overlap at one standard deviation)") \
   X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
   X(sensing, adapt,     DOUBLE, 0.8,   "", 0.0, 0.95, "", "ORN adaptation strength k (src/MODEL.md §3; 0 = model v1): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
   X(sensing, adapt_tau, DOUBLE, 300.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
@@ -77,7 +78,7 @@
   X(init, kc_to_mbon,   DOUBLE, 1.9,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
   X(init, mbon_to_dn,   DOUBLE, 30.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
-  X(init, kc_to_apl,    DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial KC -> APL weight (APL depolarisation per KC spike, before its low-pass)") \
+  X(init, kc_to_apl,    DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial KC -> APL weight per 1000 KCs on the APL's side (APL depolarisation per KC spike, before its low-pass, is this x 1000 / KCs of the side)") \
   X(init, apl_to_kc,    DOUBLE, 0.3,   "", 0.0, 1e6, "", "initial |w| APL -> KC (inhibitory current per mV of APL depolarisation)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
@@ -89,7 +90,8 @@
   X(body, lift,         DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "femur lift amplitude L") \
   X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
   X(loss, w_nav,        DOUBLE, 1.0,   "", 0.0, 1e9, "1/mm", "weight of mean distance to the source") \
-  X(loss, nav_norm,     ENUM,   1, "none|start", 0, 0, "", "none: the distance term as it is; start: each episode's distance term divided by its start distance and multiplied by the mean start radius, so that a start near the source weighs as much as a far one (progress relative to the start; src/MODEL.md §6)") \
+  X(loss, nav_norm,     ENUM,   0, "none|start|progress", 0, 0, "", "none: the distance term as it is; start: each episode's distance term divided by its start distance and multiplied by the mean start radius, so that a start near the source weighs as much as a far one; progress: the same, and a distance beyond the start distance counts with slope loss.beyond_start only (walking away costs little more than standing still, so standing still is no trap; src/MODEL.md §6)") \
+  X(loss, beyond_start, DOUBLE, 0.1,   "", 0.0, 1.0, "", "nav_norm progress: slope of the distance term beyond the episode's start distance (1 = nav_norm start)") \
   X(loss, w_energy,     DOUBLE, 0.1,   "", 0.0, 1e9, "", "weight of mean |d|^2") \
   X(loss, w_end,        DOUBLE, 0.0,   "", 0.0, 1e9, "1/mm", "weight of the mean distance over the last end_fraction of the episode (arrive and stay; 0 = MODEL §6)") \
   X(loss, end_fraction, DOUBLE, 0.2,   "", 1e-6, 1.0, "", "the closing part of the episode w_end looks at") \
@@ -123,9 +125,9 @@
   X(train, lr_bias,     DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of bias") \
   X(train, lr_motor_w,  DOUBLE, 0.01,  "", -1.0, 10.0, "", "learning rate of motor_w (entries of ~0.3 need ~0.01)") \
   X(train, lr_motor_b,  DOUBLE, 0.01,  "", -1.0, 10.0, "", "learning rate of motor_b") \
-  X(train, lr_schedule, ENUM,   0, "constant|cosine", 0, 0, "", "learning-rate schedule over the run's updates: constant, or cosine decay of every group's rate to lr_final x its value at the last update") \
+  X(train, lr_schedule, ENUM,   1, "constant|cosine", 0, 0, "", "learning-rate schedule over the run's updates: constant, or cosine decay of every group's rate to lr_final x its value at the last update") \
   X(train, lr_final,    DOUBLE, 0.1,   "", 0.0, 1.0, "", "cosine: rate at the last update as a fraction of the initial one") \
-  X(train, curriculum,  DOUBLE, 0.5,   "", 0.0, 1.0, "", "with a range of start distances (arena.start_radius_max): over this fraction of train.episodes the training starts' range widens linearly from its middle radius to [start_radius, start_radius_max] (a curriculum: the middle distance is learned first; src/MODEL.md §7); 0 = the whole range from the start") \
+  X(train, curriculum,  DOUBLE, 0.0,   "", 0.0, 1.0, "", "with a range of start distances (arena.start_radius_max): over this fraction of train.episodes the training starts' range widens linearly from its middle radius to [start_radius, start_radius_max] (a curriculum: the middle distance is learned first; src/MODEL.md §7); 0 = the whole range from the start") \
   X(train, mirror_pairs, BOOL,  0,     "", 0, 1, "", "training starts come in mirror pairs: odd episode 2k+1 starts where episode 2k does with the bearing to the source mirrored (antithetic sampling: a left/right turning bias no longer gains from the luck of the headings)") \
   X(train, beta1,       DOUBLE, 0.9,   "", 0.0, 0.999999, "", "Adam beta1") \
   X(train, beta2,       DOUBLE, 0.999, "", 0.0, 0.99999999, "", "Adam beta2") \
@@ -134,7 +136,7 @@
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
   X(train, eval_radii,  STRING, 0, "10,20,30,45", 0, 0, "mm", "start distances the final evaluation also reports one by one (comma-separated, e.g. 10,20,30,45; each with train.eval_episodes starts on that circle; empty = none)") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
-  X(train, average,     DOUBLE, 0.0,   "", 0.0, 0.9999, "", "decay a of an exponential moving average of the parameters, avg = a avg + (1 - a) p after every update (Polyak averaging; 0 = off): validation, best.h5 and the final evaluation's trained row use the average (the last parameters stay in the checkpoint for resuming; the average is checkpointed too)") \
+  X(train, average,     DOUBLE, 0.95,   "", 0.0, 0.9999, "", "decay a of an exponential moving average of the parameters, avg = a avg + (1 - a) p after every update (Polyak averaging; 0 = off; plain training only: a population's individuals are judged and kept as they are): validation, best.h5 and the final evaluation's trained row use the average (the last parameters stay in the checkpoint for resuming; the average is checkpointed too)") \
   X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
   X(train, validate_episodes, INT, 32, "", 1, 1000000, "", "episodes per validation, spread over ranks") \
   X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \
@@ -222,7 +224,7 @@ typedef struct DmnConfig {
 enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
 enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
 enum { DMN_LR_CONSTANT = 0, DMN_LR_COSINE = 1 };
-enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1 };
+enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1, DMN_NAV_NORM_PROGRESS = 2 };
 enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 };
 enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
 enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, DMN_SOURCE_HEMIBRAIN = 3 };

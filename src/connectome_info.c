@@ -94,6 +94,11 @@ char *connectome_summary(const DmnConnectome *c) {
     free(din);
     free(dout);
   }
+  if (c->apl)
+    util_textf(&b, "  APL: 2 graded GABAergic (one per side), KC -> APL and APL -> KC with %d of %d KCs (synthetic: every KC of its side)\n",
+               connectome_apl_kcs(c), c->n[DMN_L_KC]);
+  else
+    util_textf(&b, "  APL: none (circuit.apl: false)\n");
   if (c->n_lesions) {
     util_textf(&b, "Lesions (applied in this order):\n");
     for (int k = 0; k < c->n_lesions; k++) {

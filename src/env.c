@@ -17,7 +17,7 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->n_orn = n_orn;
   e->mu_lo = log(c->sensing_c_min);
   e->mu_step = n_channels > 1 ? (log(c->odor_c0) - e->mu_lo) / (n_channels - 1) : 1.0;
-  e->tune_w = e->mu_step;
+  e->tune_w = c->sensing_tuning_width * e->mu_step;
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);

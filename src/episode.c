@@ -262,11 +262,25 @@ static int episode_end_steps(const DmnModel *m) {
 /* Weight of the episode's distance term (MODEL §6): w_nav, or with
  * loss.nav_norm: start w_nav R / r0 (r0 the start distance, R the mean start
  * radius), so progress counts relative to where the fly started. */
-static double nav_weight(const DmnModel *m, const double p0[2]) {
-  if (m->cfg.loss_nav_norm != DMN_NAV_NORM_START) return m->cfg.loss_w_nav;
+static double start_distance(const DmnModel *m, const double p0[2]) {
   const double dx = p0[0] - m->env.src[0], dy = p0[1] - m->env.src[1], dz = m->env.src[2];
-  const double r0 = sqrt(dx * dx + dy * dy + dz * dz);
+  return sqrt(dx * dx + dy * dy + dz * dz);
+}
+static double nav_weight(const DmnModel *m, const double p0[2]) {
+  if (m->cfg.loss_nav_norm == DMN_NAV_NORM_NONE) return m->cfg.loss_w_nav;
+  const double r0 = start_distance(m, p0);
   return m->cfg.loss_w_nav * model_start_radius_mean(&m->cfg) / (r0 > 1.0 ? r0 : 1.0); /* (a start within 1 mm: as at 1 mm) */
+}
+/* The distance term's value at distance `dist` and its slope (MODEL §6):
+ * the distance itself, or with nav_norm: progress, beyond the start distance
+ * r0 only `beyond_start` of the excess: r0 + s (dist - r0). */
+static double nav_term(const DmnModel *m, double r0, double dist, double *slope) {
+  if (m->cfg.loss_nav_norm != DMN_NAV_NORM_PROGRESS || dist <= r0) {
+    *slope = 1.0;
+    return dist;
+  }
+  *slope = m->cfg.loss_beyond_start;
+  return r0 + *slope * (dist - r0);
 }
 
 static void nav_distance(const DmnModel *m, const double p[2], double *dist, double grad[2]) {
@@ -347,7 +361,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
    * ring only for the last segment (the non-finite diagnosis reads it). */
   const int last0 = tape->ck_vp ? ((T - 1) / K) * K : 0;
 
-  double nav = 0.0, energy = 0.0, path = 0.0, end = 0.0;
+  double nav = 0.0, nav_loss = 0.0, energy = 0.0, path = 0.0, end = 0.0;
+  const double r0 = start_distance(m, p0);
   const int t_end = T - episode_end_steps(m);
   int decayed = 0; /* the step before wrote a_syn I[t-1] into this step's cur (its cur_next) */
   for (int t = 0; t < T; t++) {
@@ -447,6 +462,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double dist, gdummy[2];
     nav_distance(m, tape->body[t].p, &dist, gdummy);
     nav += dist;
+    double slope;
+    nav_loss += nav_term(m, r0, dist, &slope);
     if (t >= t_end) end += dist;
     energy += dr[0] * dr[0] + dr[1] * dr[1];
     path += hypot(tape->body[t].p[0] - pp[0], tape->body[t].p[1] - pp[1]);
@@ -459,7 +476,7 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
 
   DmnLoss *L = &tape->loss;
   memset(L, 0, sizeof(*L));
-  L->nav = nav_weight(m, p0) * nav / T;
+  L->nav = nav_weight(m, p0) * nav_loss / T;
   L->energy = m->cfg.loss_w_energy * energy / T;
   loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
   L->end = m->cfg.loss_w_end * end / (T - t_end);
@@ -523,11 +540,12 @@ static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *t
   const double w_end = m->cfg.loss_w_end / (T - t_end);
   const double *dr = tape->drive + 2 * t;
 
-  /* loss: w_nav mean_t |p_t - g| */
-  double dist, gd[2];
+  /* loss: w_nav mean_t f(|p_t - g|)  (f = nav_term: the distance, or capped in slope beyond the start) */
+  double dist, gd[2], slope;
   nav_distance(m, tape->body[t].p, &dist, gd);
-  c->d_p[0] += w_nav * gd[0];
-  c->d_p[1] += w_nav * gd[1];
+  nav_term(m, start_distance(m, tape->p0), dist, &slope);
+  c->d_p[0] += w_nav * slope * gd[0];
+  c->d_p[1] += w_nav * slope * gd[1];
   if (t >= t_end) { /* loss: w_end mean over the closing steps of |p_t - g| */
     c->d_p[0] += w_end * gd[0];
     c->d_p[1] += w_end * gd[1];

@@ -362,7 +362,24 @@ int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, con
   return close_and_rename(&c, f, tmp, path);
 }
 
+static int read_params_from(const char *path, const char *group, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]);
+
 int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]) {
+  return read_params_from(path, "params", m, p, err);
+}
+
+int io_read_trained_params(const char *path, const DmnModel *m, DmnParams *p, int *from_average, char err[DMN_ERR_MAX]) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  *from_average = 0;
+  hid_t f = access(path, R_OK) ? -1 : H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (f >= 0) {
+    *from_average = H5Lexists(f, "/average", H5P_DEFAULT) > 0;
+    H5Fclose(f);
+  }
+  return read_params_from(path, *from_average ? "average" : "params", m, p, err); /* (names the problem if unreadable) */
+}
+
+static int read_params_from(const char *path, const char *group, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
   if (access(path, R_OK)) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot read parameter file: %s", path, strerror(errno));
@@ -382,7 +399,7 @@ int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[D
   }
   for (int k = 0; k < DMN_NGROUP && !rc; k++) {
     char name[128];
-    snprintf(name, sizeof name, "/params/%s", dmn_group_names[k]);
+    snprintf(name, sizeof name, "/%s/%s", group, dmn_group_names[k]);
     hid_t ds = H5Dopen2(f, name, H5P_DEFAULT);
     if (ds < 0) {
       snprintf(err, DMN_ERR_MAX, "%s: missing dataset '%s'", path, name);

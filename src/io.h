@@ -52,6 +52,9 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
 int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, const DmnParams *g, double loss,
                     const char *config_yaml, char err[DMN_ERR_MAX]);
 int io_read_params(const char *path, const DmnModel *m, DmnParams *p, char err[DMN_ERR_MAX]);
+/* The parameters a run's evaluation judged: a checkpoint's /average
+ * (train.average) when it has one (*from_average = 1), else /params. */
+int io_read_trained_params(const char *path, const DmnModel *m, DmnParams *p, int *from_average, char err[DMN_ERR_MAX]);
 
 /* Each rank writes its slice of one dataset collectively in dir, reads it
  * back and removes the file.  Collective over comm. */

@@ -151,12 +151,19 @@ void model_init_params_individual(const DmnModel *m, DmnParams *p, long individu
   for (int k = 0; k < 2 * m->n[DMN_L_DN]; k++)
     p->motor_w[k] = c->init_motor_w * (1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0));
   p->motor_b[0] = p->motor_b[1] = c->init_motor_b;
-  /* APL synapses, drawn last so that a circuit without APL draws the v1 weights */
+  /* APL synapses, drawn last so that a circuit without APL draws the v1
+   * weights.  An APL sums every KC of its side, so the initial KC -> APL
+   * weight is init.kc_to_apl per 1000 KCs of that side: the same
+   * inhibition at the start whatever the KC count (1000 a side by default). */
+  int apl_kcs[2] = {0, 0};
+  for (int k = 0; m->apl && k < m->n[DMN_L_KC]; k++)
+    if (m->conn.apl[k]) apl_kcs[m->conn.side[DMN_L_KC][k] == 1]++;
   if (m->apl)
     for (int k = 0; k < m->n[DMN_L_KC]; k++) {
       const double j_in = 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
       const double j_out = 1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0);
-      const double w_in = c->init_kc_to_apl * j_in, w_out = c->init_apl_to_kc * j_out;
+      const int n_side = apl_kcs[m->conn.side[DMN_L_KC][k] == 1];
+      const double w_in = c->init_kc_to_apl * 1000.0 / (n_side > 0 ? n_side : 1) * j_in, w_out = c->init_apl_to_kc * j_out;
       if (c->circuit_dale) {
         p->kc_to_apl[k] = util_softplus_inv(w_in > 1e-6 ? w_in : 1e-6);
         p->apl_to_kc[k] = util_softplus_inv(w_out > 1e-6 ? w_out : 1e-6);

@@ -316,6 +316,24 @@ int main(int argc, char **argv) {
     PetscCall(check_fd("closed loop with loss.w_end = 2 over the last 30 % of the steps, T = 80", &c, 1, NULL));
   }
 
+  /* 5b'. the distance term normalised by the start distance
+   *       (loss.nav_norm: start) and capped in slope beyond it (progress),
+   *       starts drawn from a range of distances, in the closed loop */
+  for (int norm = DMN_NAV_NORM_START; norm <= DMN_NAV_NORM_PROGRESS; norm++) {
+    small_circuit(&c, 90);
+    c.arena_start_radius = 10;
+    c.arena_start_radius_max = 45;
+    c.loss_nav_norm = norm;
+    c.loss_beyond_start = 0.3;
+    Setup s;
+    PetscCall(check_fd(norm == DMN_NAV_NORM_START ? "closed loop, loss.nav_norm: start, starts 10-45 mm, T = 90"
+                                                  : "closed loop, loss.nav_norm: progress (slope 0.3 beyond the start), T = 90",
+                       &c, 1, &s));
+    double r0 = hypot(s.p0[0] - c.odor_source_x, s.p0[1] - c.odor_source_y);
+    CHECK(r0 >= 10 && r0 <= 45, "start distance %.2f mm within [10, 45]", r0);
+    PetscCall(teardown(&s));
+  }
+
   /* 5c'. ORN adaptation (sensing.adapt extension) in the closed loop: the
    *      gradient through the adaptation state into the pose, exact; and
    *      the adaptation changes what the ORNs get (not a no-op) */
@@ -355,6 +373,7 @@ int main(int argc, char **argv) {
     c.init_apl_to_kc = 3.0;
     c.init_kc_to_apl = 2.0;
     c.circuit_tau_apl = 4.0;
+    c.grad_checkpoint = 0; /* every step's real-valued spikes on the tape, for the formula below */
     Setup s;
     PetscCall(check_fd("closed loop with strong APL inhibition (apl_to_kc 3, kc_to_apl 2, tau 4 ms), T = 90", &c, 1, &s));
     const int nk = s.m.n[DMN_L_KC], ok = s.m.layer_off[DMN_L_KC];

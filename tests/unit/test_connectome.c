@@ -316,15 +316,41 @@ static void test_lesions(void) {
   small(&c);
   CHECK(connectome_build(&c, &intact, err) == 0, "%s", err);
 
-  /* ablate two KCs: 3 claws + 3 same-side MBON outputs each */
+  /* ablate two KCs: 3 claws + 3 same-side MBON outputs + KC->APL and APL->KC each */
   small(&c);
   parse(&c, "lesions:\n  - {kind: ablate, layer: KC, select: \"id=3,5\"}\n");
   CHECK(connectome_build(&c, &a, err) == 0, "%s", err);
-  CHECK(a.n_lesions == 1 && a.lesions[0].n_neurons == 2 && a.lesions[0].synapses_removed == 12, "ablate: 2 KCs, 12 synapses (got %d, %ld)",
+  CHECK(a.n_lesions == 1 && a.lesions[0].n_neurons == 2 && a.lesions[0].synapses_removed == 16, "ablate: 2 KCs, 16 synapses (got %d, %ld)",
         a.lesions[0].n_neurons, a.lesions[0].synapses_removed);
+  CHECK(a.apl && !a.apl[3] && !a.apl[5] && a.apl[4] && connectome_apl_kcs(&a) == a.n[DMN_L_KC] - 2, "ablated KCs lose their APL synapses");
   CHECK(a.silenced[DMN_L_KC] && a.silenced[DMN_L_KC][3] && a.silenced[DMN_L_KC][5] && !a.silenced[DMN_L_KC][4], "ablated KCs are silenced");
   CHECK(connectome_alive(&a.proj[DMN_P_PN_TO_KC]) == intact.proj[DMN_P_PN_TO_KC].nnz - 6, "6 claws removed");
   connectome_free(&a);
+
+  /* the APL: one side ablated (its KCs lose both APL synapses), the packed
+   * image carries the mask, a bad selector and an APL-less circuit say so */
+  small(&c);
+  parse(&c, "lesions:\n  - {kind: ablate, layer: APL, select: side=left}\n");
+  CHECK(connectome_build(&c, &a, err) == 0, "%s", err);
+  {
+    int left_wired = 0, right_wired = 0;
+    for (int k = 0; k < a.n[DMN_L_KC]; k++) *(a.side[DMN_L_KC][k] == 0 ? &left_wired : &right_wired) += a.apl[k];
+    CHECK(left_wired == 0 && right_wired == a.n[DMN_L_KC] / 2 && a.lesions[0].n_neurons == 1 && a.lesions[0].synapses_removed == a.n[DMN_L_KC],
+          "ablate APL side=left: left KCs unwired (%d), right kept (%d), %ld synapses", left_wired, right_wired, a.lesions[0].synapses_removed);
+    size_t nb;
+    void *buf = connectome_pack(&a, &nb);
+    CHECK(connectome_unpack(buf, nb, &b) == 0 && b.apl && !memcmp(a.apl, b.apl, (size_t)a.n[DMN_L_KC]), "the packed image carries the APL mask");
+    free(buf);
+    connectome_free(&b);
+  }
+  connectome_free(&a);
+  small(&c);
+  parse(&c, "lesions:\n  - {kind: ablate, layer: APL, select: side=middle}\n");
+  CHECK(connectome_build(&c, &a, err) != 0 && strstr(err, "matches no APL"), "an APL selector that matches nothing: %s", err);
+  small(&c);
+  c.circuit_apl = 0;
+  parse(&c, "lesions:\n  - {kind: silence, layer: APL, select: all}\n");
+  CHECK(connectome_build(&c, &a, err) != 0 && strstr(err, "has no APL"), "an APL lesion without APL: %s", err);
 
   /* silence by type and side: nothing removed, flags set */
   small(&c);

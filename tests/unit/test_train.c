@@ -23,6 +23,7 @@ int main(void) {
   /* schedule: constant is 1 everywhere; cosine runs 1 -> lr_final, halfway
    * at the middle, monotone, and stays at lr_final past the planned end */
   const long U = 201;
+  cfg.train_lr_schedule = DMN_LR_CONSTANT; /* (model v2's default is cosine) */
   int ones = 1;
   for (long u = 0; u < U + 5; u++) ones &= optim_lr_factor(&cfg, u, U) == 1.0;
   CHECK(ones, "constant schedule: factor 1 at every update");
