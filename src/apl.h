@@ -18,15 +18,26 @@
 
 #define DMN_N_APL 2 /* one per side */
 
+/* The KCs as runs of consecutive indices on one side (KCs are stored side
+ * by side: two runs in the synthetic circuit, one for one hemisphere), so
+ * every kernel walks contiguous arrays with the side's z a scalar (the
+ * element-wise loops vectorise; each side's sums keep ascending KC order). */
+typedef struct AplRuns {
+  int n;    /* runs */
+  int *run; /* (n x 3) first KC, one past the last, side (0 left, 1 right; a KC of unknown side counts as left, its weights are 0) */
+} AplRuns;
+void apl_runs_build(int n_kc, const int8_t *side, AplRuns *r);
+void apl_runs_free(AplRuns *r);
+
 /* Inhibition into the KC currents at step t: cur_kc[k] += w_out[k] z_prev[side[k]]
  * (z_prev: the APL state of step t-1; NULL at t = 0, where it is 0). */
-void apl_input(int n_kc, const int8_t *side, const double *w_out, const double *z_prev, double *cur_kc);
+void apl_input(const AplRuns *r, const double *w_out, const double *z_prev, double *cur_kc);
 /* Backward of apl_input at step t: g_out[k] += d_x[k] z_prev dw_out/du, and
  * the APL adjoint carried to step t-1: d_z <- a d_z + sum_k w_out[k] d_x[k]
  * (d_z holds dL/dz[t] on entry, dL/dz[t-1] on exit; d_x: dL/dI input of the
  * KCs at step t). */
-void apl_input_backward(int n_kc, const int8_t *side, double a_apl, const double *w_out, const double *dw_out, const double *z_prev,
-                        const double *d_x, double *d_z, double *g_out);
+void apl_input_backward(const AplRuns *r, double a_apl, const double *w_out, const double *dw_out, const double *z_prev, const double *d_x,
+                        double *d_z, double *g_out);
 
 /* APL update after the KC layer's LIF at step t, over the KCs that spiked
  * (act, n_act; s real-valued in smooth mode): z[s] = a z_prev[s] + (1 - a) sum w_in s. */
@@ -34,7 +45,7 @@ void apl_forward(const int8_t *side, double a_apl, const double *w_in, const dou
                  double *z);
 /* Backward of apl_forward at step t (d_z = dL/dz[t], complete): every KC's
  * dL/ds += (1 - a) w_in d_z[side], g_in += (1 - a) s d_z dw_in/du. */
-void apl_forward_backward(int n_kc, const int8_t *side, double a_apl, const double *w_in, const double *dw_in, const double *s_kc,
-                          const double *d_z, double *d_s, double *g_in);
+void apl_forward_backward(const AplRuns *r, double a_apl, const double *w_in, const double *dw_in, const double *s_kc, const double *d_z,
+                          double *d_s, double *g_in);
 
 #endif

@@ -211,11 +211,11 @@ static double *apl_row(const DmnTape *tape, int t) { return tape->apl && t >= 0 
  * paths, so they give the same bits. */
 static void apl_backward_spikes(const DmnModel *m, const DmnDerived *d, const double *s_row, double *ds_row, DmnWork *w, DmnParams *g) {
   const int o = m->layer_off[DMN_L_KC];
-  apl_forward_backward(m->n[DMN_L_KC], m->conn.side[DMN_L_KC], m->a_apl, d->apl_w_in, d->apl_dw_in, s_row + o, w->d_apl, ds_row + o, g->kc_to_apl);
+  apl_forward_backward(&m->apl_runs, m->a_apl, d->apl_w_in, d->apl_dw_in, s_row + o, w->d_apl, ds_row + o, g->kc_to_apl);
 }
 static void apl_backward_input(const DmnModel *m, const DmnDerived *d, const DmnTape *tape, int t, const double *dx_row, DmnWork *w,
                                DmnParams *g) {
-  apl_input_backward(m->n[DMN_L_KC], m->conn.side[DMN_L_KC], m->a_apl, d->apl_w_out, d->apl_dw_out, apl_row(tape, t - 1),
+  apl_input_backward(&m->apl_runs, m->a_apl, d->apl_w_out, d->apl_dw_out, apl_row(tape, t - 1),
                      dx_row + m->layer_off[DMN_L_KC], w->d_apl, g->apl_to_kc);
 }
 
@@ -315,7 +315,7 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
       if (layer_inputs[l][j] >= 0) PetscCall(project_into(m, d, layer_inputs[l][j], s, w, cur));
     int o = m->layer_off[l];
     /* the APL's inhibition of step t-1 joins the KCs' input (MODEL §2b) */
-    if (l == DMN_L_KC && m->apl) apl_input(m->n[l], m->conn.side[l], d->apl_w_out, apl_prev, cur + o);
+    if (l == DMN_L_KC && m->apl) apl_input(&m->apl_runs, d->apl_w_out, apl_prev, cur + o);
     /* w->active: who spiked; the projections and statistics walk only these */
     w->n_active[l] = snn_lif_step(k, m->n[l], d->a + o, p->theta + o, p->bias + o, cur + o, m->conn.silenced[l], vp + o, v + o, s + o,
                                   cur_next ? cur_next + o : NULL, w->active + o);

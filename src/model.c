@@ -35,6 +35,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
   m->adapt = cfg->sensing_adapt;
   m->a_adapt = exp(-m->dt / cfg->sensing_adapt_tau);
   m->apl = m->conn.apl != NULL;
+  if (m->apl) apl_runs_build(m->n[DMN_L_KC], m->conn.side[DMN_L_KC], &m->apl_runs);
   m->a_apl = exp(-m->dt / cfg->circuit_tau_apl);
   m->tau_min = cfg->circuit_tau_min;
   m->v_rest = cfg->circuit_v_rest;
@@ -73,6 +74,7 @@ PetscErrorCode model_build(const DmnConfig *cfg, const DmnConnectome *conn, DmnM
 }
 
 void model_free(DmnModel *m) {
+  apl_runs_free(&m->apl_runs);
   env_model_free(&m->env);
   body_model_free(&m->body);
   connectome_free(&m->conn);

@@ -11,6 +11,7 @@
 #include <petscmat.h>
 #include <stddef.h>
 
+#include "apl.h"
 #include "body.h"
 #include "config.h"
 #include "connectome.h"
@@ -73,6 +74,7 @@ typedef struct DmnModel {
   double a_q;                    /* exp(-dt / tau_q), DN rate filter */
   double adapt, a_adapt;         /* sensing.adapt k and exp(-dt / adapt_tau): ORN adaptation (0: none) */
   int apl;                       /* the circuit has APLs (conn.apl != NULL; circuit.apl) */
+  AplRuns apl_runs;              /* the KCs as runs of one side (apl.h) */
   double a_apl;                  /* exp(-dt / tau_apl) */
   double tau_min, v_rest, v_reset, gamma, beta;
   int smooth;                    /* spike_fn == sigmoid */

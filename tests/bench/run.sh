@@ -17,11 +17,13 @@ echo " the line 'floor: ...' on stderr gives the counts)"
 bench() {
   for _ in $(seq "$RUNS"); do "$B/tests/bench_episode" "$@" | tail -1; done | awk '{ t = $5 + $6; if (NR == 1 || t < best) { best = t; line = $0 } } END { print line }'
 }
-kc_scale() { awk -v k="$1" 'BEGIN { printf "%.4f", 1.3 * 2000 / k }'; }
+kc_scale() { awk -v k="$1" 'BEGIN { printf "%.4f", 1.9 * 2000 / k }'; }  # init.kc_to_mbon (model v2: 1.9) x 2000 / n_kc
 echo "every row: the best of $RUNS run(s) (RUNS=N)"
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" KC T synapses backend fwd_s bwd_s ep/s ns/n-step ns/n-step mean_Hz peak_MB x_bound
 printf "%-8s %-7s %-8s %-8s %9s %9s %9s %9s %9s %8s %9s %7s\n" "" "" "" "" "" "" "(f+b)" "(fwd)" "(f+b)" "" "" ""
 for be in csr petsc; do bench reps=10 circuit.sparse_backend=$be; done
+echo "model v1 (configs/model_v1.yaml: no APL, no ORN adaptation; a quieter circuit):"
+bench reps=10 config="$ROOT/configs/model_v1.yaml"
 # 2x and 4x the KCs with the KC->MBON initial weights scaled by 2000/n_kc:
 # each MBON then gets the default's input and the circuit fires at the same
 # rates, so the rows compare the engine's cost, not a busier circuit (with
