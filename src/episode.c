@@ -259,13 +259,14 @@ static int episode_end_steps(const DmnModel *m) {
   return n < 1 ? 1 : (n > m->T ? m->T : n);
 }
 
-/* Weight of the episode's distance term (MODEL §6): w_nav, or with
- * loss.nav_norm: start w_nav R / r0 (r0 the start distance, R the mean start
- * radius), so progress counts relative to where the fly started. */
+/* Distance from the start pose to the source. */
 static double start_distance(const DmnModel *m, const double p0[2]) {
   const double dx = p0[0] - m->env.src[0], dy = p0[1] - m->env.src[1], dz = m->env.src[2];
   return sqrt(dx * dx + dy * dy + dz * dz);
 }
+/* Weight of the episode's distance term (MODEL §6): w_nav, or with
+ * loss.nav_norm start or progress w_nav R / r0 (r0 the start distance, R the
+ * mean start radius), so progress counts relative to where the fly started. */
 static double nav_weight(const DmnModel *m, const double p0[2]) {
   if (m->cfg.loss_nav_norm == DMN_NAV_NORM_NONE) return m->cfg.loss_w_nav;
   const double r0 = start_distance(m, p0);
