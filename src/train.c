@@ -178,11 +178,12 @@ PetscErrorCode trainer_destroy(DmnTrainer *tr) {
  * the source, so the pair's bearings are +beta and -beta. */
 void train_start_pose(const DmnModel *m, long individual, long e, double p0[2], double *psi0) {
   const int mirror = m->cfg.train_mirror_pairs && (e & 1);
+  const long drawn = mirror ? e - 1 : e; /* a mirrored episode repeats its partner's draw, radius included */
   /* train.curriculum: the range of start radii widens with the episode index
    * (global, so the same for any rank count) */
   const double span = m->cfg.train_curriculum * (double)m->cfg.train_episodes;
-  const double width = span > 0 && (double)e < span ? (double)e / span : 1.0;
-  episode_start_pose_width(m, DMN_STREAM_TRAIN_START, individual, mirror ? e - 1 : e, width, p0, psi0);
+  const double width = span > 0 && (double)drawn < span ? (double)drawn / span : 1.0;
+  episode_start_pose_width(m, DMN_STREAM_TRAIN_START, individual, drawn, width, p0, psi0);
   if (mirror) {
     double to_src = atan2(m->env.src[1] - p0[1], m->env.src[0] - p0[0]);
     double psi = 2.0 * to_src - *psi0;

@@ -69,5 +69,25 @@ int main(void) {
   CHECK(paired, "mirror_pairs: episode 2k+1 starts at 2k's position with the bearing to the source negated");
   CHECK(in_range, "mirrored headings lie in [0, 2 pi)");
   CHECK(distinct > 28, "the pairs are not degenerate (%d of 32 with a non-zero bearing)", distinct);
+
+  /* train.curriculum over a range of start radii: the range widens from its
+   * middle; mirrored partners still share their position */
+  m.cfg.arena_start_radius = 10;
+  m.cfg.arena_start_radius_max = 50;
+  m.cfg.train_curriculum = 0.5;
+  m.cfg.train_episodes = 200;
+  int narrow = 1, wide = 0, pair_same = 1;
+  for (long e = 0; e < 200; e += 2) {
+    double a[2], pa, b[2], pb;
+    train_start_pose(&m, 0, e, a, &pa);
+    train_start_pose(&m, 0, e + 1, b, &pb);
+    const double ra = hypot(a[0] - m.env.src[0], a[1] - m.env.src[1]);
+    pair_same &= a[0] == b[0] && a[1] == b[1];
+    if (e < 100) narrow &= fabs(ra - 30) <= 20.0 * (double)e / 100 + 1e-9;
+    else wide += ra < 15 || ra > 45;
+  }
+  CHECK(narrow, "curriculum: episode e < half draws its radius within 30 +- 20 e / 100 mm");
+  CHECK(wide > 5, "curriculum: afterwards the whole range [10, 50] is drawn (%d of 50 outside [15, 45])", wide);
+  CHECK(pair_same, "curriculum with mirror pairs: episode 2k+1 starts where 2k does");
   return th_summary("test_train");
 }
