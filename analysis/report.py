@@ -9,8 +9,11 @@ descending drives), odor_response.png (left/right antenna input over time),
 learning_curves.png (every loss term, gradient norm, success metrics per
 update), decodability.png/.csv (cross-validated R^2 of the source bearing
 from each layer's activity, with 2 or more stored evaluation episodes).  For a merged sweep: lesion_effect.png (intact vs lesioned vs
-retrained per condition, 95% confidence intervals over evaluation episodes),
-summary.csv and summary.md, and the per-run figures under runs/<NN_name>/.
+retrained per condition; a sweep over sim.sweep_seeds pools its seeds: mean
+over seeds, 95% CI from a bootstrap over seeds and evaluation episodes, each
+seed a dot), compensation.png (held-out success after 0, every train.eval_at
+point and the final episode count, per condition), summary.csv and
+summary.md, and the per-run figures under runs/<NN_name>/.
 A population run (evolution) adds evolution.png (fitness of every slot per
 generation with the replacements drawn parent -> child, hyperparameters of the
 individuals over generations) and lineage.csv.
@@ -322,82 +325,175 @@ def ci95(x):
     return x.mean(), (1.96 * x.std(ddof=1) / np.sqrt(len(x)) if len(x) > 1 else 0.0)
 
 
-def sweep_report(f, out, made):
+def boot_ci(counts, n_boot=4000, seed=0):
+    """Success rate over seeds and episodes: counts = [(successes, episodes)] per
+    seed.  Mean of the per-seed rates and a 95% interval from a two-level
+    bootstrap (seeds with replacement, then each seed's episodes binomially),
+    so the interval holds both the seed-to-seed spread and the finite number of
+    evaluation episodes."""
+    counts = [(k, n) for k, n in counts if n > 0]
+    if not counts:
+        return np.nan, np.nan, np.nan
+    k = np.array([c[0] for c in counts], float)
+    n = np.array([c[1] for c in counts], float)
+    rates = k / n
+    rng = np.random.default_rng(seed)
+    pick = rng.integers(0, len(k), size=(n_boot, len(k)))
+    draws = rng.binomial(n[pick].astype(int), rates[pick]) / n[pick]
+    m = draws.mean(axis=1)
+    return rates.mean(), np.percentile(m, 2.5), np.percentile(m, 97.5)
+
+
+def seed_runs(f):
+    """Runs of a merged sweep grouped by condition (sweep_name), in sweep order:
+    [(condition, [run group, ...])]; a sweep over sim.sweep_seeds has one run
+    per seed in each condition."""
     s = f["summary"]
     cond = [text(c) for c in s["condition"][:]]
     idx = s["index"][:]
     runs = f["runs"]
     keys = sorted(runs.keys())
-    # per condition and evaluation: per-episode final distance and success
-    rows = []
+    groups = {}
     for i, c in enumerate(cond):
-        key = [k for k in keys if k == f"{idx[i]:02d}_{c}" or k.startswith(f"{idx[i]:02d}_{c}_")]
-        ev = runs[key[0]]["evaluation"] if key and "evaluation" in runs[key[0]] else None
-        row = {"index": int(idx[i]), "condition": c}
+        key = [k for k in keys if k.startswith(f"{idx[i]:02d}_")]
+        if key:
+            groups.setdefault(c, []).append(runs[key[0]])
+    return list(groups.items())
+
+
+def eval_counts(g, grp):
+    """(successes, episodes, per-episode final distances) of one evaluation of a run."""
+    if "evaluation" not in g or grp not in g["evaluation"]:
+        return None
+    fd = g["evaluation"][grp]["final_distance"][:]
+    return int((fd < SUCCESS_MM).sum()), len(fd), fd
+
+
+def curve_points(g):
+    """The held-out curve of one run: [(episodes, successes, n)] from the
+    starting parameters (0), every train.eval_at point, and the final evaluation."""
+    pts = []
+    c0 = eval_counts(g, "initial")
+    if c0:
+        pts.append((0, c0[0], c0[1]))
+    ct = eval_counts(g, "trained")
+    n = ct[1] if ct else (c0[1] if c0 else 0)
+    h = g["history"] if "history" in g else None
+    if h is not None and "eval_success" in h:
+        es, ep = h["eval_success"][:], h["episodes"][:]
+        for e, r in zip(ep, es):
+            if np.isfinite(r):
+                pts.append((int(e), int(round(r * n)), n))
+    if ct and h is not None and len(h["episodes"]):
+        last = int(h["episodes"][-1])
+        if not pts or pts[-1][0] != last:
+            pts.append((last, ct[0], ct[1]))
+        else:
+            pts[-1] = (last, ct[0], ct[1])
+    return pts
+
+
+def sweep_report(f, out, made):
+    groups = seed_runs(f)
+    rows = []
+    for c, gs in groups:
+        row = {"condition": c, "seeds": len(gs), "index": min(int(g.attrs.get("sweep_index", -1)) for g in gs)}
         for col, grp in EVALS:
-            if ev is not None and grp in ev:
-                fd = ev[grp]["final_distance"][:]
-                row[col] = {"final": ci95(fd), "success": ci95((fd < SUCCESS_MM).astype(float)), "n": len(fd),
-                            "median": float(np.median(fd)), "mean_dist": float(ev[grp].attrs.get("mean_distance", np.nan)),
-                            "path": float(ev[grp].attrs.get("mean_path_length", np.nan)),
-                            "kc": float(ev[grp].attrs.get("mean_kc_active", np.nan))}
+            cs = [eval_counts(g, grp) for g in gs]
+            cs = [x for x in cs if x]
+            if cs:
+                fd = np.concatenate([x[2] for x in cs])
+                row[col] = {"success": boot_ci([(x[0], x[1]) for x in cs]), "final": ci95(fd), "median": float(np.median(fd)),
+                            "per_seed": [x[0] / x[1] for x in cs], "n": sum(x[1] for x in cs)}
             else:
                 row[col] = None
+        # curve: the points every seed has (same episode counts at a given rank count)
+        per = [curve_points(g) for g in gs]
+        xs = sorted(set.intersection(*[set(p[0] for p in pts) for pts in per])) if per and all(per) else []
+        row["curve"] = [(x, boot_ci([next((k, n) for e, k, n in pts if e == x) for pts in per])) for x in xs]
         rows.append(row)
-    # figure: success rate and final distance per condition, three bars each
+    # figure 1: success and final distance per condition, intact / lesioned / retrained
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(rows) + 4), 5))
     x = np.arange(len(rows))
     w = 0.27
     colors = {"intact": "#4c72b0", "lesioned": "#dd8452", "retrained": "#55a868"}
     for j, (col, _) in enumerate(EVALS):
-        for ax, what, scale in [(axes[0], "success", 100), (axes[1], "final", 1)]:
-            m = [r[col][what][0] * scale if r[col] else np.nan for r in rows]
-            e = [r[col][what][1] * scale if r[col] else 0 for r in rows]
-            ax.bar(x + (j - 1) * w, m, w, yerr=e, capsize=3, label=col, color=colors[col])
-    axes[0].set(ylabel="success rate (%)", title="success (final distance < 5 mm)")
+        m = [100 * r[col]["success"][0] if r[col] else np.nan for r in rows]
+        lo = [100 * (r[col]["success"][0] - r[col]["success"][1]) if r[col] else 0 for r in rows]
+        hi = [100 * (r[col]["success"][2] - r[col]["success"][0]) if r[col] else 0 for r in rows]
+        axes[0].bar(x + (j - 1) * w, m, w, yerr=[lo, hi], capsize=3, label=col, color=colors[col])
+        for i, r in enumerate(rows):  # each seed as a dot
+            if r[col] and r["seeds"] > 1:
+                axes[0].plot(np.full(len(r[col]["per_seed"]), x[i] + (j - 1) * w), 100 * np.array(r[col]["per_seed"]), "k.", ms=3)
+        m = [r[col]["final"][0] if r[col] else np.nan for r in rows]
+        e = [r[col]["final"][1] if r[col] else 0 for r in rows]
+        axes[1].bar(x + (j - 1) * w, m, w, yerr=e, capsize=3, label=col, color=colors[col])
+    nseeds = max(r["seeds"] for r in rows) if rows else 1
+    axes[0].set(ylabel="success rate (%)", title=f"success (final distance < 5 mm); dots: seeds")
     axes[1].set(ylabel="final distance (mm)", title="final distance to source")
     for ax in axes:
         ax.set_xticks(x)
         ax.set_xticklabels([r["condition"] for r in rows], rotation=30, ha="right")
         ax.legend()
-    fig.suptitle("Lesion effect and compensation (mean, 95% CI over evaluation episodes)")
+    fig.suptitle(f"Lesion effect and compensation ({nseeds} seed{'s' if nseeds > 1 else ''} per condition; "
+                 "95% CI: bootstrap over seeds and episodes)")
     save(fig, os.path.join(out, "lesion_effect.png"), made)
+    # figure 2: held-out success over (re)training episodes per condition
+    if any(len(r["curve"]) > 1 for r in rows):
+        fig, ax = plt.subplots(figsize=(9, 5.5))
+        cmap = plt.get_cmap("tab10")
+        for i, r in enumerate(rows):
+            if len(r["curve"]) < 2:
+                continue
+            ex = np.array([p[0] for p in r["curve"]], float)
+            m = np.array([100 * p[1][0] for p in r["curve"]])
+            lo = np.array([100 * p[1][1] for p in r["curve"]])
+            hi = np.array([100 * p[1][2] for p in r["curve"]])
+            ax.plot(ex, m, "o-", color=cmap(i % 10), label=r["condition"])
+            ax.fill_between(ex, lo, hi, color=cmap(i % 10), alpha=0.15)
+            if r["intact"]:
+                ax.axhline(100 * r["intact"]["success"][0], color=cmap(i % 10), ls=":", lw=0.8)
+        ax.set_xscale("symlog", linthresh=100)
+        ax.set(xlabel="(re)training episodes (0 = starting parameters on the condition's circuit)", ylabel="held-out success (%)",
+               ylim=(-2, 102), xlim=(-5, None), title=f"Held-out success over (re)training: mean, 95% CI over {nseeds} seeds and the "
+                                                     "episodes\n(dotted: the starting parameters on the intact circuit)")
+        ax.legend(fontsize=8, ncol=2)
+        save(fig, os.path.join(out, "compensation.png"), made)
     # tables
-    hdr = ["index", "condition"]
+    hdr = ["index", "condition", "seeds"]
     for col, _ in EVALS:
-        hdr += [f"{col}_success", f"{col}_success_ci95", f"{col}_final_mm", f"{col}_final_ci95", f"{col}_median_final_mm",
-                f"{col}_mean_distance_mm", f"{col}_path_mm", f"{col}_kc_active", f"{col}_episodes"]
+        hdr += [f"{col}_success", f"{col}_success_lo95", f"{col}_success_hi95", f"{col}_final_mm", f"{col}_final_ci95",
+                f"{col}_median_final_mm", f"{col}_episodes"]
+    hdr += ["curve_episodes", "curve_success"]
     lines = [",".join(hdr)]
-    md = ["| idx | condition | intact success | lesioned success | retrained success | intact final (mm) | lesioned final (mm) | retrained final (mm) |",
-          "|---|---|---|---|---|---|---|---|"]
+    md = ["| condition | seeds | intact | lesioned (0 episodes) | " + " | ".join(f"after {p[0]}" for p in (rows[0]["curve"][1:] if rows else []))
+          + " |", ""]
+    md[1] = "|" + "---|" * (md[0].count("|") - 1)
     for r in rows:
-        vals = [str(r["index"]), r["condition"]]
-        cells = []
+        vals = [str(r["index"]), r["condition"], str(r["seeds"])]
         for col, _ in EVALS:
             v = r[col]
             if v is None:
-                vals += [""] * 9
+                vals += [""] * 7
                 continue
-            vals += [f"{v['success'][0]:.4f}", f"{v['success'][1]:.4f}", f"{v['final'][0]:.3f}", f"{v['final'][1]:.3f}",
-                     f"{v['median']:.3f}", f"{v['mean_dist']:.3f}", f"{v['path']:.3f}", f"{v['kc']:.4f}", str(v["n"])]
+            vals += [f"{v['success'][0]:.4f}", f"{v['success'][1]:.4f}", f"{v['success'][2]:.4f}", f"{v['final'][0]:.3f}",
+                     f"{v['final'][1]:.3f}", f"{v['median']:.3f}", str(v["n"])]
+        vals += [" ".join(str(p[0]) for p in r["curve"]), " ".join(f"{p[1][0]:.4f}" for p in r["curve"])]
         lines.append(",".join(vals))
-        for what in ["success", "final"]:
-            for col, _ in EVALS:
-                v = r[col]
-                if v is None:
-                    cells.append("-")
-                elif what == "success":
-                    cells.append(f"{100 * v['success'][0]:.1f}% ± {100 * v['success'][1]:.1f}")
-                else:
-                    cells.append(f"{v['final'][0]:.2f} ± {v['final'][1]:.2f}")
-        md.append(f"| {r['index']} | {r['condition']} | " + " | ".join(cells) + " |")
+        fmt = lambda b: f"{100 * b[0]:.1f}% [{100 * b[1]:.1f}, {100 * b[2]:.1f}]"
+        cells = [fmt(r["intact"]["success"]) if r["intact"] else "-"]
+        cells += [fmt(p[1]) for p in r["curve"]] if r["curve"] else [fmt(r["lesioned"]["success"]) if r["lesioned"] else "-",
+                                                                      fmt(r["retrained"]["success"]) if r["retrained"] else "-"]
+        md.append(f"| {r['condition']} | {r['seeds']} | " + " | ".join(cells) + " |")
+    md.append("")
+    md.append(f"Held-out success (final distance < 5 mm), mean over seeds [95% CI: bootstrap over seeds and evaluation episodes].")
     for name, body in [("summary.csv", "\n".join(lines) + "\n"), ("summary.md", "\n".join(md) + "\n")]:
         p = os.path.join(out, name)
         with open(p, "w") as fp:
             fp.write(body)
         made.append(p)
-    for k in keys:
-        run_figures(runs[k], os.path.join(out, "runs", k), made, k)
+    for k in sorted(f["runs"].keys()):
+        run_figures(f["runs"][k], os.path.join(out, "runs", k), made, k)
 
 
 def main():

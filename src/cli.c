@@ -74,13 +74,16 @@ static void usage(FILE *out) {
           "                        (repeatable; validated like the file)\n"
           "  --out DIR             run directory (default output.dir, else\n"
           "                        runs/<config-name>-YYYYMMDD_HHMMSS)\n"
-          "  --init FILE           start from parameters in FILE (checkpoint or gradient dump)\n"
+          "  --init FILE           start from parameters in FILE (checkpoint: its train.average\n"
+          "                        average when it has one; or a gradient dump); {seed} in\n"
+          "                        FILE becomes sim.seed (a lesion study over sweep seeds)\n"
           "  --stop-after N        stop cleanly after N updates, or N generations of a population\n"
           "                        (checkpoint written; --resume later)\n"
           "  --duration SECONDS    episode length in seconds (sets sim.steps)\n"
           "  --episodes N          episodes for --simulate (sets sim.episodes; training: train.episodes)\n"
           "  --grad-steps N        episode length for --grad-check (default 100)\n"
-          "  --sweep-index I       run condition I of the config's sweep: list (default:\n"
+          "  --sweep-index I       run task I of the config's sweep: list (conditions x\n"
+          "                        sim.sweep_seeds; default:\n"
           "                        $SLURM_ARRAY_TASK_ID); with --init CKPT a lesion study:\n"
           "                        intact vs lesioned vs retrained\n"
           "\n"
@@ -256,7 +259,9 @@ static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir
     char base[2 * DMN_STR_MAX + 64];
     if (cfg->output_dir[0]) snprintf(base, sizeof base, "%s", cfg->output_dir);
     else snprintf(base, sizeof base, "runs/%s-%s", cfg->name, job && *job ? job : "sweep");
-    util_sfmt(dir, n, "%s/%02d_%s", base, cfg->sweep_index, cfg->sweep_names[cfg->sweep_index]);
+    char task[DMN_NAME_MAX + 32];
+    config_sweep_task_name(cfg, cfg->sweep_index, task, sizeof task);
+    util_sfmt(dir, n, "%s/%02d_%s", base, cfg->sweep_index, task);
   } else if (cfg->output_dir[0]) {
     snprintf(dir, n, "%s", cfg->output_dir);
   } else {
@@ -401,8 +406,15 @@ static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, Dmn
   params_alloc(m, p);
   model_init_params(m, p);
   if (o->init) {
-    /* every rank reads the same file; all agree on failure */
-    int rc = io_read_params(o->init, m, p, err);
+    /* every rank reads the same file; all agree on failure.  A checkpoint's
+     * average (train.average) is what its run evaluated as "trained". */
+    char path[DMN_STR_MAX + 64];
+    const char *at = strstr(o->init, "{seed}");
+    if (at) util_sfmt(path, sizeof path, "%.*s%ld%s", (int)(at - o->init), o->init, m->cfg.sim_seed, at + 6);
+    else util_sfmt(path, sizeof path, "%s", o->init);
+    int from_average = 0;
+    int rc = io_read_trained_params(path, m, p, &from_average, err);
+    if (!rc && from_average && !rank_world()) printf("--init %s: its Polyak average (/average)\n", path);
     int any = rc;
     MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
     if (any) {
@@ -842,11 +854,12 @@ int cli_main(int argc, char **argv) {
     code = 2;
     goto out;
   }
+  const int n_tasks = config_sweep_tasks(&cfg);
   if (cfg.n_sweep && cfg.sweep_index < 0 && compute) {
     if (!rank)
-      fprintf(stderr, "dmn_mpi: error: %s has a sweep of %d condition%s: pass --sweep-index I (0 .. %d) or run as a Slurm array task "
-                      "(sbatch --array=0-%d); --sweep-list shows them\n", cfg.path, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s", cfg.n_sweep - 1,
-              cfg.n_sweep - 1);
+      fprintf(stderr, "dmn_mpi: error: %s has a sweep of %d task%s: pass --sweep-index I (0 .. %d) or run as a Slurm array task "
+                      "(sbatch --array=0-%d); --sweep-list shows them\n", cfg.path, n_tasks, n_tasks == 1 ? "" : "s", n_tasks - 1,
+              n_tasks - 1);
     code = 2;
     goto out;
   }
@@ -855,9 +868,17 @@ int cli_main(int argc, char **argv) {
       if (!cfg.n_sweep) {
         printf("%s has no sweep: list (one condition: the config itself)\n", cfg.path[0] ? cfg.path : "the config");
       } else {
-        printf("%s: %d sweep condition%s\n", cfg.path, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s");
-        for (int i = 0; i < cfg.n_sweep; i++) printf("  %3d  %s\n", i, cfg.sweep_names[i]);
-        printf("Slurm: sbatch --array=0-%d jobs/sweep.sbatch %s   (or jobs/submit_sweep.sh %s)\n", cfg.n_sweep - 1, cfg.path, cfg.path);
+        if (n_tasks > cfg.n_sweep)
+          printf("%s: %d sweep tasks (%d condition%s x %d seeds: %s)\n", cfg.path, n_tasks, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s",
+                 n_tasks / cfg.n_sweep, cfg.sim_sweep_seeds);
+        else
+          printf("%s: %d sweep tasks (%d condition%s)\n", cfg.path, n_tasks, cfg.n_sweep, cfg.n_sweep == 1 ? "" : "s");
+        for (int i = 0; i < n_tasks; i++) {
+          char task[DMN_NAME_MAX + 32];
+          config_sweep_task_name(&cfg, i, task, sizeof task);
+          printf("  %3d  %s\n", i, task);
+        }
+        printf("Slurm: sbatch --array=0-%d jobs/sweep.sbatch %s   (or jobs/submit_sweep.sh %s)\n", n_tasks - 1, cfg.path, cfg.path);
       }
     }
     goto out;

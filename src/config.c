@@ -37,6 +37,7 @@ void config_defaults(DmnConfig *cfg) {
   memset(cfg, 0, sizeof(*cfg));
   cfg->sweep_index = -1;
   cfg->sweep_base_lesions = -1;
+  cfg->sweep_condition = -1;
   for (int i = 0; i < dmn_config_n_fields; i++) {
     const DmnConfigField *f = &dmn_config_fields[i];
     void *p = field_ptr(cfg, f);
@@ -250,7 +251,7 @@ static const char *node_kind(const yaml_node_t *n) {
 
 /* ---- the lesions: list ------------------------------------------------------ */
 
-const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle"};
+const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle", "randomize"};
 /* Same order as DmnLayer / DmnProj (connectome.h); a unit test checks it. */
 static const char *const layer_names[] = {"ORN", "PN", "KC", "MBON", "DN", "APL"};
 static const char *const proj_names[] = {"orn_to_pn", "pn_to_kc", "kc_to_mbon", "mbon_to_dn", "pn_to_dn"};
@@ -393,8 +394,10 @@ static int parse_lesions(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list
       if (L->layer < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'layer' (ORN, PN, KC, MBON, DN or APL)", path, el, ec, n, kind), 1;
       if (!L->select[0])
         return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'select' or 'ids' (select: all for the whole layer)", path, el, ec, n, kind), 1;
-      if (L->proj >= 0 || L->fraction >= 0 || L->factor >= 0)
-        return fmt(err, "%s:%zu:%zu: lesion %d (%s) takes layer, select and ids only", path, el, ec, n, kind), 1;
+      if (L->proj >= 0 || L->factor >= 0)
+        return fmt(err, "%s:%zu:%zu: lesion %d (%s) takes layer, select, ids, and fraction with seed only", path, el, ec, n, kind), 1;
+      if (L->fraction >= 0 && L->layer == DMN_LESION_LAYER_APL)
+        return fmt(err, "%s:%zu:%zu: lesion %d (%s APL) takes no 'fraction' (there is one APL per side: select side=left)", path, el, ec, n, kind), 1;
     } else {
       if (L->proj < 0) return fmt(err, "%s:%zu:%zu: lesion %d (%s) needs 'projection' (orn_to_pn, pn_to_kc, kc_to_mbon, mbon_to_dn, pn_to_dn)", path, el, ec, n, kind), 1;
       if (L->layer >= 0 || L->select[0]) return fmt(err, "%s:%zu:%zu: lesion %d (%s) acts on a projection: no layer, select or ids", path, el, ec, n, kind), 1;
@@ -495,10 +498,9 @@ static int apply_sweep_entry(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *
   return 0;
 }
 
-static int parse_sweep(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, const char *path, yaml_node_t **selected,
+static int parse_sweep(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, const char *path, yaml_node_t **entries,
                        char err[DMN_ERR_MAX]) {
   cfg->n_sweep = 0;
-  *selected = NULL;
   if (list->type != YAML_SEQUENCE_NODE) {
     fmt(err, "%s:%zu:%zu: wrong type for 'sweep': expected a list of conditions (- name: ...), got %s", path, list->start_mark.line + 1,
         list->start_mark.column + 1, node_kind(list));
@@ -545,14 +547,77 @@ static int parse_sweep(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, 
       break;
     }
     snprintf(cfg->sweep_names[idx], DMN_NAME_MAX, "%s", name);
-    if (idx == cfg->sweep_index) *selected = e;
+    entries[idx] = e;
     cfg->n_sweep++;
   }
   free(scratch);
   return rc;
 }
 
+/* `base: other.yaml` — the keys of another config first, then this file's on
+ * top (a sweep shares its base this way instead of copying its keys).  The
+ * base's relative paths (connectome.path, connectome.nt_from) stay relative
+ * to the base's own folder. */
+#define DMN_BASE_DEPTH 8
+static int parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, int depth, char err[DMN_ERR_MAX]);
+
+static int load_base(DmnConfig *cfg, yaml_node_t *v, const char *path, int depth, char err[DMN_ERR_MAX]) {
+  const size_t vl = v->start_mark.line + 1, vc = v->start_mark.column + 1;
+  if (v->type != YAML_SCALAR_NODE || !v->data.scalar.length) {
+    fmt(err, "%s:%zu:%zu: wrong type for 'base': expected the path of another config file, got %s", path, vl, vc, node_kind(v));
+    return 1;
+  }
+  const char *ref = (const char *)v->data.scalar.value;
+  if (depth >= DMN_BASE_DEPTH) {
+    fmt(err, "%s:%zu:%zu: 'base: %s': more than %d configs deep (does a base name itself?)", path, vl, vc, ref, DMN_BASE_DEPTH);
+    return 1;
+  }
+  /* the base's folder as seen from here: a relative reference is relative to this file's folder */
+  char dir[DMN_STR_MAX], file[2 * DMN_STR_MAX];
+  const char *slash = strrchr(path, '/');
+  if (ref[0] == '/' || !slash) snprintf(dir, sizeof dir, "%s", "");
+  else snprintf(dir, sizeof dir, "%.*s/", (int)(slash - path), path);
+  snprintf(file, sizeof file, "%s%s", dir, ref);
+  FILE *fp = fopen(file, "rb");
+  if (!fp) {
+    fmt(err, "%s:%zu:%zu: 'base: %s': cannot open %s: %s", path, vl, vc, ref, file, strerror(errno));
+    return 1;
+  }
+  fseek(fp, 0, SEEK_END);
+  long n = ftell(fp);
+  fseek(fp, 0, SEEK_SET);
+  char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
+  size_t got = n > 0 ? fread(buf, 1, (size_t)n, fp) : 0;
+  fclose(fp);
+  buf[got] = 0;
+  char before[2][DMN_STR_MAX];
+  snprintf(before[0], DMN_STR_MAX, "%s", cfg->connectome_path);
+  snprintf(before[1], DMN_STR_MAX, "%s", cfg->connectome_nt_from);
+  int rc = parse_text(cfg, buf, got, file, depth + 1, err);
+  free(buf);
+  if (rc) return 1;
+  /* paths the base set are relative to its folder; cfg's relative paths are
+   * relative to this file's: prefix the base's folder as written (dirname of ref) */
+  const char *rslash = strrchr(ref, '/');
+  char *paths[2] = {cfg->connectome_path, cfg->connectome_nt_from};
+  for (int k = 0; k < 2 && rslash; k++)
+    if (paths[k][0] && paths[k][0] != '/' && strcmp(paths[k], before[k])) {
+      char tmp[2 * DMN_STR_MAX];
+      snprintf(tmp, sizeof tmp, "%.*s/%s", (int)(rslash - ref), ref, paths[k]);
+      if (strlen(tmp) >= DMN_STR_MAX) {
+        fmt(err, "%s:%zu:%zu: 'base: %s': path '%s' too long", path, vl, vc, ref, tmp);
+        return 1;
+      }
+      snprintf(paths[k], DMN_STR_MAX, "%s", tmp);
+    }
+  return 0;
+}
+
 int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, char err[DMN_ERR_MAX]) {
+  return parse_text(cfg, text, len, path, 0, err);
+}
+
+static int parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, int depth, char err[DMN_ERR_MAX]) {
   yaml_parser_t parser;
   yaml_document_t doc;
   int rc = 1;
@@ -573,7 +638,7 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
   enum { MAX_SEC = 64 };
   char sec_seen[MAX_SEC][64];
   int sec_line[MAX_SEC], n_sec = 0, sweep_line = 0;
-  yaml_node_t *sweep_selected = NULL;
+  yaml_node_t **sweep_entries = calloc(DMN_MAX_SWEEP, sizeof *sweep_entries);
   yaml_node_t *root = yaml_document_get_root_node(&doc);
   if (!root || (root->type == YAML_SCALAR_NODE && root->data.scalar.length == 0)) {
     rc = 0; /* empty file: all defaults */
@@ -584,6 +649,13 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
         root->start_mark.line + 1, root->start_mark.column + 1, node_kind(root));
     goto done;
   }
+  /* base: first, wherever it is written, so every key here overrides it */
+  for (yaml_node_pair_t *sp = root->data.mapping.pairs.start; sp < root->data.mapping.pairs.top; sp++) {
+    yaml_node_t *sk = yaml_document_get_node(&doc, sp->key);
+    if (sk->type == YAML_SCALAR_NODE && !strcmp((const char *)sk->data.scalar.value, "base") &&
+        load_base(cfg, yaml_document_get_node(&doc, sp->value), path, depth, err))
+      goto done;
+  }
   for (yaml_node_pair_t *sp = root->data.mapping.pairs.start; sp < root->data.mapping.pairs.top; sp++) {
     yaml_node_t *sk = yaml_document_get_node(&doc, sp->key);
     yaml_node_t *sv = yaml_document_get_node(&doc, sp->value);
@@ -593,13 +665,30 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
       goto done;
     }
     const char *sec = (const char *)sk->data.scalar.value;
+    if (!strcmp(sec, "base")) {
+      for (int k = 0; k < n_sec; k++)
+        if (!strcmp(sec_seen[k], sec)) {
+          fmt(err, "%s:%zu:%zu: duplicate key 'base' (first at line %d)", path, sl, sc, sec_line[k]);
+          goto done;
+        }
+      if (n_sec < MAX_SEC) {
+        snprintf(sec_seen[n_sec], sizeof sec_seen[0], "%s", sec);
+        sec_line[n_sec++] = (int)sl;
+      }
+      continue;
+    }
+    if (!strcmp(sec, "sweep") && depth > 0) {
+      fmt(err, "%s:%zu:%zu: a base config cannot have a sweep: list (write the sweep in the config that names this one as its base)", path, sl,
+          sc);
+      goto done;
+    }
     if (!strcmp(sec, "lesions")) {
       if (parse_lesions(cfg, &doc, sv, path, err)) goto done;
       continue;
     }
     if (!strcmp(sec, "sweep")) {
       sweep_line = (int)sl;
-      if (parse_sweep(cfg, &doc, sv, path, &sweep_selected, err)) goto done;
+      if (parse_sweep(cfg, &doc, sv, path, sweep_entries, err)) goto done;
       continue;
     }
     if (!section_exists(sec)) {
@@ -660,17 +749,35 @@ int config_parse_text(DmnConfig *cfg, const char *text, size_t len, const char *
       if (assign_value(cfg, f, (const char *)kv->data.scalar.value, where, err)) goto done;
     }
   }
-  if (cfg->sweep_index >= 0 && sweep_line) {
-    if (cfg->sweep_index >= cfg->n_sweep) {
-      fmt(err, "%s:%d:1: sweep index %d out of range: the sweep has %d condition%s (0 .. %d)", path, sweep_line, cfg->sweep_index, cfg->n_sweep,
-          cfg->n_sweep == 1 ? "" : "s", cfg->n_sweep - 1);
+  {
+    long seeds[DMN_MAX_SWEEP];
+    const int fs = field_index("sim", "sweep_seeds");
+    const int ns = config_int_list(cfg->sim_sweep_seeds, 0, seeds, DMN_MAX_SWEEP);
+    if (ns < 0 || (ns == 0 && cfg->sim_sweep_seeds[0])) {
+      fmt(err, "%s:%d: 'sim.sweep_seeds' must be seeds >= 0 separated by commas (e.g. 1,2,3), got '%s'", path, seen_line[fs],
+          cfg->sim_sweep_seeds);
       goto done;
     }
-    cfg->sweep_base_lesions = cfg->n_lesions;
-    if (apply_sweep_entry(cfg, &doc, sweep_selected, path, cfg->sweep_index, err)) goto done;
+    if (sweep_line && cfg->sweep_index >= 0) {
+      const int tasks = config_sweep_tasks(cfg);
+      if (cfg->sweep_index >= tasks) {
+        if (ns)
+          fmt(err, "%s:%d:1: sweep index %d out of range: the sweep has %d conditions x %d seeds = %d tasks (0 .. %d)", path, sweep_line,
+              cfg->sweep_index, cfg->n_sweep, ns, tasks, tasks - 1);
+        else
+          fmt(err, "%s:%d:1: sweep index %d out of range: the sweep has %d condition%s (0 .. %d)", path, sweep_line, cfg->sweep_index,
+              cfg->n_sweep, cfg->n_sweep == 1 ? "" : "s", cfg->n_sweep - 1);
+        goto done;
+      }
+      cfg->sweep_condition = ns ? cfg->sweep_index / ns : cfg->sweep_index;
+      if (ns) cfg->sim_seed = seeds[cfg->sweep_index % ns];
+      cfg->sweep_base_lesions = cfg->n_lesions;
+      if (apply_sweep_entry(cfg, &doc, sweep_entries[cfg->sweep_condition], path, cfg->sweep_condition, err)) goto done;
+    }
   }
   rc = 0;
 done:
+  free(sweep_entries);
   free(seen_line);
   yaml_document_delete(&doc);
   yaml_parser_delete(&parser);
@@ -766,12 +873,57 @@ int config_eval_radii(const DmnConfig *cfg, double *radii, int max) {
   return n < max ? n : max;
 }
 
+int config_int_list(const char *s, long lo, long *out, int max) {
+  int n = 0;
+  while (*s == ' ') s++;
+  while (*s) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (end == s || errno || v < lo) return -1;
+    if (n < max) out[n] = v;
+    n++;
+    while (*end == ' ') end++;
+    if (*end == ',') end++;
+    else if (*end) return -1;
+    while (*end == ' ') end++;
+    s = end;
+  }
+  return n < max ? n : max;
+}
+
+int config_sweep_tasks(const DmnConfig *cfg) {
+  long seeds[DMN_MAX_SWEEP];
+  int ns = config_int_list(cfg->sim_sweep_seeds, 0, seeds, DMN_MAX_SWEEP);
+  return cfg->n_sweep * (ns > 0 ? ns : 1);
+}
+
+void config_sweep_task_name(const DmnConfig *cfg, int task, char *out, size_t n) {
+  long seeds[DMN_MAX_SWEEP];
+  int ns = config_int_list(cfg->sim_sweep_seeds, 0, seeds, DMN_MAX_SWEEP);
+  if (ns <= 0) ns = 0;
+  const int cond = ns ? task / ns : task;
+  if (task < 0 || cond >= cfg->n_sweep) snprintf(out, n, "%s", "");
+  else if (ns) snprintf(out, n, "%s_s%ld", cfg->sweep_names[cond], seeds[task % ns]);
+  else snprintf(out, n, "%s", cfg->sweep_names[cond]);
+}
+
+const char *config_sweep_name(const DmnConfig *cfg) {
+  return cfg->sweep_condition >= 0 && cfg->sweep_condition < cfg->n_sweep ? cfg->sweep_names[cfg->sweep_condition] : "";
+}
+
 int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
   const char *p = c->path[0] ? c->path : "(config)";
   double radii[1];
   if (config_eval_radii(c, radii, 1) < 0)
     return fmt(err, "%s: 'train.eval_radii' must be start distances in mm >= 0 separated by commas (e.g. 10,20,30,45), got '%s'", p,
                c->train_eval_radii), 1;
+  long at[1];
+  if (config_int_list(c->train_eval_at, 1, at, 1) < 0)
+    return fmt(err, "%s: 'train.eval_at' must be episode counts >= 1 separated by commas (e.g. 100,400,1600), got '%s'", p, c->train_eval_at), 1;
+  if (c->evolution_population > 1 && c->train_eval_at[0])
+    return fmt(err, "%s: 'train.eval_at' applies to plain training; with 'evolution.population' %ld the individuals are judged by "
+               "'evolution.fitness' (set it to \"\")", p, c->evolution_population), 1;
   if (c->arena_start_radius_max > 0 && c->arena_start_radius_max < c->arena_start_radius)
     return fmt(err, "%s: 'arena.start_radius_max' (%g) must be 0 (a fixed radius) or at least 'arena.start_radius' (%g)", p,
                c->arena_start_radius_max, c->arena_start_radius), 1;
@@ -864,9 +1016,9 @@ char *config_to_yaml(const DmnConfig *cfg) {
     value_text(cfg, f, v, sizeof v);
     util_textf(&b, "  %s: %s\n", f->key, v);
   }
-  if (cfg->sweep_index >= 0 && cfg->sweep_index < cfg->n_sweep)
-    util_textf(&b, "# sweep condition %d of %d: %s (its lesions and set: applied above)\n", cfg->sweep_index, cfg->n_sweep,
-            cfg->sweep_names[cfg->sweep_index]);
+  if (cfg->sweep_condition >= 0 && cfg->sweep_condition < cfg->n_sweep)
+    util_textf(&b, "# sweep task %d of %d: condition %s, seed %ld (its lesions and set: applied above)\n", cfg->sweep_index,
+               config_sweep_tasks(cfg), config_sweep_name(cfg), cfg->sim_seed);
   if (!cfg->n_lesions) util_textf(&b, "lesions: []\n");
   else util_textf(&b, "lesions:\n");
   for (int i = 0; i < cfg->n_lesions; i++) {
@@ -874,9 +1026,10 @@ char *config_to_yaml(const DmnConfig *cfg) {
     util_textf(&b, "  - name: \"%s\"\n    kind: %s\n", L->name, dmn_lesion_kinds[L->kind]);
     if (L->layer >= 0) util_textf(&b, "    layer: %s\n    select: \"%s\"\n", layer_names[L->layer], L->select);
     if (L->proj >= 0) util_textf(&b, "    projection: %s\n", proj_names[L->proj]);
-    if (L->kind == DMN_LESION_DROP) util_textf(&b, "    fraction: %.17g\n", L->fraction);
+    if (L->fraction >= 0) util_textf(&b, "    fraction: %.17g\n", L->fraction);
     if (L->kind == DMN_LESION_SCALE) util_textf(&b, "    factor: %.17g\n", L->factor);
-    if (L->kind == DMN_LESION_DROP || L->kind == DMN_LESION_SHUFFLE) util_textf(&b, "    seed: %ld\n", L->seed);
+    if (L->kind == DMN_LESION_DROP || L->kind == DMN_LESION_SHUFFLE || L->kind == DMN_LESION_RANDOMIZE || L->fraction >= 0)
+      util_textf(&b, "    seed: %ld\n", L->seed);
   }
   return b.s;
 }

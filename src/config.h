@@ -26,6 +26,7 @@
   X(sim, steps,         INT,    5000,  "", 1, 100000000, "steps", "episode length T") \
   X(sim, episodes,      INT,    1,     "", 1, 1000000, "", "episodes run by --simulate (spread over ranks)") \
   X(sim, seed,          INT,    1,     "", 0, 2147483647, "", "base seed: connectome, initial weights, start poses") \
+  X(sim, sweep_seeds,   STRING, 0,     "", 0, 0, "", "seeds every condition of the config's sweep: list runs with (comma-separated, e.g. 1,2,3): the sweep's tasks are conditions x seeds, each setting sim.seed; empty = sim.seed alone") \
   X(arena, size_x,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in x; position is clamped to [0, size_x]") \
   X(arena, size_y,      DOUBLE, 100.0, "", 1.0, 1e6, "mm", "arena floor extent in y") \
   X(arena, size_z,      DOUBLE, 50.0,  "", 1.0, 1e6, "mm", "arena height (informational; the fly walks on the floor)") \
@@ -135,6 +136,7 @@
   X(train, clip_norm,   DOUBLE, 1.0,   "", 0.0, 1e12, "", "global gradient-norm clip (0 = off), computed overflow-safe") \
   X(train, eval_episodes, INT,  64,    "", 1, 1000000, "", "held-out evaluation episodes (own start-pose stream), spread over ranks") \
   X(train, eval_radii,  STRING, 0, "10,20,30,45", 0, 0, "mm", "start distances the final evaluation also reports one by one (comma-separated, e.g. 10,20,30,45; each with train.eval_episodes starts on that circle; empty = none)") \
+  X(train, eval_at,     STRING, 0, "", 0, 0, "episodes", "episode counts after which training also evaluates its current parameters (the average with train.average) on the held-out starts, e.g. 100,400,1600: a learning or compensation curve in results.h5 /history/eval_success and the JSON summary (the first update reaching each count; empty = none)") \
   X(train, eval_trajectories, INT, 4,  "", 0, 1000, "", "evaluation episodes whose full trajectories go into results.h5") \
   X(train, average,     DOUBLE, 0.95,   "", 0.0, 0.9999, "", "decay a of an exponential moving average of the parameters, avg = a avg + (1 - a) p after every update (Polyak averaging; 0 = off; plain training only: a population's individuals are judged and kept as they are): validation, best.h5 and the final evaluation's trained row use the average (the last parameters stay in the checkpoint for resuming; the average is checkpointed too)") \
   X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
@@ -188,7 +190,7 @@
  * APLs are not a spiking layer, but ablate/silence name them like one. */
 #define DMN_LESION_LAYER_APL 5
 #define DMN_SELECT_MAX 1024
-enum { DMN_LESION_ABLATE, DMN_LESION_SILENCE, DMN_LESION_DROP, DMN_LESION_SCALE, DMN_LESION_SHUFFLE, DMN_NLESION_KIND };
+enum { DMN_LESION_ABLATE, DMN_LESION_SILENCE, DMN_LESION_DROP, DMN_LESION_SCALE, DMN_LESION_SHUFFLE, DMN_LESION_RANDOMIZE, DMN_NLESION_KIND };
 extern const char *const dmn_lesion_kinds[DMN_NLESION_KIND];
 typedef struct DmnLesionSpec {
   char name[64];
@@ -196,7 +198,7 @@ typedef struct DmnLesionSpec {
   int layer;                   /* ablate/silence: layer index (ORN PN KC MBON DN), else -1 */
   int proj;                    /* drop/scale/shuffle: projection index (orn_to_pn ...), else -1 */
   char select[DMN_SELECT_MAX]; /* neuron selector within the layer (ids: become id=...) */
-  double fraction;             /* drop */
+  double fraction;             /* drop; ablate/silence: a random fraction of the selected neurons (-1 = all) */
   double factor;               /* scale */
   long seed;                   /* drop, shuffle */
   int line;                    /* where it was written, for messages */
@@ -212,7 +214,8 @@ typedef struct DmnConfig {
   DMN_CONFIG_FIELDS(DMN_DECL_FIELD)
   int n_lesions;
   DmnLesionSpec lesions[DMN_MAX_LESIONS];
-  int sweep_index;                         /* selected condition, -1 = none (set before parsing) */
+  int sweep_index;                         /* selected task, -1 = none (set before parsing): condition x seed (sim.sweep_seeds) */
+  int sweep_condition;                     /* its condition (sweep_index / seeds), -1 = none */
   int n_sweep;                             /* conditions in the file's sweep: list */
   int sweep_base_lesions;                  /* lesions before the condition's own (the intact baseline), -1 = none applied */
   char sweep_names[DMN_MAX_SWEEP][DMN_NAME_MAX];
@@ -282,6 +285,15 @@ int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]);
 /* train.eval_radii as numbers: returns how many (at most max), -1 if one is
  * not a number >= 0. */
 int config_eval_radii(const DmnConfig *cfg, double *radii, int max);
+/* A comma-separated list of integers >= lo (sim.sweep_seeds, train.eval_at)
+ * into out[0..max): how many it has (at most max), -1 if malformed. */
+int config_int_list(const char *s, long lo, long *out, int max);
+/* The sweep's task count: conditions x seeds (sim.sweep_seeds), 0 without a sweep. */
+int config_sweep_tasks(const DmnConfig *cfg);
+/* Task `task`'s name: its condition's, with _s<seed> when sim.sweep_seeds is set. */
+void config_sweep_task_name(const DmnConfig *cfg, int task, char *out, size_t n);
+/* The selected task's condition name ("" = none). */
+const char *config_sweep_name(const DmnConfig *cfg);
 
 /* Cross-field checks (sizes that must agree, ...). */
 int config_validate(const DmnConfig *cfg, char err[DMN_ERR_MAX]);

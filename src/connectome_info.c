@@ -114,7 +114,7 @@ char *connectome_summary(const DmnConnectome *c) {
         if (r->n_neurons) util_textf(&b, ")");
       }
       if (!strcmp(r->kind, "ablate") || !strcmp(r->kind, "drop")) util_textf(&b, ", %ld synapses removed", r->synapses_removed);
-      if (!strcmp(r->kind, "shuffle")) util_textf(&b, ", %ld synapses rewired", r->synapses_removed);
+      if (!strcmp(r->kind, "shuffle") || !strcmp(r->kind, "randomize")) util_textf(&b, ", %ld synapses rewired", r->synapses_removed);
       util_textf(&b, "\n");
     }
   } else {

@@ -284,7 +284,7 @@ static int close_and_rename(H5Ctx *c, hid_t f, const char *tmp, const char *path
 static void write_version(H5Ctx *c, hid_t f) {
   write_str_attr(c, f, "dmn_version", DMN_VERSION);
   write_str_attr(c, f, "dmn_git", DMN_GIT_HASH);
-  write_str_attr(c, f, "model_contract", "MODEL.md v1");
+  write_str_attr(c, f, "model_contract", "src/MODEL.md v2");
 }
 
 /* /<loc>/episode_NNNN/... for each record (shared by simulation and results). */
@@ -545,8 +545,9 @@ static void write_run_info(H5Ctx *c, hid_t f, const DmnModel *m) {
   write_str_attr(c, f, "config_name", cfg->name[0] ? cfg->name : "default");
   write_num_attr(c, f, "seed", (double)cfg->sim_seed);
   write_num_attr(c, f, "sweep_index", cfg->sweep_index);
-  write_num_attr(c, f, "sweep_size", cfg->n_sweep);
-  write_str_attr(c, f, "sweep_name", cfg->sweep_index >= 0 && cfg->sweep_index < cfg->n_sweep ? cfg->sweep_names[cfg->sweep_index] : "");
+  write_num_attr(c, f, "sweep_size", config_sweep_tasks(cfg));
+  write_str_attr(c, f, "sweep_name", config_sweep_name(cfg)); /* the condition: a sweep's seeds share it */
+  write_num_attr(c, f, "sweep_condition", cfg->sweep_condition);
 }
 
 static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w) {
@@ -1148,7 +1149,14 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
             u + 1, h->col[DMN_H_episodes][u], h->col[DMN_H_loss_total][u], h->col[DMN_H_loss_nav][u], h->col[DMN_H_loss_energy][u],
             h->col[DMN_H_loss_sparse][u], h->col[DMN_H_loss_rate][u], h->col[DMN_H_loss_silent][u], h->col[DMN_H_grad_norm][u],
             u + 1 < h->n ? "," : "");
-  fprintf(fp, "  ],\n  \"final_metrics\": {\n");
+  /* train.eval_at: the held-out curve, from the starting parameters (0 episodes) */
+  fprintf(fp, "  ],\n  \"held_out_curve\": [\n    {\"episodes\": 0, \"success\": %.6g, \"median_final\": %.6g}", in->success_rate,
+          in->median_final);
+  for (long u = 0; u < h->n; u++)
+    if (isfinite(h->col[DMN_H_eval_success][u]))
+      fprintf(fp, ",\n    {\"episodes\": %.0f, \"success\": %.6g, \"median_final\": %.6g}", h->col[DMN_H_episodes][u],
+              h->col[DMN_H_eval_success][u], h->col[DMN_H_eval_median_final][u]);
+  fprintf(fp, "\n  ],\n  \"final_metrics\": {\n");
   fprintf(fp, "    \"final_distance_to_goal\": %.6g,\n    \"mean_distance_to_goal\": %.6g,\n    \"total_distance_traveled\": %.6g,\n",
           tr->mean_final, tr->mean_mean_distance, tr->mean_path);
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);

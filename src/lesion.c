@@ -48,7 +48,9 @@ static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
   return r;
 }
 
-static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, char err[DMN_ERR_MAX]) {
+static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
+
+static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, long cfg_seed, char err[DMN_ERR_MAX]) {
   char what[128];
   util_sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
   Selector sel;
@@ -63,19 +65,36 @@ static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, cha
   DmnLesionRecord *r = new_record(c, L);
   r->neurons = malloc(sizeof(int) * ((size_t)c->n[l] + 1));
   if (!c->silenced[l]) c->silenced[l] = calloc((size_t)c->n[l] + 1, 1);
+  int matched = 0;
   for (int i = 0; i < c->n[l]; i++) {
     const char *vals[DMN_SEL_TERMS];
     for (int k = 0; k < sel.n; k++) vals[k] = neuron_value(c, l, i, sel.term[k].key, buf[k], sizeof buf[k]);
-    if (!selector_match(&sel, vals)) continue;
-    r->neurons[r->n_neurons++] = i;
+    if (selector_match(&sel, vals)) r->neurons[matched++] = i;
+  }
+  if (!matched) {
+    util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
+    return 1;
+  }
+  r->n_neurons = matched;
+  if (L->fraction >= 0) { /* a seeded random subset of the matches (size-matched controls) */
+    const int keep = (int)lround(L->fraction * matched);
+    DmnRng rng = util_rng((uint64_t)cfg_seed, DMN_STREAM_LESION, 1000 + (uint64_t)l, (uint64_t)L->seed);
+    for (int a = 0; a < keep; a++) {
+      int b = a + (int)util_rng_below(&rng, (uint64_t)(matched - a));
+      int t = r->neurons[a];
+      r->neurons[a] = r->neurons[b];
+      r->neurons[b] = t;
+    }
+    r->n_neurons = keep;
+    qsort(r->neurons, (size_t)keep, sizeof(int), cmp_int);
+    util_sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " fraction %g seed %ld", L->fraction, L->seed);
+  }
+  for (int j = 0; j < r->n_neurons; j++) {
+    const int i = r->neurons[j];
     /* ablation = silenced and disconnected: an ablated ORN still has a
      * receptor and an ablated DN a motor weight, neither of which is a synapse */
     c->silenced[l][i] = 1;
     if (L->kind == DMN_LESION_ABLATE) r->synapses_removed += connectome_ablate_neuron(c, l, i);
-  }
-  if (!r->n_neurons) {
-    util_sfmt(err, DMN_ERR_MAX, "%s: select '%s' matches no %s neuron", what, L->select, dmn_layer_names[l]);
-    return 1;
   }
   return 0;
 }
@@ -197,13 +216,56 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
   return 0;
 }
 
+/* Random graph of the same density: every alive synapse gets a presynaptic
+ * partner drawn uniformly from the whole presynaptic layer (no double
+ * synapses).  Rows stay, so every in-degree is kept (the parameter layout
+ * cannot change) and out-degrees become binomial; the synapse counts stay
+ * with their rows. */
+static int lesion_randomize(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig *cfg, int idx, char err[DMN_ERR_MAX]) {
+  DmnProjection *p = &c->proj[L->proj];
+  DmnLesionRecord *r = new_record(c, L);
+  util_sfmt(r->target + strlen(r->target), sizeof r->target - strlen(r->target), " seed %ld", L->seed);
+  int *old = malloc(sizeof(int) * ((size_t)p->nnz + 1));
+  memcpy(old, p->col, sizeof(int) * (size_t)p->nnz);
+  DmnRng rng = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_LESION, 200 + (uint64_t)L->proj, (uint64_t)L->seed);
+  for (int i = 0; i < p->n_post; i++) {
+    const int a = p->row_ptr[i], b = p->row_ptr[i + 1];
+    if (b - a > p->n_pre) {
+      util_sfmt(err, DMN_ERR_MAX, "lesion '%s' (lesions[%d], config line %d): cannot randomize %s: a row has more synapses than presynaptic neurons",
+                L->name, idx, L->line, dmn_proj_names[L->proj]);
+      free(old);
+      return 1;
+    }
+    /* every slot of the row draws anew (dead ones too, so the draw does not
+     * depend on earlier lesions' order); rejection keeps the row free of doubles */
+    for (int k = a; k < b; k++) p->col[k] = -1;
+    for (int k = a; k < b; k++) {
+      int j;
+      do j = (int)util_rng_below(&rng, (uint64_t)p->n_pre);
+      while (row_has(p, i, j, k));
+      p->col[k] = j;
+    }
+  }
+  connectome_sort_rows(p); /* alive and count travel along */
+  for (int i = 0; i < p->n_post; i++)
+    for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
+      if (!p->alive[k]) continue;
+      int was = 0;
+      for (int k0 = p->row_ptr[i]; k0 < p->row_ptr[i + 1] && !was; k0++) was = old[k0] == p->col[k];
+      r->synapses_removed += !was;
+    }
+  connectome_index_projection(p);
+  free(old);
+  return 0;
+}
+
 int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]) {
   for (int n = 0; n < cfg->n_lesions; n++) {
     const DmnLesionSpec *L = &cfg->lesions[n];
     switch (L->kind) {
     case DMN_LESION_ABLATE:
     case DMN_LESION_SILENCE:
-      if (L->layer == DMN_LESION_LAYER_APL ? lesion_apl(c, L, n, err) : lesion_neurons(c, L, n, err)) return 1;
+      if (L->layer == DMN_LESION_LAYER_APL ? lesion_apl(c, L, n, err) : lesion_neurons(c, L, n, cfg->sim_seed, err)) return 1;
       break;
     case DMN_LESION_DROP: lesion_drop(c, L, cfg); break;
     case DMN_LESION_SCALE: {
@@ -215,6 +277,9 @@ int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DM
     }
     case DMN_LESION_SHUFFLE:
       if (lesion_shuffle(c, L, cfg, n, err)) return 1;
+      break;
+    case DMN_LESION_RANDOMIZE:
+      if (lesion_randomize(c, L, cfg, n, err)) return 1;
       break;
     default: util_sfmt(err, DMN_ERR_MAX, "lesion %d: unknown kind", n); return 1;
     }

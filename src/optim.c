@@ -89,7 +89,7 @@ void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group
   h->n++;
 }
 
-double history_missing_value(int column) { return column == DMN_H_val_success || column == DMN_H_val_median_final ? NAN : 0.0; }
+double history_missing_value(int column) { return column >= DMN_H_val_success ? NAN : 0.0; }
 
 void history_free(DmnHistory *h) {
   for (int k = 0; k < DMN_NHCOL; k++) free(h->col[k]);

@@ -258,6 +258,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   optim_adam_step(m, adam, p, g, optim_lr_factor(c, u, (c->train_episodes + G - 1) / G));
   memset(row, 0, sizeof(double) * DMN_NHCOL);
   row[DMN_H_val_success] = row[DMN_H_val_median_final] = NAN; /* set by train_run's validation, if any */
+  row[DMN_H_eval_success] = row[DMN_H_eval_median_final] = NAN; /* set by train_run's train.eval_at, if any */
   row[DMN_H_episodes] = (double)((u + 1) * G);
   row[DMN_H_loss_total] = stats[S_TOTAL];
   row[DMN_H_loss_nav] = stats[S_NAV];
@@ -347,8 +348,8 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
     *exit_code = 1;
   } else if (!rank) {
     if (o->intact) {
-      printf("\nLesion study (sweep condition %d: %s): starting parameters from --init\n", c->sweep_index,
-             c->sweep_index >= 0 ? c->sweep_names[c->sweep_index] : "-");
+      printf("\nLesion study (sweep task %d: condition %s, seed %ld): starting parameters from --init\n", c->sweep_index,
+             c->sweep_index >= 0 ? config_sweep_name(c) : "-", c->sim_seed);
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "intact circuit", 100 * intact.success_rate, intact.median_final,
              intact.mean_mean_distance, intact.mean_path);
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned", 100 * in.success_rate, in.median_final, in.mean_mean_distance,
@@ -441,6 +442,39 @@ static PetscErrorCode validate(const DmnModel *m, const DmnParams *use, const Dm
   PetscFunctionReturn(0);
 }
 
+/* train.eval_at: does a listed episode count fall in (before, after]? */
+static int eval_due(const DmnConfig *c, long before, long after) {
+  long at[64];
+  const int n = config_int_list(c->train_eval_at, 1, at, 64);
+  for (int i = 0; i < n; i++)
+    if (at[i] > before && at[i] <= after) return 1;
+  return 0;
+}
+
+/* train.eval_at: the held-out evaluation (the final one's starts) of `use`
+ * now, into the last history row: a learning or compensation curve. */
+static PetscErrorCode eval_point(const DmnModel *m, const DmnParams *use, DmnTrainState *st, DmnTrainer *tr, MPI_Comm comm, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank, fail = 0;
+  MPI_Comm_rank(comm, &rank);
+  DmnEvalSummary es;
+  PetscCall(train_evaluate(m, use, comm, &es, NULL, 0, &tr->t, &tr->w, &fail));
+  if (fail) {
+    eval_summary_free(&es);
+    *exit_code = 1;
+    PetscFunctionReturn(0);
+  }
+  st->hist.col[DMN_H_eval_success][st->hist.n - 1] = es.success_rate;
+  st->hist.col[DMN_H_eval_median_final][st->hist.n - 1] = es.median_final;
+  if (!rank) {
+    printf("Held-out evaluation after %ld episodes: success %5.1f%% median final %6.2f mm on %d starts%s\n", st->episodes_done,
+           100 * es.success_rate, es.median_final, es.n, st->avg.data ? " (average)" : "");
+    fflush(stdout);
+  }
+  eval_summary_free(&es);
+  PetscFunctionReturn(0);
+}
+
 PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
@@ -524,6 +558,10 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     }
     if (c->train_validate_every > 0 && (st.update % c->train_validate_every == 0 || st.update == U)) {
       PetscCall(validate(m, use, &adam, &st, &tr, comm, best_ckpt, yaml, exit_code));
+      if (*exit_code) break;
+    }
+    if (eval_due(c, st.episodes_done - G, st.episodes_done)) {
+      PetscCall(eval_point(m, use, &st, &tr, comm, exit_code));
       if (*exit_code) break;
     }
     /* all ranks must hold bitwise-identical parameters (MODEL §7) */

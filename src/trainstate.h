@@ -30,7 +30,9 @@
   X(clip_factor,    "factor applied by clipping (1 = none)") \
   X(seconds,        "wall time of the update, s") \
   X(val_success,    "success rate on the validation starts after this update (NaN: not validated)") \
-  X(val_median_final, "median final distance on the validation starts, mm (NaN: not validated)")
+  X(val_median_final, "median final distance on the validation starts, mm (NaN: not validated)") \
+  X(eval_success,   "success rate on the held-out starts after this update (train.eval_at; NaN: not evaluated)") \
+  X(eval_median_final, "median final distance on the held-out starts, mm (train.eval_at; NaN: not evaluated)")
 /* clang-format on */
 
 #define DMN_HCOL_ENUM(name, doc) DMN_H_##name,

@@ -4,6 +4,7 @@
 #include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "../harness.h"
 #include "config.h"
@@ -20,6 +21,13 @@ static char *slurp(const char *path, size_t *len) {
   b[*len] = 0;
   fclose(f);
   return b;
+}
+
+static void spit(const char *dir, const char *name, const char *text) {
+  char path[1024];
+  snprintf(path, sizeof path, "%s/%s", dir, name);
+  FILE *f = fopen(path, "w");
+  if (f) fputs(text, f), fclose(f);
 }
 
 static int cmp_str(const void *a, const void *b) { return strcmp(*(char *const *)a, *(char *const *)b); }
@@ -112,6 +120,80 @@ int main(int argc, char **argv) {
     a.sweep_index = 2;
     CHECK(config_parse_text(&a, doc, strlen(doc), "(sweep)", err) != 0 && strstr(err, "sweep index 2 out of range: the sweep has 2 conditions"),
           "index out of range: %s", err);
+  }
+
+  /* base: another config's keys first, this file's on top; its relative
+   * paths stay relative to its own folder; errors name the file and line */
+  {
+    char tmpl[] = "/tmp/dmn_base_XXXXXX", path[1024], sub[1100];
+    const char *d = mkdtemp(tmpl);
+    CHECK(d != NULL, "mkdtemp");
+    snprintf(sub, sizeof sub, "%s/sub", d);
+    mkdir(sub, 0755);
+    spit(sub, "base.yaml", "connectome:\n  source: flywire\n  path: data/fw\ntrain:\n  lr: 0.002\n  episodes: 100\nlesions: [{kind: ablate, layer: APL, select: all}]\n");
+    spit(d, "child.yaml", "train:\n  episodes: 50\nbase: sub/base.yaml\n");
+    snprintf(path, sizeof path, "%s/child.yaml", d);
+    CHECK(config_load_file(&a, path, err) == 0, "base: %s", err);
+    CHECK(a.train_lr == 0.002 && a.train_episodes == 50 && a.connectome_source == DMN_SOURCE_FLYWIRE && a.n_lesions == 1,
+          "base keys inherited, the child's win (lr %g episodes %ld)", a.train_lr, a.train_episodes);
+    CHECK(!strcmp(a.connectome_path, "sub/data/fw"), "base's relative path relative to its folder: '%s'", a.connectome_path);
+    spit(sub, "mid.yaml", "base: base.yaml\nsim: {seed: 7}\n");
+    spit(d, "child2.yaml", "base: sub/mid.yaml\nconnectome: {nt_from: x.csv}\n");
+    snprintf(path, sizeof path, "%s/child2.yaml", d);
+    CHECK(config_load_file(&a, path, err) == 0, "base of a base: %s", err);
+    CHECK(a.sim_seed == 7 && a.train_lr == 0.002 && !strcmp(a.connectome_path, "sub/data/fw") && !strcmp(a.connectome_nt_from, "x.csv"),
+          "two levels: seed %ld path '%s' nt_from '%s'", a.sim_seed, a.connectome_path, a.connectome_nt_from);
+    struct {
+      const char *file, *text, *expect;
+    } bad[] = {
+        {"loop.yaml", "base: loop.yaml\n", "configs deep (does a base name itself?)"},
+        {"miss.yaml", "sim: {seed: 2}\nbase: nothere.yaml\n", "miss.yaml:2:7: 'base: nothere.yaml': cannot open "},
+        {"swb.yaml", "base: sub/sw.yaml\n", "sub/sw.yaml:1:1: a base config cannot have a sweep: list"},
+        {"badk.yaml", "base: sub/badk.yaml\n", "sub/badk.yaml:1:9: unknown key 'train.lrr'"},
+        {"type.yaml", "base: [a]\n", "type.yaml:1:7: wrong type for 'base': expected the path of another config file, got a list"},
+        {"dup.yaml", "base: sub/base.yaml\nbase: sub/mid.yaml\n", "dup.yaml:2:1: duplicate key 'base' (first at line 1)"},
+    };
+    spit(sub, "sw.yaml", "sweep:\n  - name: a\n");
+    spit(sub, "badk.yaml", "train: {lrr: 1}\n");
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+      spit(d, bad[i].file, bad[i].text);
+      snprintf(path, sizeof path, "%s/%s", d, bad[i].file);
+      int rc = config_load_file(&a, path, err);
+      CHECK(rc != 0 && strstr(err, bad[i].expect), "%s\n   got:    %s\n   wanted: ...%s...", bad[i].file, rc ? err : "(accepted)", bad[i].expect);
+      printf("  base %-22s -> %s\n", bad[i].file, err);
+    }
+    char cmd[1200];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", d);
+    CHECK(system(cmd) == 0, "cleanup");
+  }
+
+  /* sim.sweep_seeds: the sweep's tasks are conditions x seeds, each with its seed */
+  {
+    const char *doc = "sim: {sweep_seeds: \"4, 5,6\", seed: 1}\n"
+                      "sweep:\n  - name: a\n  - name: b\n    set: {train.lr: 0.005}\n";
+    for (int t = 0; t < 6; t++) {
+      config_defaults(&a);
+      a.sweep_index = t;
+      CHECK(config_parse_text(&a, doc, strlen(doc), "(seeds)", err) == 0, "seeds parse: %s", err);
+      char name[128];
+      config_sweep_task_name(&a, t, name, sizeof name);
+      CHECK(config_sweep_tasks(&a) == 6 && a.sim_seed == 4 + t % 3 && a.sweep_condition == t / 3 && (t < 3 ? a.train_lr == 1e-3 : a.train_lr == 0.005),
+            "task %d: seed %ld condition %d", t, a.sim_seed, a.sweep_condition);
+      char want[64];
+      snprintf(want, sizeof want, "%s_s%d", t < 3 ? "a" : "b", 4 + t % 3);
+      CHECK(!strcmp(name, want) && !strcmp(config_sweep_name(&a), t < 3 ? "a" : "b"), "task %d name '%s'", t, name);
+    }
+    config_defaults(&a);
+    a.sweep_index = 6;
+    CHECK(config_parse_text(&a, doc, strlen(doc), "(seeds)", err) != 0 && strstr(err, "the sweep has 2 conditions x 3 seeds = 6 tasks (0 .. 5)"),
+          "seeds: index out of range: %s", err);
+    const char *bad = "sim:\n  sweep_seeds: \"1,x\"\nsweep:\n  - name: a\n";
+    config_defaults(&a);
+    CHECK(config_parse_text(&a, bad, strlen(bad), "(seeds)", err) != 0 && !strcmp(err, "(seeds):2: 'sim.sweep_seeds' must be seeds >= 0 separated by commas (e.g. 1,2,3), got '1,x'"),
+          "bad seeds: %s", err);
+    config_defaults(&a);
+    CHECK(config_set(&a, "train.eval_at=100,x", err) == 0 && config_validate(&a, err) != 0 && strstr(err, "'train.eval_at' must be episode counts >= 1"),
+          "bad eval_at: %s", err);
   }
 
   /* --set errors */

@@ -415,6 +415,57 @@ static void test_lesions(void) {
   connectome_free(&a);
   connectome_free(&b);
 
+  /* randomize: in-degrees kept, presynaptic partners from the whole layer
+   * (both sides here: the synthetic PN->KC wiring is within a side), no
+   * double synapse, sorted rows, seeded */
+  small(&c);
+  c.circuit_n_orn = c.circuit_n_pn = 40;
+  c.circuit_kc_claws = 5;
+  parse(&c, "lesions:\n  - {kind: randomize, projection: pn_to_kc, seed: 3}\n");
+  {
+    DmnConfig c1 = c;
+    c1.n_lesions = 0;
+    CHECK(connectome_build(&c1, &b, err) == 0 && connectome_build(&c, &a, err) == 0, "%s", err);
+    const DmnProjection *ra = &a.proj[DMN_P_PN_TO_KC], *rb = &b.proj[DMN_P_PN_TO_KC];
+    int rin = 1, rdup = 0, rsorted = 1, cross = 0;
+    for (int i = 0; i < ra->n_post; i++) {
+      rin &= ra->row_ptr[i + 1] - ra->row_ptr[i] == rb->row_ptr[i + 1] - rb->row_ptr[i];
+      for (int k = ra->row_ptr[i]; k < ra->row_ptr[i + 1]; k++) {
+        cross += a.side[DMN_L_PN][ra->col[k]] != a.side[DMN_L_KC][i];
+        if (k > ra->row_ptr[i]) rdup += ra->col[k] == ra->col[k - 1], rsorted &= ra->col[k] >= ra->col[k - 1];
+      }
+    }
+    CHECK(rin && !rdup && rsorted && cross > ra->nnz / 4 && a.lesions[0].synapses_removed > ra->nnz / 2,
+          "randomize: in-degrees %d dup %d sorted %d cross-side %d of %d, rewired %ld", rin, rdup, rsorted, cross, ra->nnz,
+          a.lesions[0].synapses_removed);
+    connectome_free(&b);
+    CHECK(connectome_build(&c, &b, err) == 0 && !memcmp(a.proj[DMN_P_PN_TO_KC].col, b.proj[DMN_P_PN_TO_KC].col, sizeof(int) * (size_t)ra->nnz),
+          "randomize reproducible");
+    connectome_free(&a);
+    connectome_free(&b);
+  }
+  /* ablate a random fraction of the selected neurons: that many, all from the selection, seeded */
+  small(&c);
+  parse(&c, "lesions:\n  - {kind: ablate, layer: KC, select: side=left, fraction: 0.5, seed: 2}\n");
+  {
+    CHECK(connectome_build(&c, &a, err) == 0, "%s", err);
+    int n_left = 0, n_sil = 0, wrong = 0;
+    for (int i = 0; i < a.n[DMN_L_KC]; i++) {
+      n_left += a.side[DMN_L_KC][i] == 0;
+      n_sil += a.silenced[DMN_L_KC][i];
+      wrong += a.silenced[DMN_L_KC][i] && a.side[DMN_L_KC][i] != 0;
+    }
+    CHECK(a.lesions[0].n_neurons == n_left / 2 && n_sil == n_left / 2 && !wrong, "ablate fraction: %d of %d left KCs (%d silenced, %d wrong side)",
+          a.lesions[0].n_neurons, n_left, n_sil, wrong);
+    CHECK(connectome_build(&c, &b, err) == 0 && !memcmp(a.silenced[DMN_L_KC], b.silenced[DMN_L_KC], (size_t)a.n[DMN_L_KC]), "ablate fraction reproducible");
+    connectome_free(&a);
+    connectome_free(&b);
+    small(&c);
+    const char *apl = "lesions:\n  - {kind: ablate, layer: APL, select: all, fraction: 0.5}\n";
+    CHECK(config_parse_text(&c, apl, strlen(apl), "(test)", err) != 0 && strstr(err, "(test):2:5: lesion 0 (ablate APL) takes no 'fraction'"),
+          "APL fraction refused: %s", err);
+  }
+
   /* scale multiplies; a selector matching nothing is an error naming the lesion */
   small(&c);
   parse(&c, "lesions:\n  - {kind: scale, projection: mbon_to_dn, factor: 0.5}\n  - {kind: scale, projection: mbon_to_dn, factor: 0.5}\n");
