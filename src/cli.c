@@ -50,7 +50,7 @@ static void usage(FILE *out) {
           "Usage: mpirun -n N dmn_mpi [CONFIG.yaml] [options]\n"
           "\n"
           "Trains / simulates connectome-constrained spiking fly olfactory circuits in\n"
-          "closed loop with a walking body (see README.md).  CONFIG defaults to the\n"
+          "closed loop with a walking body (see README.md and src/MODEL.md).  CONFIG defaults to the\n"
           "built-in defaults (= configs/default.yaml).\n"
           "\n"
           "Modes (default: train):\n"
@@ -88,7 +88,7 @@ static void usage(FILE *out) {
           "                        intact vs lesioned vs retrained\n"
           "\n"
           "PETSc options such as -log_view are passed through.  The config reference is\n"
-          "in README.md (section \"Configuration\") and from --config-reference.\n");
+          "in configs/README.md (section \"Configuration\") and from --config-reference.\n");
 }
 
 /* Returns 0 ok, 2 usage error (message printed by rank 0). */

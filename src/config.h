@@ -3,7 +3,7 @@
  * DMN_CONFIG_FIELDS is the single source of truth for every key: its section,
  * name, type, default, allowed range (or choices), unit and one-line doc.
  * It generates the DmnConfig struct, the defaults, the parser and validator,
- * `--print-config` and the README's config reference (`--config-reference`).
+ * `--print-config` and the config reference in configs/README.md (`--config-reference`).
  *
  * Row: X(section, key, TYPE, default_number, default_string_or_choices,
  *        min, max, unit, doc)
@@ -42,6 +42,7 @@
   X(sensing, antenna_x, DOUBLE, 1.0,   "", -10.0, 10.0, "mm", "antenna position ahead of the body origin") \
   X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
   X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
+  X(sensing, receptor,  ENUM,   0,     "gaussian|hill", 0, 0, "", "receptor dose-response over log concentration (src/MODEL.md §3): gaussian = a band around the channel's centre (model v2), hill = a Hill function rising through the centre and saturating above it (higher concentrations recruit more channels, as real ORN types do)") \
   X(sensing, tuning_width, DOUBLE, 1.0, "", 0.05, 100.0, "", "receptor tuning width w in units of the spacing of the tuning centres (1 = model v1: neighbouring channels overlap at one standard deviation)") \
   X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
   X(sensing, adapt,     DOUBLE, 0.8,   "", 0.0, 0.95, "", "ORN adaptation strength k (src/MODEL.md §3; 0 = model v1): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
@@ -142,7 +143,7 @@
   X(train, validate_every, INT, 0,     "", 0, 100000000, "updates", "every N updates (and after the last) run train.validate_episodes validation starts (a stream of their own, disjoint from training and the held-out evaluation) and keep the parameters that did best there as best.h5 (success, then median final distance); the final evaluation reports them beside the last ones (0 = off)") \
   X(train, validate_episodes, INT, 32, "", 1, 1000000, "", "episodes per validation, spread over ranks") \
   X(train, check_every, INT,    10,    "", 1, 100000000, "updates", "compare a checksum of the parameters across ranks every N updates") \
-  X(connectome, source, ENUM,   0, "synthetic|flywire|codex|hemibrain", 0, 0, "", "where the circuit comes from: the MODEL §1 generator, or data in connectome.path (README: Real connectomes)") \
+  X(connectome, source, ENUM,   0, "synthetic|flywire|codex|hemibrain", 0, 0, "", "where the circuit comes from: the MODEL §1 generator, or data in connectome.path (configs/README.md: Real connectomes)") \
   X(connectome, path,   STRING, 0, "", 0, 0, "", "data directory; a relative path is relative to the config file's directory") \
   X(connectome, neurons_file, STRING, 0, "", 0, 0, "", "neuron table in path (empty: neurons.csv[.gz]; codex: classification.csv.gz + consolidated_cell_types.csv.gz)") \
   X(connectome, connections_file, STRING, 0, "", 0, 0, "", "connection table in path (empty: connections.csv[.gz]; codex: the first connections*.csv.gz)") \
@@ -160,7 +161,7 @@
   X(connectome, nt_default, ENUM, 0, "ach|gaba|glut", 0, 0, "", "transmitter of neurons the data gives none for (counted in --connectome-info)") \
   X(connectome, weights_from_counts, BOOL, 1, "", 0, 1, "", "initial |w| proportional to the synapse count, init.<projection> being the mean") \
   X(connectome, variant_dropout, DOUBLE, 0.0, "", 0.0, 0.95, "", "connectome variants: each training episode drops this fraction of PN->KC and KC->MBON synapses at random") \
-  X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals, each a group of ranks / population (1 = plain gradient training; > 1: population-based training, README: Evolution)") \
+  X(evolution, population, INT, 1,     "", 1, 100000, "", "individuals, each a group of ranks / population (1 = plain gradient training; > 1: population-based training, jobs/README.md: Evolution)") \
   X(evolution, episodes_per_generation, INT, 320, "", 1, 100000000, "", "training episodes of every individual between two selections (rounded up to whole updates); train.episodes is each individual's total") \
   X(evolution, fitness, ENUM, 0, "loss|success|final_distance", 0, 0, "", "fitness: -mean loss (the config's loss weights), success rate (ties: mean final distance), or -median final distance") \
   X(evolution, fitness_episodes, INT, 32, "", 1, 1000000, "", "fitness episodes per generation: a fixed seeded set, the same for every individual, held out from training and evaluation") \
@@ -183,7 +184,7 @@
 #define DMN_DECL_STRING(name) char name[DMN_STR_MAX];
 #define DMN_DECL_FIELD(sec, key, type, dn, ds, mn, mx, unit, doc) DMN_DECL_##type(sec##_##key)
 
-/* One entry of the `lesions:` list (README: Lesions).  Applied in order to
+/* One entry of the `lesions:` list (configs/README.md: Lesions).  Applied in order to
  * the connectome before the model is built. */
 #define DMN_MAX_LESIONS 16
 /* A lesion's layer index for the APL (after ORN PN KC MBON DN): the graded
@@ -204,7 +205,7 @@ typedef struct DmnLesionSpec {
   int line;                    /* where it was written, for messages */
 } DmnLesionSpec;
 
-/* The `sweep:` list (README: Sweeps): named conditions, each its own lesions
+/* The `sweep:` list (jobs/README.md: Cluster workflow): named conditions, each its own lesions
  * (after the base lesions) and key overrides.  Only the selected one is
  * applied; every entry is validated. */
 #define DMN_MAX_SWEEP 256
@@ -225,6 +226,7 @@ typedef struct DmnConfig {
 
 /* Enum values (indices into the choices strings above). */
 enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
+enum { DMN_RECEPTOR_GAUSSIAN = 0, DMN_RECEPTOR_HILL = 1 };
 enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
 enum { DMN_LR_CONSTANT = 0, DMN_LR_COSINE = 1 };
 enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1, DMN_NAV_NORM_PROGRESS = 2 };
@@ -234,7 +236,7 @@ enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, D
 enum { DMN_HEMI_BOTH = 0, DMN_HEMI_LEFT = 1, DMN_HEMI_RIGHT = 2 };
 enum { DMN_TAPE_DOUBLE = 0, DMN_TAPE_COMPACT = 1 };
 
-/* The hyperparameters an individual carries (README: Evolution).  Scales are
+/* The hyperparameters an individual carries (jobs/README.md: Evolution).  Scales are
  * relative (1 = the config's value); the rest are the values used. */
 /* clang-format off */
 #define DMN_HYPER(X) \
@@ -302,7 +304,7 @@ int config_validate(const DmnConfig *cfg, char err[DMN_ERR_MAX]);
  * malloc'd string. */
 char *config_to_yaml(const DmnConfig *cfg);
 
-/* The README's config reference (Markdown table), malloc'd. */
+/* The config reference of configs/README.md (Markdown table), malloc'd. */
 char *config_reference_markdown(void);
 
 /* Name of an enum value, e.g. config_enum_name("circuit", "spike_fn", 1) -> "sigmoid". */

@@ -18,6 +18,7 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->mu_lo = log(c->sensing_c_min);
   e->mu_step = n_channels > 1 ? (log(c->odor_c0) - e->mu_lo) / (n_channels - 1) : 1.0;
   e->tune_w = c->sensing_tuning_width * e->mu_step;
+  e->hill = c->sensing_receptor == DMN_RECEPTOR_HILL;
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
@@ -66,6 +67,11 @@ static void antenna_pos(const EnvModel *e, const double p[2], double c, double s
   a[1] = p[1] + s * e->ant_x + c * ay;
 }
 
+/* The receptor's response to z = (ln(C + eps) - mu) / w: a Gaussian band
+ * exp(-z^2/2), or a Hill function 1/(1 + e^-z) = C'^n / (C'^n + K^n) with
+ * n = 1/w and K = e^mu (sensing.receptor). */
+static inline double receptor(int hill, double z) { return hill ? 1.0 / (1.0 + exp(-z)) : exp(-0.5 * z * z); }
+
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
   double lc[2];
   const double c = cos(psi), s = sin(psi);
@@ -86,14 +92,14 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
     for (int k = 0; k < 2; k++)
       for (int ch = 0; ch < nc; ch++) {
         double z = (lc[k] - (e->mu_lo + ch * e->mu_step)) / e->tune_w;
-        table[k * nc + ch] = exp(-0.5 * z * z);
+        table[k * nc + ch] = receptor(e->hill, z);
       }
     for (int i = 0; i < n; i++) recept[i] = table[slot[i]];
     return;
   }
   for (int i = 0; i < e->n_orn; i++) {
     double z = (lc[e->antenna[i]] - e->mu[i]) / e->tune_w;
-    recept[i] = exp(-0.5 * z * z);
+    recept[i] = receptor(e->hill, z);
   }
 }
 
@@ -101,11 +107,12 @@ void env_sense_backward(const EnvModel *e, const double p[2], double psi, const 
                         const double *d_recept, double d_p[2], double *d_psi) {
   if (e->constant_odor >= 0) return; /* the control's odor does not depend on the pose */
   double lc[2] = {log(conc[0] + e->eps), log(conc[1] + e->eps)}, d_lc[2] = {0.0, 0.0};
-  /* fwd: r = exp(-z^2/2), z = (lc - mu)/w  =>  dr/dlc = -r z / w */
+  /* fwd: z = (lc - mu)/w; Gaussian r = exp(-z^2/2) => dr/dlc = -r z / w;
+   * Hill r = 1/(1 + e^-z) => dr/dlc = r (1 - r) / w */
   for (int i = 0; i < e->n_orn; i++) {
     int k = e->antenna[i];
     double z = (lc[k] - e->mu[i]) / e->tune_w;
-    d_lc[k] += d_recept[i] * (-recept[i] * z / e->tune_w);
+    d_lc[k] += d_recept[i] * (e->hill ? recept[i] * (1.0 - recept[i]) : -recept[i] * z) / e->tune_w;
   }
   const double c = cos(psi), s = sin(psi);
   for (int k = 0; k < 2; k++) {

@@ -13,6 +13,7 @@ typedef struct EnvModel {
   double c0, lambda, sigma, eps;
   double ant_x, ant_y; /* antenna at (ant_x, +-ant_y, 0) in the body frame, mm */
   int n_orn;           /* one receptor per ORN */
+  int hill;           /* sensing.receptor: 0 Gaussian band, 1 Hill (logistic in ln C) */
   double mu_lo, mu_step, tune_w; /* channel c is tuned to mu_lo + c*mu_step, spread over [ln c_min, ln C0]; width = sensing.tuning_width x spacing */
   double *mu;          /* (n_orn) tuning centre of ORN i's receptor, ln concentration */
   int8_t *antenna;     /* (n_orn) 0 left, 1 right */

@@ -152,6 +152,13 @@ int main(int argc, char **argv) {
   c.grad_window = 60;
   PetscCall(check_fd("closed loop, gaussian field, window = T = 60", &c, 1, NULL));
 
+  /* 4'. Hill receptors (sensing.receptor: hill) with ORN adaptation, closed loop */
+  small_circuit(&c, 80);
+  c.sensing_receptor = DMN_RECEPTOR_HILL;
+  c.sensing_adapt = 0.6;
+  c.sensing_adapt_tau = 15.0;
+  PetscCall(check_fd("closed loop, Hill receptors with ORN adaptation, T = 80", &c, 1, NULL));
+
   /* 5. spiking mode (Heaviside + surrogate, defaults): finite, non-zero in every group */
   {
     config_defaults(&c);

@@ -19,16 +19,17 @@ static double env_loss(const EnvModel *e, const double p[2], double psi, const d
   return L;
 }
 
-static void test_env(int field) {
+static void test_env(int field, int receptor) {
   DmnConfig c;
   config_defaults(&c);
   c.odor_field = field;
+  c.sensing_receptor = receptor;
   EnvModel e;
   int8_t side[50];
   int channel[50];
   for (int i = 0; i < 50; i++) side[i] = (int8_t)(i >= 25), channel[i] = i % 25;
   env_model_init(&e, &c, 50, side, channel, 25);
-  DmnRng r = util_rng(7, 99, (uint64_t)field, 0);
+  DmnRng r = util_rng(7, 99, (uint64_t)field, (uint64_t)receptor);
   double wts[50];
   for (int i = 0; i < 50; i++) wts[i] = util_rng_normal(&r);
   for (int trial = 0; trial < 5; trial++) {
@@ -44,7 +45,8 @@ static void test_env(int field) {
       else sp += h, sm -= h;
       double fd = (env_loss(&e, pp, sp, wts) - env_loss(&e, pm, sm, wts)) / (2 * h);
       double g = k < 2 ? d_p[k] : d_psi;
-      CHECK(fabs(g - fd) <= 1e-6 * fmax(fabs(fd), 1e-4), "env field %d trial %d coord %d: adjoint %.10g fd %.10g", field, trial, k, g, fd);
+      CHECK(fabs(g - fd) <= 1e-6 * fmax(fabs(fd), 1e-4), "env field %d receptor %d trial %d coord %d: adjoint %.10g fd %.10g", field, receptor, trial,
+            k, g, fd);
     }
   }
   env_model_free(&e);
@@ -53,9 +55,10 @@ static void test_env(int field) {
 /* Many ORNs per glomerulus (real connectomes): env_sense computes one
  * response per (antenna, channel) and copies it; it must equal the per-ORN
  * formula bit for bit, in any ORN order. */
-static void test_env_table(void) {
+static void test_env_table(int receptor) {
   DmnConfig c;
   config_defaults(&c);
+  c.sensing_receptor = receptor;
   enum { NO = 123, NC = 9 };
   int8_t side[NO];
   int channel[NO];
@@ -70,10 +73,10 @@ static void test_env_table(void) {
     env_sense(&e, p, psi, conc, rec);
     for (int i = 0; i < NO; i++) {
       double z = (log(conc[e.antenna[i]] + e.eps) - e.mu[i]) / e.tune_w;
-      same &= rec[i] == exp(-0.5 * z * z);
+      same &= rec[i] == (receptor == DMN_RECEPTOR_HILL ? 1.0 / (1.0 + exp(-z)) : exp(-0.5 * z * z));
     }
   }
-  CHECK(same, "receptor responses from the (antenna, channel) table equal the per-ORN formula bit for bit");
+  CHECK(same, "receptor %d: responses from the (antenna, channel) table equal the per-ORN formula bit for bit", receptor);
   env_model_free(&e);
 }
 
@@ -436,9 +439,11 @@ static void test_lif_step(void) {
 }
 
 int main(void) {
-  test_env(0);
-  test_env(1);
-  test_env_table();
+  for (int receptor = 0; receptor < 2; receptor++) {
+    test_env(0, receptor);
+    test_env(1, receptor);
+    test_env_table(receptor);
+  }
   test_lif();
   test_projection();
   test_transpose_product();
