@@ -775,16 +775,18 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
       printf("Parameters: %s%s\n", o->evaluate, from_average ? " (/average: the parameter average the run's own evaluation used)" : "");
       train_print_eval_table(&tr, &in, &ctl);
     }
+    DmnRadiiTable radii;
+    memset(&radii, 0, sizeof radii);
     if (!*exit_code) { /* collective */
       int f4 = 0;
-      PetscCall(train_evaluate_radii(&m, &p, MPI_COMM_WORLD, NULL, NULL, &f4));
+      PetscCall(train_evaluate_radii(&m, &p, MPI_COMM_WORLD, NULL, NULL, &radii, &f4));
       if (f4) *exit_code = 1;
     }
     if (!*exit_code && !rank) {
       char path[DMN_STR_MAX + 32];
       snprintf(path, sizeof path, "%s/evaluation.h5", dir);
       char *yaml = config_to_yaml(cfg);
-      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, NULL, traj, n_traj, NULL, yaml, err)) {
+      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, NULL, &radii, traj, n_traj, NULL, yaml, err)) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
       } else {

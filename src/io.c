@@ -1087,7 +1087,7 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
 
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
-                     const DmnEpisodeRecord *traj, int n_traj,
+                     const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
                      const DmnEvolutionLog *evo, const char *yaml, char err[DMN_ERR_MAX]) {
   H5Ctx c = {path, err, 0};
   char tmp[DMN_STR_MAX + 8];
@@ -1116,6 +1116,16 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   write_eval(&c, e, "constant_odor_control", control);
   write_eval(&c, e, "intact", intact);        /* lesion studies only */
   write_eval(&c, e, "best_validation", best); /* train.validate_every: best.h5 (root attribute best_update) */
+  if (e >= 0 && radii && radii->n > 0) { /* train.eval_radii: the trained parameters from each start distance */
+    hid_t rg = make_group(&c, e, "by_start_distance");
+    write_d1(&c, rg, "start_distance", radii->radius, (hsize_t)radii->n);
+    write_d1(&c, rg, "success_rate", radii->success_rate, (hsize_t)radii->n);
+    write_d1(&c, rg, "median_final_distance", radii->median_final, (hsize_t)radii->n);
+    write_d1(&c, rg, "mean_distance", radii->mean_distance, (hsize_t)radii->n);
+    write_d1(&c, rg, "path_length", radii->path_length, (hsize_t)radii->n);
+    write_num_attr(&c, rg, "episodes_each", radii->episodes);
+    if (rg >= 0) H5Gclose(rg);
+  }
   if (e >= 0 && n_traj > 0) {
     hid_t tg = make_group(&c, e, "trajectories");
     write_episodes(&c, tg, m, traj, n_traj, 0);
@@ -1133,7 +1143,8 @@ static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int l
 }
 
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *tr, const DmnEvalSummary *in,
-                           const DmnEvalSummary *ctl, const DmnEvalSummary *intact, const DmnEvalSummary *best, char err[DMN_ERR_MAX]) {
+                           const DmnEvalSummary *ctl, const DmnEvalSummary *intact, const DmnEvalSummary *best, const DmnRadiiTable *radii,
+                           char err[DMN_ERR_MAX]) {
   char tmp[DMN_STR_MAX + 8];
   snprintf(tmp, sizeof tmp, "%s.tmp", path);
   FILE *fp = fopen(tmp, "w");
@@ -1156,7 +1167,17 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
     if (isfinite(h->col[DMN_H_eval_success][u]))
       fprintf(fp, ",\n    {\"episodes\": %.0f, \"success\": %.6g, \"median_final\": %.6g}", h->col[DMN_H_episodes][u],
               h->col[DMN_H_eval_success][u], h->col[DMN_H_eval_median_final][u]);
-  fprintf(fp, "\n  ],\n  \"final_metrics\": {\n");
+  fprintf(fp, "\n  ],\n");
+  if (radii && radii->n > 0) { /* train.eval_radii */
+    fprintf(fp, "  \"by_start_distance\": [\n");
+    for (int k = 0; k < radii->n; k++)
+      fprintf(fp, "    {\"start_distance\": %.6g, \"episodes\": %d, \"success_rate\": %.6g, \"median_final_distance\": %.6g, "
+                  "\"mean_distance_to_goal\": %.6g, \"total_distance_traveled\": %.6g}%s\n",
+              radii->radius[k], radii->episodes, radii->success_rate[k], radii->median_final[k], radii->mean_distance[k], radii->path_length[k],
+              k + 1 < radii->n ? "," : "");
+    fprintf(fp, "  ],\n");
+  }
+  fprintf(fp, "  \"final_metrics\": {\n");
   fprintf(fp, "    \"final_distance_to_goal\": %.6g,\n    \"mean_distance_to_goal\": %.6g,\n    \"total_distance_traveled\": %.6g,\n",
           tr->mean_final, tr->mean_mean_distance, tr->mean_path);
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);

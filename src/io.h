@@ -91,10 +91,12 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
  * evaluation.h5): no history. */
 int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
-                     const DmnEpisodeRecord *traj, int n_traj, const DmnEvolutionLog *evo, const char *config_yaml, char err[DMN_ERR_MAX]);
+                     const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj, const DmnEvolutionLog *evo, const char *config_yaml,
+                     char err[DMN_ERR_MAX]);
 /* training_results.json as the seed wrote it (training_losses, final_metrics). */
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
-                           const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best, char err[DMN_ERR_MAX]);
+                           const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best, const DmnRadiiTable *radii,
+                           char err[DMN_ERR_MAX]);
 
 /* mkdir -p */
 int io_mkdirs(const char *dir, char err[DMN_ERR_MAX]);

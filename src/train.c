@@ -104,14 +104,15 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
   PetscFunctionReturn(0);
 }
 
-PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnTape *tape, DmnWork *work, int *failed) {
+PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnTape *tape, DmnWork *work, DmnRadiiTable *out,
+                                    int *failed) {
   PetscFunctionBeginUser;
-  enum { MAX_RADII = 32 };
-  double radii[MAX_RADII];
-  const int n = config_eval_radii(&m->cfg, radii, MAX_RADII);
+  double radii[DMN_MAX_RADII];
+  const int n = config_eval_radii(&m->cfg, radii, DMN_MAX_RADII);
   int rank;
   MPI_Comm_rank(comm, &rank);
   *failed = 0;
+  if (out) memset(out, 0, sizeof *out);
   if (n <= 0) PetscFunctionReturn(0);
   if (!rank)
     printf("\nBy start distance (the trained parameters; %ld held-out starts each, random headings; success = final distance < %.0f mm):\n"
@@ -128,6 +129,15 @@ PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_C
     if (!rank && !f)
       printf("  %7.1f mm%-14s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", radii[k], "", 100 * s.success_rate, s.median_final, s.mean_mean_distance,
              s.mean_path);
+    if (out && !f) {
+      out->radius[out->n] = radii[k];
+      out->success_rate[out->n] = s.success_rate;
+      out->median_final[out->n] = s.median_final;
+      out->mean_distance[out->n] = s.mean_mean_distance;
+      out->path_length[out->n] = s.mean_path;
+      out->episodes = s.n;
+      out->n++;
+    }
     eval_summary_free(&s);
   }
   if (!rank) fflush(stdout);
@@ -360,9 +370,11 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
     train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0,
                                 st && st->avg.data ? "trained (average)" : NULL);
   }
+  DmnRadiiTable radii;
+  memset(&radii, 0, sizeof radii);
   if (!f1 && !f2 && !f3 && !evo) { /* by start distance, after the main table (collective: every rank) */
     int f6 = 0;
-    PetscCall(train_evaluate_radii(m, p, comm, &tr->t, &tr->w, &f6));
+    PetscCall(train_evaluate_radii(m, p, comm, &tr->t, &tr->w, &radii, &f6));
     if (f6) *exit_code = 1;
   }
   if (!f1 && !f2 && !f3 && !rank) {
@@ -371,9 +383,9 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
            trs.mean_final, trs.mean_mean_distance, trs.mean_path);
     snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
     const DmnEvalSummary *ip = o->intact ? &intact : NULL;
-    int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, bs, traj, n_traj, evo, yaml, err);
+    int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, bs, &radii, traj, n_traj, evo, yaml, err);
     snprintf(path, sizeof path, "%s/training_results.json", o->run_dir);
-    if (!rc) rc = io_write_training_json(path, st, &trs, &in, &ctl, ip, bs, err);
+    if (!rc) rc = io_write_training_json(path, st, &trs, &in, &ctl, ip, bs, &radii, err);
     if (rc) {
       fprintf(stderr, "dmn_mpi: error: %s\n", err);
       *exit_code = 1;

@@ -78,7 +78,8 @@ DmnModel train_control_model(const DmnModel *m);
 /* train.eval_radii: the parameters p evaluated on train.eval_episodes starts
  * at each listed distance (the held-out stream, radius fixed); rank 0 prints
  * a table.  *failed as train_evaluate. */
-PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnTape *tape, DmnWork *work, int *failed);
+PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_Comm comm, DmnTape *tape, DmnWork *work, DmnRadiiTable *out,
+                                    int *failed);
 
 void train_print_eval_table(const DmnEvalSummary *trained, const DmnEvalSummary *initial, const DmnEvalSummary *control);
 /* The same with a row for best.h5's parameters (best NULL: none) and the

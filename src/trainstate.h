@@ -71,6 +71,14 @@ typedef struct DmnEvalSummary {
 } DmnEvalSummary;
 
 #define DMN_SUCCESS_RADIUS_MM 5.0
+
+/* The final evaluation by start distance (train.eval_radii). */
+#define DMN_MAX_RADII 32
+typedef struct DmnRadiiTable {
+  int n, episodes;
+  double radius[DMN_MAX_RADII], success_rate[DMN_MAX_RADII], median_final[DMN_MAX_RADII], mean_distance[DMN_MAX_RADII],
+      path_length[DMN_MAX_RADII];
+} DmnRadiiTable;
 enum { DMN_LT_NAV, DMN_LT_ENERGY, DMN_LT_SPARSE, DMN_LT_RATE, DMN_LT_SILENT, DMN_LT_END, DMN_NLOSS_TERM };
 
 void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group_norm[DMN_NGROUP]);

@@ -22,6 +22,23 @@ for f in results.h5 training_results.json config.yaml; do
 done
 grep -q '"training_losses"' "$W/a/training_results.json" && grep -q '"final_metrics"' "$W/a/training_results.json" \
   && ok "training_results.json has training_losses and final_metrics" || bad "json content"
+# train.eval_at: held-out evaluations during training, recorded where they happened, not perturbing training
+run 2 2 "$W/ea" --set train.eval_at=8,16 --set train.eval_radii=10,20; rea=$?
+if [ $rea -eq 0 ] && "$CMP" "$W/a/checkpoint.h5" "$W/ea/checkpoint.h5" --exact > /dev/null && /usr/bin/python3 - "$W/ea" <<'PY'
+import sys, json, h5py, numpy as np
+d = sys.argv[1]
+r = h5py.File(d + "/results.h5", "r")
+ep, es = r["history/episodes"][:], r["history/eval_success"][:]
+assert list(ep[np.isfinite(es)]) == [8, 16], (ep, es)          # batch 4: updates ending at 8 and 16 episodes
+assert np.isnan(es[~np.isin(ep, [8, 16])]).all()
+j = json.load(open(d + "/training_results.json"))
+assert [p["episodes"] for p in j["held_out_curve"]] == [0, 8, 16], j["held_out_curve"]
+g = r["evaluation/by_start_distance"]
+assert list(g["start_distance"][:]) == [10, 20] and g.attrs["episodes_each"] == 4
+assert [b["start_distance"] for b in j["by_start_distance"]] == [10, 20]
+PY
+then ok "train.eval_at: held-out success after 8 and 16 episodes (history, JSON), parameters unchanged; by-distance table in results.h5 and JSON"
+else bad "train.eval_at / by_start_distance (rc $rea)" "$W/ea.log"; fi
 grep -q "^Episode .*| Update .*| Loss:" "$W/a.log" && grep -q "untrained (initial)" "$W/a.log" && grep -q "constant odor" "$W/a.log" \
   && ok "progress lines and evaluation table printed" || bad "progress/evaluation printout" "$W/a.log"
 
