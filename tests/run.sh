@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Install what is missing, build, and run the whole test suite (ctest), then
-# the MPI-free unit tests again under AddressSanitizer + UBSan and valgrind.
+# the MPI-free unit tests again under AddressSanitizer + UBSan and valgrind,
+# then fuzz the config, CSV and selector parsers for a bounded time.
 #   tests/run.sh            everything (CI runs exactly this)
 set -euo pipefail
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
-bash "$ROOT/jobs/install_deps.sh" valgrind slurmctld slurmd slurm-client munge python3-h5py python3-numpy python3-matplotlib
+bash "$ROOT/jobs/install_deps.sh" valgrind slurmctld slurmd slurm-client munge python3-h5py python3-numpy python3-matplotlib clang-14 libclang-rt-14-dev
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 export OMPI_MCA_rmaps_base_oversubscribe=1
 
@@ -26,4 +27,6 @@ valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definit
 echo "valgrind clean: test_config"
 valgrind -q --error-exitcode=3 --leak-check=full --errors-for-leak-kinds=definite "$ROOT/build/tests/test_connectome" "$ROOT/configs/connectomes" > /dev/null
 echo "valgrind clean: test_connectome"
+echo "== fuzzing the input parsers (libFuzzer + ASan/UBSan, ${FUZZ_SECONDS:-45} s each)"
+FUZZ_SECONDS=${FUZZ_SECONDS:-45} bash "$ROOT/tests/fuzz/run.sh"
 echo "tests/run.sh: all stages passed"
