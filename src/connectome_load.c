@@ -787,31 +787,58 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
     if (!cfg->circuit_lh_signed) c->proj[DMN_P_PN_TO_DN].is_signed = 0;
   }
 
-  /* receptor channels: one per ORN glomerulus, in name order */
+  /* receptor channels: one per ORN glomerulus that has a PN in the circuit,
+   * in name order.  A glomerulus without PNs here (FlyWire right MB: VM6l,
+   * VM6m, VM6v and ORNs without a glomerulus) cannot reach the brain; giving
+   * it a band of concentrations would blind the fly there (version 0.7 did:
+   * its FlyWire fly stopped ~7 mm from the source, where VM6's channels
+   * were tuned), so its ORNs get channel -1: no odor response. */
   {
-    int n = c->n[DMN_L_ORN];
+    int n = c->n[DMN_L_ORN], np = c->n[DMN_L_PN];
     c->orn_channel = malloc(sizeof(int) * ((size_t)n + 1));
-    char **g = malloc(sizeof(char *) * ((size_t)n + 1));
+    char **g = malloc(sizeof(char *) * ((size_t)n + 1)), **pg = malloc(sizeof(char *) * ((size_t)np + 1));
     for (int i = 0; i < n; i++) {
       char buf[128];
       glomerulus(DMN_L_ORN, connectome_type(c, DMN_L_ORN, i), buf, sizeof buf);
       g[i] = strdup(buf);
     }
-    char **u = malloc(sizeof(char *) * ((size_t)n + 1));
-    int nu = 0;
+    for (int j = 0; j < np; j++) {
+      char buf[128];
+      glomerulus(DMN_L_PN, connectome_type(c, DMN_L_PN, j), buf, sizeof buf);
+      pg[j] = strdup(buf);
+    }
+    char **u = malloc(sizeof(char *) * ((size_t)n + 1)), **blind = malloc(sizeof(char *) * ((size_t)n + 1));
+    int nu = 0, nb = 0;
+    long blind_orns = 0;
     for (int i = 0; i < n; i++) {
+      int has_pn = 0;
+      for (int j = 0; j < np && !has_pn; j++) has_pn = g[i][0] && !strcmp(pg[j], g[i]);
+      char **set = has_pn ? u : blind;
+      int *ns = has_pn ? &nu : &nb;
+      blind_orns += !has_pn;
       int seen = 0;
-      for (int k = 0; k < nu && !seen; k++) seen = !strcmp(u[k], g[i]);
-      if (!seen) u[nu++] = g[i];
+      for (int k = 0; k < *ns && !seen; k++) seen = !strcmp(set[k], g[i]);
+      if (!seen) set[(*ns)++] = g[i];
     }
     qsort(u, (size_t)nu, sizeof(char *), cmp_str);
-    for (int i = 0; i < n; i++)
+    qsort(blind, (size_t)nb, sizeof(char *), cmp_str);
+    for (int i = 0; i < n; i++) {
+      c->orn_channel[i] = -1;
       for (int k = 0; k < nu; k++)
         if (!strcmp(u[k], g[i])) c->orn_channel[i] = k;
+    }
     c->n_channels = nu;
+    if (nb) {
+      util_textf(&notes, "ORN: %ld ORNs of %d glomeruli with no PN in the circuit get no odor response (", blind_orns, nb);
+      for (int k = 0; k < nb; k++) util_textf(&notes, "%s%s", k ? ", " : "", blind[k][0] ? blind[k] : "(no glomerulus)");
+      util_textf(&notes, ")\n");
+    }
     for (int i = 0; i < n; i++) free(g[i]);
+    for (int j = 0; j < np; j++) free(pg[j]);
     free(g);
+    free(pg);
     free(u);
+    free(blind);
   }
   connectome_index(c);
   connectome_wire_apl(cfg, c);

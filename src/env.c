@@ -24,10 +24,10 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->antenna = malloc((size_t)n_orn + 1);
   e->slot = malloc(sizeof(int) * ((size_t)n_orn + 1));
   e->n_channels = n_channels;
-  for (int i = 0; i < n_orn; i++) {
-    e->mu[i] = e->mu_lo + channel[i] * e->mu_step;
+  for (int i = 0; i < n_orn; i++) { /* channel -1: an ORN without odor tuning (its glomerulus has no PN here) */
+    e->mu[i] = channel[i] >= 0 ? e->mu_lo + channel[i] * e->mu_step : INFINITY;
     e->antenna[i] = (int8_t)(side[i] == 1);
-    e->slot[i] = e->antenna[i] * n_channels + channel[i];
+    e->slot[i] = channel[i] >= 0 ? e->antenna[i] * n_channels + channel[i] : 2 * n_channels;
   }
 }
 
@@ -87,19 +87,20 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
    * to its ORNs. */
   enum { TABLE_MAX = 512 };
   if (e->n_channels > 0 && e->n_channels <= TABLE_MAX && e->n_orn > 2 * e->n_channels) {
-    double table[2 * TABLE_MAX];
+    double table[2 * TABLE_MAX + 1];
     const int nc = e->n_channels, n = e->n_orn, *restrict slot = e->slot;
     for (int k = 0; k < 2; k++)
       for (int ch = 0; ch < nc; ch++) {
         double z = (lc[k] - (e->mu_lo + ch * e->mu_step)) / e->tune_w;
         table[k * nc + ch] = receptor(e->hill, z);
       }
+    table[2 * nc] = 0.0; /* untuned ORNs */
     for (int i = 0; i < n; i++) recept[i] = table[slot[i]];
     return;
   }
   for (int i = 0; i < e->n_orn; i++) {
     double z = (lc[e->antenna[i]] - e->mu[i]) / e->tune_w;
-    recept[i] = receptor(e->hill, z);
+    recept[i] = isinf(e->mu[i]) ? 0.0 : receptor(e->hill, z);
   }
 }
 
@@ -110,6 +111,7 @@ void env_sense_backward(const EnvModel *e, const double p[2], double psi, const 
   /* fwd: z = (lc - mu)/w; Gaussian r = exp(-z^2/2) => dr/dlc = -r z / w;
    * Hill r = 1/(1 + e^-z) => dr/dlc = r (1 - r) / w */
   for (int i = 0; i < e->n_orn; i++) {
+    if (isinf(e->mu[i])) continue; /* untuned: no response, no gradient */
     int k = e->antenna[i];
     double z = (lc[k] - e->mu[i]) / e->tune_w;
     d_lc[k] += d_recept[i] * (e->hill ? recept[i] * (1.0 - recept[i]) : -recept[i] * z) / e->tune_w;

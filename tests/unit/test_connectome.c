@@ -555,6 +555,32 @@ static void test_real(const char *shared) {
     if ((acc += hist[med]) * 2 >= reached) break;
   CHECK(reached == 4748 && med == 5, "PN inputs per KC: %d KCs reached, median %d", reached, med);
   connectome_free(&cn);
+  /* the right mushroom body (configs/flywire_right.yaml's selectors): the
+   * glomeruli without a right uniglomerular PN get no tuning channel, so no
+   * concentration band is blind (0.7's fly stopped ~7 mm short at VM6) */
+  base_config(&c, DMN_SOURCE_FLYWIRE, dir);
+  snprintf(c.connectome_pn, sizeof c.connectome_pn, "class=PN sub_class=uniglomerular side=right");
+  snprintf(c.connectome_kc, sizeof c.connectome_kc, "class=KC side=right");
+  snprintf(c.connectome_dn, sizeof c.connectome_dn, "class=DN cell_type=DNa01,DNa02,DNa03,DNa04,DNa05");
+  CHECK(connectome_build(&c, &cn, err) == 0, "flywire right: %s", err);
+  int untuned = 0, vm6 = 0, tuned_without_pn = 0;
+  for (int i = 0; i < cn.n[DMN_L_ORN]; i++) {
+    const char *t = connectome_type(&cn, DMN_L_ORN, i);
+    untuned += cn.orn_channel[i] < 0;
+    vm6 += !strncmp(t, "ORN_VM6", 7) && cn.orn_channel[i] < 0;
+    if (cn.orn_channel[i] >= 0) { /* a tuned ORN's glomerulus has a PN */
+      int has = 0;
+      for (int j = 0; j < cn.n[DMN_L_PN] && !has; j++) {
+        const char *pt = connectome_type(&cn, DMN_L_PN, j);
+        size_t gl = strcspn(pt, "_");
+        has = strlen(t) == 4 + gl && !strncmp(t + 4, pt, gl);
+      }
+      tuned_without_pn += !has;
+    }
+  }
+  CHECK(cn.n_channels == 50 && untuned == 82 && vm6 > 0 && vm6 < untuned && tuned_without_pn == 0,
+        "flywire right: %d channels, %d untuned ORNs (%d of VM6), %d tuned ORNs without a PN", cn.n_channels, untuned, vm6, tuned_without_pn);
+  connectome_free(&cn);
 }
 
 int main(int argc, char **argv) {

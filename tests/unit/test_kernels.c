@@ -77,6 +77,24 @@ static void test_env_table(int receptor) {
     }
   }
   CHECK(same, "receptor %d: responses from the (antenna, channel) table equal the per-ORN formula bit for bit", receptor);
+  /* an untuned ORN (channel -1: its glomerulus has no PN) responds 0 and passes no gradient, on both paths */
+  channel[5] = -1;
+  EnvModel e2;
+  env_model_init(&e2, &c, NO, side, channel, NC);
+  double p[2] = {40, 47}, conc[2], rec[NO], wts[NO], d_p[2] = {0, 0}, d_psi = 0;
+  env_sense(&e2, p, 0.3, conc, rec);
+  for (int i = 0; i < NO; i++) wts[i] = i == 5;
+  env_sense_backward(&e2, p, 0.3, conc, rec, wts, d_p, &d_psi);
+  CHECK(rec[5] == 0.0 && rec[6] > 0 && d_p[0] == 0 && d_p[1] == 0 && d_psi == 0, "untuned ORN: response %g, gradient %g %g %g", rec[5], d_p[0], d_p[1],
+        d_psi);
+  env_model_free(&e2);
+  int ch2[4] = {0, -1, 1, 1}; /* the per-ORN path too (few ORNs per channel) */
+  int8_t sd2[4] = {0, 0, 1, 1};
+  env_model_init(&e2, &c, 4, sd2, ch2, 2);
+  double rec2[4];
+  env_sense(&e2, p, 0.3, conc, rec2);
+  CHECK(rec2[1] == 0.0 && isfinite(rec2[0]) && isfinite(rec2[2]), "untuned ORN on the per-ORN path: %g", rec2[1]);
+  env_model_free(&e2);
   env_model_free(&e);
 }
 
