@@ -35,6 +35,18 @@ if [ $rc -eq 2 ] && grep -qF "unknown key 'sim.dtt' (did you mean 'sim.dt'?)" "$
 timeout 60 $RUN --bogus > /dev/null 2> "$W/o.err"; rc=$?
 if [ $rc -eq 2 ] && grep -q "unknown option '--bogus'" "$W/o.err"; then ok "unknown option"; else bad "unknown option" "$W/o.err"; fi
 
+# --help and the documentation agree: every option --help lists has a row in
+# jobs/README.md's option table, and every row there is an option --help lists
+if [ "$NP" -eq 1 ]; then
+  $DMN --help > "$W/help.out" 2>&1
+  h_opts=$(grep -oE '^  --[a-z-]+' "$W/help.out" | tr -d ' ' | sort -u)
+  d_opts=$(grep -E '^\| `--' "$SRC/jobs/README.md" | grep -oE '`--[a-z-]+' | tr -d '`' | sort -u)
+  missing=$(comm -23 <(echo "$h_opts") <(echo "$d_opts") | tr '\n' ' ')
+  extra=$(comm -13 <(echo "$h_opts") <(echo "$d_opts") | tr '\n' ' ')
+  if [ -n "$h_opts" ] && [ -z "$missing" ] && [ -z "$extra" ]; then ok "--help and jobs/README.md list the same $(echo "$h_opts" | wc -l) options"
+  else echo "undocumented: $missing; documented but not in --help: $extra" > "$W/hd.out"; bad "--help vs jobs/README.md options" "$W/hd.out"; fi
+fi
+
 # print-config round trip (and --set reaches it)
 $RUN --print-config --set circuit.n_kc=100 --set odor.field=gaussian > "$W/c1.yaml" 2>&1
 $RUN "$W/c1.yaml" --print-config > "$W/c2.yaml" 2>&1
