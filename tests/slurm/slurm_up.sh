@@ -3,7 +3,8 @@
 # munged (as the munge user), slurmctld and slurmd (as root) with a minimal
 # slurm.conf in DIR.  Prints the exports the caller needs (SLURM_CONF).
 # Stop with slurm_down.sh DIR (kills the daemons by PID).
-# Usage: slurm_up.sh DIR
+# Usage: slurm_up.sh DIR   (DMN_SLURM_PORT=N: slurmctld on N, slurmd on N+1; default 16817,
+# so a second Slurm, e.g. a study running beside the tests, does not collide)
 set -euo pipefail
 D=$1
 mkdir -p "$D/state" "$D/spool" "$D/munge"
@@ -29,8 +30,8 @@ SlurmUser=root
 SlurmdUser=root
 AuthType=auth/munge
 CredType=cred/munge
-SlurmctldPort=16817
-SlurmdPort=16818
+SlurmctldPort=${DMN_SLURM_PORT:-16817}
+SlurmdPort=$(( ${DMN_SLURM_PORT:-16817} + 1 ))
 StateSaveLocation=$D/state
 SlurmdSpoolDir=$D/spool
 SlurmctldPidFile=$D/slurmctld.pid
