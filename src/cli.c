@@ -187,17 +187,18 @@ static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX
     char *buf = NULL;
     char msg[DMN_ERR_MAX] = "";
     if (!rank_world()) {
-      FILE *fp = fopen(o->config_path, "rb");
-      if (!fp) {
-        snprintf(msg, sizeof msg, "%s: cannot open config file: %s", o->config_path, strerror(errno));
+      size_t got = 0;
+      buf = util_read_text_file(o->config_path, DMN_CONFIG_MAX_BYTES, &got, msg, sizeof msg);
+      if (!buf) {
+        const char *co = strstr(msg, ": cannot open: ");
+        if (co) { /* "PATH: cannot open config file: why" */
+          char why[DMN_ERR_MAX];
+          snprintf(why, sizeof why, "%s", co + 15);
+          util_sfmt(msg, sizeof msg, "%s: cannot open config file: %s", o->config_path, why);
+        }
         len = -1;
       } else {
-        fseek(fp, 0, SEEK_END);
-        len = ftell(fp);
-        fseek(fp, 0, SEEK_SET);
-        buf = malloc((size_t)len + 1);
-        len = (long)fread(buf, 1, (size_t)len, fp);
-        fclose(fp);
+        len = (long)got;
       }
     }
     MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);

@@ -578,18 +578,13 @@ static int load_base(DmnConfig *cfg, yaml_node_t *v, const char *path, int depth
   if (ref[0] == '/' || !slash) snprintf(dir, sizeof dir, "%s", "");
   else snprintf(dir, sizeof dir, "%.*s/", (int)(slash - path), path);
   snprintf(file, sizeof file, "%s%s", dir, ref);
-  FILE *fp = fopen(file, "rb");
-  if (!fp) {
-    fmt(err, "%s:%zu:%zu: 'base: %s': cannot open %s: %s", path, vl, vc, ref, file, strerror(errno));
+  size_t got = 0;
+  char why[DMN_ERR_MAX];
+  char *buf = util_read_text_file(file, DMN_CONFIG_MAX_BYTES, &got, why, sizeof why);
+  if (!buf) {
+    fmt(err, "%s:%zu:%zu: 'base: %s': %s", path, vl, vc, ref, why);
     return 1;
   }
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *buf = malloc((size_t)(n > 0 ? n : 0) + 1);
-  size_t got = n > 0 ? fread(buf, 1, (size_t)n, fp) : 0;
-  fclose(fp);
-  buf[got] = 0;
   char before[2][DMN_STR_MAX];
   snprintf(before[0], DMN_STR_MAX, "%s", cfg->connectome_path);
   snprintf(before[1], DMN_STR_MAX, "%s", cfg->connectome_nt_from);
@@ -795,18 +790,16 @@ static void set_name_from_path(DmnConfig *cfg, const char *path) {
 
 int config_load_file(DmnConfig *cfg, const char *path, char err[DMN_ERR_MAX]) {
   config_defaults(cfg);
-  FILE *fp = fopen(path, "rb");
-  if (!fp) {
-    fmt(err, "%s: cannot open config file: %s", path, strerror(errno));
+  size_t got = 0;
+  char *buf = util_read_text_file(path, DMN_CONFIG_MAX_BYTES, &got, err, DMN_ERR_MAX);
+  if (!buf) {
+    if (strstr(err, ": cannot open: ")) { /* the message users and tests know */
+      char why[DMN_ERR_MAX];
+      snprintf(why, sizeof why, "%s", strstr(err, ": cannot open: ") + 15);
+      fmt(err, "%s: cannot open config file: %s", path, why);
+    }
     return 1;
   }
-  fseek(fp, 0, SEEK_END);
-  long n = ftell(fp);
-  fseek(fp, 0, SEEK_SET);
-  char *buf = malloc((size_t)n + 1);
-  size_t got = fread(buf, 1, (size_t)n, fp);
-  fclose(fp);
-  buf[got] = 0;
   set_name_from_path(cfg, path);
   int rc = config_parse_text(cfg, buf, got, path, err);
   free(buf);

@@ -18,6 +18,7 @@
 #include <stddef.h>
 
 #define DMN_STR_MAX 512
+#define DMN_CONFIG_MAX_BYTES (16u << 20) /* a config (or a base) file is text: at most 16 MB */
 #define DMN_ERR_MAX 1024
 
 /* clang-format off */

@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <errno.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 
 #include <stdio.h>
 #include <string.h>
@@ -96,4 +98,28 @@ void util_sfmt(char *buf, size_t n, const char *f, ...) {
   va_start(ap, f);
   vsnprintf(buf, n, f, ap);
   va_end(ap);
+}
+
+char *util_read_text_file(const char *path, size_t max, size_t *len, char *err, size_t err_n) {
+  struct stat st;
+  FILE *fp = fopen(path, "rb");
+  if (!fp) {
+    util_sfmt(err, err_n, "%s: cannot open: %s", path, strerror(errno));
+    return NULL;
+  }
+  if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) { /* a directory opens, and "reads" as LONG_MAX bytes */
+    util_sfmt(err, err_n, "%s: not a regular file%s", path, S_ISDIR(st.st_mode) ? " (a directory)" : "");
+    fclose(fp);
+    return NULL;
+  }
+  if ((size_t)st.st_size > max) {
+    util_sfmt(err, err_n, "%s: too large (%lld bytes; at most %zu)", path, (long long)st.st_size, max);
+    fclose(fp);
+    return NULL;
+  }
+  char *buf = malloc((size_t)st.st_size + 1);
+  *len = fread(buf, 1, (size_t)st.st_size, fp);
+  buf[*len] = 0;
+  fclose(fp);
+  return buf;
 }

@@ -50,6 +50,10 @@ void util_textf(DmnText *t, const char *f, ...) __attribute__((format(printf, 2,
 void util_sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(printf, 3, 4)));
 
 double util_wtime(void); /* seconds, monotonic */
+/* A whole small text file (a config): malloc'd and NUL-terminated, its length
+ * in *len; NULL with "PATH: why" in err (cannot open, not a regular file -
+ * a directory - or larger than max bytes). */
+char *util_read_text_file(const char *path, size_t max, size_t *len, char *err, size_t err_n);
 double util_peak_rss_mb(void); /* peak resident memory of this process, MB */
 
 #endif

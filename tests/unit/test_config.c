@@ -147,11 +147,12 @@ int main(int argc, char **argv) {
       const char *file, *text, *expect;
     } bad[] = {
         {"loop.yaml", "base: loop.yaml\n", "configs deep (does a base name itself?)"},
-        {"miss.yaml", "sim: {seed: 2}\nbase: nothere.yaml\n", "miss.yaml:2:7: 'base: nothere.yaml': cannot open "},
+        {"miss.yaml", "sim: {seed: 2}\nbase: nothere.yaml\n", "nothere.yaml: cannot open: No such file or directory"},
         {"swb.yaml", "base: sub/sw.yaml\n", "sub/sw.yaml:1:1: a base config cannot have a sweep: list"},
         {"badk.yaml", "base: sub/badk.yaml\n", "sub/badk.yaml:1:9: unknown key 'train.lrr'"},
         {"type.yaml", "base: [a]\n", "type.yaml:1:7: wrong type for 'base': expected the path of another config file, got a list"},
         {"dup.yaml", "base: sub/base.yaml\nbase: sub/mid.yaml\n", "dup.yaml:2:1: duplicate key 'base' (first at line 1)"},
+        {"dir.yaml", "base: sub\n", "dir.yaml:1:7: 'base: sub': /"},  /* found by fuzz_config: a directory "read" as 2^63 bytes */
     };
     spit(sub, "sw.yaml", "sweep:\n  - name: a\n");
     spit(sub, "badk.yaml", "train: {lrr: 1}\n");
@@ -160,6 +161,7 @@ int main(int argc, char **argv) {
       snprintf(path, sizeof path, "%s/%s", d, bad[i].file);
       int rc = config_load_file(&a, path, err);
       CHECK(rc != 0 && strstr(err, bad[i].expect), "%s\n   got:    %s\n   wanted: ...%s...", bad[i].file, rc ? err : "(accepted)", bad[i].expect);
+      if (!strcmp(bad[i].file, "dir.yaml")) CHECK(strstr(err, "/sub: not a regular file (a directory)") != NULL, "base directory: %s", err);
       printf("  base %-22s -> %s\n", bad[i].file, err);
     }
     char cmd[1200];
