@@ -115,6 +115,49 @@ n_png=$(find "$W/sweep/report" -name '*.png' -size +1k 2> /dev/null | wc -l)
 [ -s "$W/sweep/report/lesion_effect.png" ] && [ -s "$W/sweep/report/summary.csv" ] && [ "$n_png" -ge 13 ] \
   && ok "report: lesion_effect.png, summary.csv/md and $n_png non-empty PNGs" || bad "report figures ($n_png PNGs)" "$MLOG"
 
+# 2b. a lesion study over seeds: --pretrain trains one intact fly per seed (an
+#     array), each lesion task starts from its own seed's fly, all merged
+cat > base.yaml <<YAML
+$CIRCUIT
+  episodes: 8
+sim:
+  steps: 300
+YAML
+cat > seeds.yaml <<YAML
+base: base.yaml
+sim:
+  sweep_seeds: "1,2"
+train:
+  eval_at: "4"
+sweep:
+  - name: intact
+  - name: no_lh
+    lesions: [{kind: scale, projection: pn_to_dn, factor: 0}]
+YAML
+DMN_SWEEP_DIR=$W/seeds DMN="$DMN" bash "$SRC/jobs/submit_sweep.sh" seeds.yaml --pretrain base.yaml --ntasks=1 > submit2.out 2>&1
+cat submit2.out
+PRE=$(sed -n 's/^pretraining job \([0-9]*\):.*/\1/p' submit2.out)
+ARRAY2=$(sed -n 's/^array job \([0-9]*\):.*/\1/p' submit2.out)
+MJOB2=$(sed -n 's/^merge job \([0-9]*\) .*/\1/p' submit2.out)
+wait_jobs "$PRE" "$ARRAY2" "$MJOB2"
+if [ -n "$PRE" ] && [ -s "$W/seeds/intact_s1/checkpoint.h5" ] && [ -s "$W/seeds/intact_s2/checkpoint.h5" ] && [ -s "$W/seeds/merged.h5" ] \
+   && grep -q "^--init $W/seeds/intact_s1/checkpoint.h5: its Polyak average" "$W/seeds/slurm_${ARRAY2}_2.out" \
+   && grep -q "^--init $W/seeds/intact_s2/checkpoint.h5: its Polyak average" "$W/seeds/slurm_${ARRAY2}_3.out" \
+   && /usr/bin/python3 - "$W/seeds/merged.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+s = f["summary"]
+assert [c.decode() for c in s["condition"][:]] == ["intact", "intact", "no_lh", "no_lh"], s["condition"][:]
+assert list(s["seed"][:]) == [1, 2, 1, 2], s["seed"][:]
+assert sorted(f["runs"].keys()) == ["00_intact", "01_intact", "02_no_lh", "03_no_lh"], list(f["runs"].keys())
+assert [f["runs"][k].attrs["seed"] for k in sorted(f["runs"].keys())] == [1, 2, 1, 2]
+h = f["runs/02_no_lh/history"]
+assert np.isfinite(h["eval_success"][:]).sum() == 1
+PY
+then ok "--pretrain: intact flies for seeds 1, 2 (array), 2 conditions x 2 seeds from their own seed's fly, merged"
+else bad "lesion study over seeds with --pretrain" "$(ls "$W"/seeds/slurm_*.out 2> /dev/null | head -1)"; ls -R "$W/seeds" | head -30; fi
+[ -s "$W/seeds/report/compensation.png" ] && ok "report: compensation.png over seeds" || bad "compensation.png"
+
 # 3. dmn_merge: one corrupt and one missing input are named, the rest merged (exit 3)
 mkdir -p part && cp -r "$W/sweep/00_intact" "$W/sweep/01_kc_mbon_half" part/
 mkdir part/02_broken part/03_gone && head -c 3000 "$W/sweep/02_no_mbon_dn/results.h5" > part/02_broken/results.h5
