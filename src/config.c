@@ -848,20 +848,25 @@ int config_set(DmnConfig *cfg, const char *assignment, char err[DMN_ERR_MAX]) {
 const char *const dmn_hyper_names[DMN_NHYPER] = {DMN_HYPER(DMN_HYPER_NAME)};
 #undef DMN_HYPER_NAME
 
+/* In a comma-separated list, past the separator after an item that ended at
+ * `end`: the next item, or NULL if what follows is not ", item" or the end. */
+static const char *list_next(const char *end) {
+  while (*end == ' ') end++;
+  if (*end == ',') end++;
+  else if (*end) return NULL;
+  while (*end == ' ') end++;
+  return end;
+}
+
 int config_eval_radii(const DmnConfig *cfg, double *radii, int max) {
   int n = 0;
   const char *s = cfg->train_eval_radii;
   while (*s) {
     char *end;
     double r = strtod(s, &end);
-    if (end == s || !isfinite(r) || r < 0) return -1;
+    if (end == s || !isfinite(r) || r < 0 || !(s = list_next(end))) return -1;
     if (n < max) radii[n] = r;
     n++;
-    while (*end == ' ') end++;
-    if (*end == ',') end++;
-    else if (*end) return -1;
-    while (*end == ' ') end++;
-    s = end;
   }
   return n < max ? n : max;
 }
@@ -873,14 +878,9 @@ int config_int_list(const char *s, long lo, long *out, int max) {
     char *end;
     errno = 0;
     long v = strtol(s, &end, 10);
-    if (end == s || errno || v < lo) return -1;
+    if (end == s || errno || v < lo || !(s = list_next(end))) return -1;
     if (n < max) out[n] = v;
     n++;
-    while (*end == ' ') end++;
-    if (*end == ',') end++;
-    else if (*end) return -1;
-    while (*end == ' ') end++;
-    s = end;
   }
   return n < max ? n : max;
 }

@@ -166,6 +166,22 @@ static int row_has(const DmnProjection *p, int i, int j, int except) {
   return 0;
 }
 
+/* After rewiring a projection's presynaptic ends (shuffle, randomize): rows
+ * sorted again (alive and count travel along), the record counts the alive
+ * synapses whose (post, pre) pair is new against the sorted old rows, and
+ * the transpose index is rebuilt. */
+static void finish_rewiring(DmnProjection *p, const int *old, DmnLesionRecord *r) {
+  connectome_sort_rows(p);
+  for (int i = 0; i < p->n_post; i++)
+    for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
+      if (!p->alive[k]) continue;
+      int was = 0;
+      for (int k0 = p->row_ptr[i]; k0 < p->row_ptr[i + 1] && !was; k0++) was = old[k0] == p->col[k];
+      r->synapses_removed += !was;
+    }
+  connectome_index_projection(p);
+}
+
 /* Configuration-model shuffle: permute the presynaptic ends of the alive
  * synapses (every out-degree kept), rows untouched (every in-degree kept),
  * then remove double synapses by degree-preserving swaps. */
@@ -201,16 +217,7 @@ static int lesion_shuffle(DmnConnectome *c, const DmnLesionSpec *L, const DmnCon
       p->col[k2] = t;
     }
   }
-  connectome_sort_rows(p); /* alive and count travel along */
-  /* rewired = synapses whose (post, pre) pair is new; old rows were sorted too */
-  for (int i = 0; i < p->n_post; i++)
-    for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
-      if (!p->alive[k]) continue;
-      int was = 0;
-      for (int k0 = p->row_ptr[i]; k0 < p->row_ptr[i + 1] && !was; k0++) was = old[k0] == p->col[k];
-      r->synapses_removed += !was;
-    }
-  connectome_index_projection(p);
+  finish_rewiring(p, old, r);
   free(pos);
   free(old);
   return 0;
@@ -246,15 +253,7 @@ static int lesion_randomize(DmnConnectome *c, const DmnLesionSpec *L, const DmnC
       p->col[k] = j;
     }
   }
-  connectome_sort_rows(p); /* alive and count travel along */
-  for (int i = 0; i < p->n_post; i++)
-    for (int k = p->row_ptr[i]; k < p->row_ptr[i + 1]; k++) {
-      if (!p->alive[k]) continue;
-      int was = 0;
-      for (int k0 = p->row_ptr[i]; k0 < p->row_ptr[i + 1] && !was; k0++) was = old[k0] == p->col[k];
-      r->synapses_removed += !was;
-    }
-  connectome_index_projection(p);
+  finish_rewiring(p, old, r);
   free(old);
   return 0;
 }
