@@ -188,18 +188,8 @@ static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX
     char msg[DMN_ERR_MAX] = "";
     if (!rank_world()) {
       size_t got = 0;
-      buf = util_read_text_file(o->config_path, DMN_CONFIG_MAX_BYTES, &got, msg, sizeof msg);
-      if (!buf) {
-        const char *co = strstr(msg, ": cannot open: ");
-        if (co) { /* "PATH: cannot open config file: why" */
-          char why[DMN_ERR_MAX];
-          snprintf(why, sizeof why, "%s", co + 15);
-          util_sfmt(msg, sizeof msg, "%s: cannot open config file: %s", o->config_path, why);
-        }
-        len = -1;
-      } else {
-        len = (long)got;
-      }
+      buf = util_read_text_file(o->config_path, "config file", DMN_CONFIG_MAX_BYTES, &got, msg, sizeof msg);
+      len = buf ? (long)got : -1;
     }
     MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
     if (len < 0) {

@@ -580,7 +580,7 @@ static int load_base(DmnConfig *cfg, yaml_node_t *v, const char *path, int depth
   snprintf(file, sizeof file, "%s%s", dir, ref);
   size_t got = 0;
   char why[DMN_ERR_MAX];
-  char *buf = util_read_text_file(file, DMN_CONFIG_MAX_BYTES, &got, why, sizeof why);
+  char *buf = util_read_text_file(file, "base config", DMN_CONFIG_MAX_BYTES, &got, why, sizeof why);
   if (!buf) {
     fmt(err, "%s:%zu:%zu: 'base: %s': %s", path, vl, vc, ref, why);
     return 1;
@@ -791,15 +791,8 @@ static void set_name_from_path(DmnConfig *cfg, const char *path) {
 int config_load_file(DmnConfig *cfg, const char *path, char err[DMN_ERR_MAX]) {
   config_defaults(cfg);
   size_t got = 0;
-  char *buf = util_read_text_file(path, DMN_CONFIG_MAX_BYTES, &got, err, DMN_ERR_MAX);
-  if (!buf) {
-    if (strstr(err, ": cannot open: ")) { /* the message users and tests know */
-      char why[DMN_ERR_MAX];
-      snprintf(why, sizeof why, "%s", strstr(err, ": cannot open: ") + 15);
-      fmt(err, "%s: cannot open config file: %s", path, why);
-    }
-    return 1;
-  }
+  char *buf = util_read_text_file(path, "config file", DMN_CONFIG_MAX_BYTES, &got, err, DMN_ERR_MAX);
+  if (!buf) return 1;
   set_name_from_path(cfg, path);
   int rc = config_parse_text(cfg, buf, got, path, err);
   free(buf);

@@ -50,7 +50,7 @@ static DmnLesionRecord *new_record(DmnConnectome *c, const DmnLesionSpec *L) {
 
 static int cmp_int(const void *a, const void *b) { return (*(const int *)a > *(const int *)b) - (*(const int *)a < *(const int *)b); }
 
-static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, long cfg_seed, char err[DMN_ERR_MAX]) {
+static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, const DmnConfig *cfg, int idx, char err[DMN_ERR_MAX]) {
   char what[128];
   util_sfmt(what, sizeof what, "lesion '%s' (lesions[%d], config line %d)", L->name, idx, L->line);
   Selector sel;
@@ -78,7 +78,7 @@ static int lesion_neurons(DmnConnectome *c, const DmnLesionSpec *L, int idx, lon
   r->n_neurons = matched;
   if (L->fraction >= 0) { /* a seeded random subset of the matches (size-matched controls) */
     const int keep = (int)lround(L->fraction * matched);
-    DmnRng rng = util_rng((uint64_t)cfg_seed, DMN_STREAM_LESION, 1000 + (uint64_t)l, (uint64_t)L->seed);
+    DmnRng rng = util_rng((uint64_t)cfg->sim_seed, DMN_STREAM_LESION, 1000 + (uint64_t)l, (uint64_t)L->seed);
     for (int a = 0; a < keep; a++) {
       int b = a + (int)util_rng_below(&rng, (uint64_t)(matched - a));
       int t = r->neurons[a];
@@ -264,7 +264,7 @@ int connectome_apply_lesions(const DmnConfig *cfg, DmnConnectome *c, char err[DM
     switch (L->kind) {
     case DMN_LESION_ABLATE:
     case DMN_LESION_SILENCE:
-      if (L->layer == DMN_LESION_LAYER_APL ? lesion_apl(c, L, n, err) : lesion_neurons(c, L, n, cfg->sim_seed, err)) return 1;
+      if (L->layer == DMN_LESION_LAYER_APL ? lesion_apl(c, L, n, err) : lesion_neurons(c, L, cfg, n, err)) return 1;
       break;
     case DMN_LESION_DROP: lesion_drop(c, L, cfg); break;
     case DMN_LESION_SCALE: {

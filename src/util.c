@@ -100,11 +100,11 @@ void util_sfmt(char *buf, size_t n, const char *f, ...) {
   va_end(ap);
 }
 
-char *util_read_text_file(const char *path, size_t max, size_t *len, char *err, size_t err_n) {
+char *util_read_text_file(const char *path, const char *what, size_t max, size_t *len, char *err, size_t err_n) {
   struct stat st;
   FILE *fp = fopen(path, "rb");
   if (!fp) {
-    util_sfmt(err, err_n, "%s: cannot open: %s", path, strerror(errno));
+    util_sfmt(err, err_n, "%s: cannot open %s: %s", path, what, strerror(errno));
     return NULL;
   }
   if (fstat(fileno(fp), &st) || !S_ISREG(st.st_mode)) { /* a directory opens, and "reads" as LONG_MAX bytes */

@@ -51,9 +51,9 @@ void util_sfmt(char *buf, size_t n, const char *f, ...) __attribute__((format(pr
 
 double util_wtime(void); /* seconds, monotonic */
 /* A whole small text file (a config): malloc'd and NUL-terminated, its length
- * in *len; NULL with "PATH: why" in err (cannot open, not a regular file -
- * a directory - or larger than max bytes). */
-char *util_read_text_file(const char *path, size_t max, size_t *len, char *err, size_t err_n);
+ * in *len; NULL with "PATH: why" in err ("cannot open <what>: ...", not a
+ * regular file - a directory - or larger than max bytes). */
+char *util_read_text_file(const char *path, const char *what, size_t max, size_t *len, char *err, size_t err_n);
 double util_peak_rss_mb(void); /* peak resident memory of this process, MB */
 
 #endif

@@ -147,7 +147,7 @@ int main(int argc, char **argv) {
       const char *file, *text, *expect;
     } bad[] = {
         {"loop.yaml", "base: loop.yaml\n", "configs deep (does a base name itself?)"},
-        {"miss.yaml", "sim: {seed: 2}\nbase: nothere.yaml\n", "nothere.yaml: cannot open: No such file or directory"},
+        {"miss.yaml", "sim: {seed: 2}\nbase: nothere.yaml\n", "nothere.yaml: cannot open base config: No such file or directory"},
         {"swb.yaml", "base: sub/sw.yaml\n", "sub/sw.yaml:1:1: a base config cannot have a sweep: list"},
         {"badk.yaml", "base: sub/badk.yaml\n", "sub/badk.yaml:1:9: unknown key 'train.lrr'"},
         {"type.yaml", "base: [a]\n", "type.yaml:1:7: wrong type for 'base': expected the path of another config file, got a list"},
