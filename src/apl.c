@@ -44,9 +44,15 @@ void apl_input_backward(const AplRuns *r, double a_apl, const double *restrict w
       const double z = z_prev[s];
       for (int k = k0; k < k1; k++) g_out[k] += d_x[k] * z * dw_out[k];
     }
-    double acc = back[s]; /* each side's terms in ascending KC order */
-    for (int k = k0; k < k1; k++) acc += w_out[k] * d_x[k];
-    back[s] = acc;
+    /* sum_k w_out_k d_x_k in four interleaved partial sums (k mod 4 from the
+     * run's start), added in a fixed order: the same bits on every path,
+     * and four independent chains of additions instead of one */
+    double acc[4] = {0.0, 0.0, 0.0, 0.0};
+    int k = k0;
+    for (; k + 4 <= k1; k += 4)
+      for (int u = 0; u < 4; u++) acc[u] += w_out[k + u] * d_x[k + u];
+    for (; k < k1; k++) acc[0] += w_out[k] * d_x[k];
+    back[s] += (acc[0] + acc[1]) + (acc[2] + acc[3]);
   }
   /* fwd: z[t] = a z[t-1] + ...  and z[t-1] feeds I[t] */
   for (int s = 0; s < DMN_N_APL; s++) d_z[s] = a_apl * d_z[s] + back[s];
