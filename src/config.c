@@ -927,6 +927,9 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
                c->circuit_kc_claws_spread, c->circuit_kc_claws), 1;
   if (c->sensing_c_min >= c->odor_c0)
     return fmt(err, "%s: 'sensing.c_min' (%g) must be below 'odor.c0' (%g)", p, c->sensing_c_min, c->odor_c0), 1;
+  if (c->sensing_adapt > 0.95 && c->sensing_receptor != DMN_RECEPTOR_WEBER)
+    return fmt(err, "%s: 'sensing.adapt' (%g) above 0.95 needs 'sensing.receptor: weber' (band and Hill receptors start from the gain init.orn_gain / (1 - k))", p,
+               c->sensing_adapt), 1;
   if (c->grad_tape == DMN_TAPE_COMPACT && c->grad_checkpoint > 0)
     return fmt(err, "%s: use either 'grad.tape: compact' or 'grad.checkpoint' > 0 (the checkpointed tape keeps its segment in double)", p), 1;
   if (c->grad_tape == DMN_TAPE_COMPACT && c->circuit_spike_fn == DMN_SPIKE_SIGMOID)

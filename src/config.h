@@ -24,7 +24,7 @@
 /* clang-format off */
 #define DMN_CONFIG_FIELDS(X) \
   X(sim, dt,            DOUBLE, 1.0,   "", 0.01, 10.0, "ms", "time step shared by brain and body (MODEL §2)") \
-  X(sim, steps,         INT,    5000,  "", 1, 100000000, "steps", "episode length T") \
+  X(sim, steps,         INT,    8000,  "", 1, 100000000, "steps", "episode length T") \
   X(sim, episodes,      INT,    1,     "", 1, 1000000, "", "episodes run by --simulate (spread over ranks)") \
   X(sim, seed,          INT,    1,     "", 0, 2147483647, "", "base seed: connectome, initial weights, start poses") \
   X(sim, sweep_seeds,   STRING, 0,     "", 0, 0, "", "seeds every condition of the config's sweep: list runs with (comma-separated, e.g. 1,2,3): the sweep's tasks are conditions x seeds, each setting sim.seed; empty = sim.seed alone") \
@@ -43,10 +43,10 @@
   X(sensing, antenna_x, DOUBLE, 1.0,   "", -10.0, 10.0, "mm", "antenna position ahead of the body origin") \
   X(sensing, antenna_y, DOUBLE, 0.5,   "", 0.0, 10.0, "mm", "antenna half-separation (left +y, right -y)") \
   X(sensing, c_min,     DOUBLE, 1e-3,  "", 1e-12, 1e9, "", "lowest receptor tuning centre (mu spread over [ln c_min, ln C0])") \
-  X(sensing, receptor,  ENUM,   0,     "gaussian|hill", 0, 0, "", "receptor dose-response over log concentration (src/MODEL.md §3): gaussian = a band around the channel's centre (model v2), hill = a Hill function rising through the centre and saturating above it (higher concentrations recruit more channels, as real ORN types do)") \
+  X(sensing, receptor,  ENUM,   2,     "gaussian|hill|weber", 0, 0, "", "receptor dose-response over log concentration (src/MODEL.md §3): gaussian = a band around the channel's centre (model v2.0), hill = a Hill function rising through the centre and saturating above it (higher concentrations recruit more channels, as real ORN types do), weber = zero below the channel's centre and ln(C/K) above it (recruited like hill, but with the same Weber-law slope at every concentration; with sensing.adapt 1 the ORN signal is the same at every distance; model v2.1)") \
   X(sensing, tuning_width, DOUBLE, 1.0, "", 0.05, 100.0, "", "receptor tuning width w in units of the spacing of the tuning centres (1 = model v1: neighbouring channels overlap at one standard deviation)") \
   X(sensing, eps,       DOUBLE, 1e-6,  "", 1e-15, 1.0, "", "concentration floor inside the log") \
-  X(sensing, adapt,     DOUBLE, 0.8,   "", 0.0, 0.95, "", "ORN adaptation strength k (src/MODEL.md §3; 0 = model v1): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k), so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less)") \
+  X(sensing, adapt,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "ORN adaptation strength k (src/MODEL.md §3; 0 = model v1, 0.8 = v2.0, 1 = v2.1: perfect adaptation): ORN i gets g_i (r_i[t] - k A_i[t-1]), A = a low-pass of r_i with time constant adapt_tau, A[-1] = r_i[0]; the initial gain is init.orn_gain / (1 - k) for gaussian and hill receptors, so an adapted ORN is driven as in the model without adaptation and a rising (falling) concentration drives it more (less); weber receptors start from init.orn_gain (k = 1 allowed: perfect adaptation)") \
   X(sensing, adapt_tau, DOUBLE, 300.0, "", 1.0, 1e6, "ms", "time constant of ORN adaptation (sensing.adapt > 0)") \
   X(circuit, n_orn,     INT,    50,    "", 2, 100000, "neurons", "ORNs (half per antenna; one receptor each)") \
   X(circuit, n_pn,      INT,    50,    "", 2, 100000, "neurons", "PNs (synthetic connectome: must equal n_orn, one per glomerulus and side)") \
@@ -74,15 +74,16 @@
   X(circuit, apl,       BOOL,   1,     "", 0, 1, "", "APL feedback inhibition (model v2): one graded, non-spiking GABAergic APL per side, driven by every KC of its side and inhibiting each of them one step later (src/MODEL.md §2b); off = model v1") \
   X(circuit, tau_apl,   DOUBLE, 10.0,  "", 0.01, 1e4, "ms", "membrane time constant of the graded APL (fixed)") \
   X(circuit, sparse_backend, ENUM, 1, "petsc|csr", 0, 0, "", "kernel of the backward's W^T d_y for PN->KC and KC->MBON (PETSc AIJ matrices either way): a MatMultAdd on the stored transpose, or the built-in loops over the same arrays (default: axpys along contiguous rows, else four transpose rows at a time; measured 27 % faster backward on the default circuit); the forward is event-driven either way") \
-  X(init, orn_gain,     DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
-  X(init, orn_to_pn,    DOUBLE, 20.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
+  X(init, orn_gain,     DOUBLE, 100.0,  "", 0.0, 1e6, "mV", "receptor -> ORN gain g_i") \
+  X(init, orn_bias,     DOUBLE, 26.0,   "", -1e3, 1e3, "mV", "initial bias current of every ORN (learned with train.lr_bias; spontaneous firing when the adapted receptor drive is 0)") \
+  X(init, orn_to_pn,    DOUBLE, 40.0,  "", 0.0, 1e6, "mV", "initial |w| ORN -> PN (per input spike)") \
   X(init, orn_to_pn_contra, DOUBLE, 1.0, "", 0.0, 100.0, "", "initial |w| of an ORN -> PN synapse from the other antenna relative to the same-side one, their sum kept (1: MODEL §1, both sides alike)") \
-  X(init, pn_to_kc,     DOUBLE, 10.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
+  X(init, pn_to_kc,     DOUBLE, 14.0,  "", 0.0, 1e6, "mV", "initial |w| PN -> KC") \
   X(init, kc_to_mbon,   DOUBLE, 1.9,   "", 0.0, 1e6, "mV", "initial |w| KC -> MBON") \
   X(init, mbon_to_dn,   DOUBLE, 30.0,  "", 0.0, 1e6, "mV", "initial |w| MBON -> DN (excitatory presynapse)") \
   X(init, pn_to_dn,     DOUBLE, 0.0,   "", 0.0, 1e6, "mV", "initial |w| PN -> DN (lateral horn; MODEL: 0)") \
   X(init, kc_to_apl,    DOUBLE, 1.0,   "", 0.0, 1e6, "mV", "initial KC -> APL weight per 1000 KCs on the APL's side (APL depolarisation per KC spike, before its low-pass, is this x 1000 / KCs of the side)") \
-  X(init, apl_to_kc,    DOUBLE, 0.3,   "", 0.0, 1e6, "", "initial |w| APL -> KC (inhibitory current per mV of APL depolarisation)") \
+  X(init, apl_to_kc,    DOUBLE, 0.8,   "", 0.0, 1e6, "", "initial |w| APL -> KC (inhibitory current per mV of APL depolarisation)") \
   X(init, inhibitory_scale, DOUBLE, 0.25, "", 0.0, 100.0, "", "initial |w| of inhibitory presynapses relative to excitatory") \
   X(init, jitter,       DOUBLE, 0.5,   "", 0.0, 0.99, "", "initial |w| drawn uniformly in scale*(1 +- jitter)") \
   X(init, motor_w,      DOUBLE, 1.0,   "", 0.0, 1e6, "ms", "initial motor map entries M (drive per spike/ms of DN rate)") \
@@ -112,7 +113,7 @@
   X(grad, window,       INT,    50,    "", 1, 100000000, "steps", "K for sensory_feedback: window") \
   X(grad, checkpoint,   INT,    -1,    "", -1, 100000000, "steps", "checkpointed BPTT: keep the neuron state only every K steps and recompute each K-step segment in the backward pass; the gradient is the same to the bit, memory ~ (T/K + K) rows instead of T (-1: K near sqrt(T) in whole blocks of 32 steps, fewer for large circuits so a segment stays in cache; 0 = off: store every step)") \
   X(grad, tape,         ENUM,   0, "double|compact", 0, 0, "", "BPTT tape: V, I in double and spikes as doubles (24 B per neuron-step), or V, I in float and spikes as bytes (9 B; Heaviside only; the forward pass is unchanged, the backward reads rounded V, I)") \
-  X(train, episodes,    INT,    3200,  "", 0, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks)); 0 = evaluate only") \
+  X(train, episodes,    INT,    1200,  "", 0, 100000000, "", "training episodes in total (updates = episodes / (batch_per_rank x ranks)); 0 = evaluate only") \
   X(train, batch_per_rank, INT, 8,     "", 1, 100000, "", "episodes per rank per update; the global batch is batch_per_rank x ranks") \
   X(train, lr,          DOUBLE, 1e-3,  "", 0.0, 10.0, "", "Adam learning rate of every group whose lr_<group> is -1") \
   X(train, lr_orn_gain, DOUBLE, -1.0,  "", -1.0, 10.0, "", "learning rate of orn_gain (-1: train.lr, 0: frozen)") \
@@ -227,7 +228,7 @@ typedef struct DmnConfig {
 
 /* Enum values (indices into the choices strings above). */
 enum { DMN_ODOR_EXPONENTIAL = 0, DMN_ODOR_GAUSSIAN = 1 };
-enum { DMN_RECEPTOR_GAUSSIAN = 0, DMN_RECEPTOR_HILL = 1 };
+enum { DMN_RECEPTOR_GAUSSIAN = 0, DMN_RECEPTOR_HILL = 1, DMN_RECEPTOR_WEBER = 2 };
 enum { DMN_SPIKE_HEAVISIDE = 0, DMN_SPIKE_SIGMOID = 1 };
 enum { DMN_LR_CONSTANT = 0, DMN_LR_COSINE = 1 };
 enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1, DMN_NAV_NORM_PROGRESS = 2 };

@@ -18,7 +18,8 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->mu_lo = log(c->sensing_c_min);
   e->mu_step = n_channels > 1 ? (log(c->odor_c0) - e->mu_lo) / (n_channels - 1) : 1.0;
   e->tune_w = c->sensing_tuning_width * e->mu_step;
-  e->hill = c->sensing_receptor == DMN_RECEPTOR_HILL;
+  e->kind = c->sensing_receptor;
+  e->log_range = log(c->odor_c0) - e->mu_lo > 0 ? log(c->odor_c0) - e->mu_lo : 1.0;
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
@@ -67,10 +68,24 @@ static void antenna_pos(const EnvModel *e, const double p[2], double c, double s
   a[1] = p[1] + s * e->ant_x + c * ay;
 }
 
-/* The receptor's response to z = (ln(C + eps) - mu) / w: a Gaussian band
- * exp(-z^2/2), or a Hill function 1/(1 + e^-z) = C'^n / (C'^n + K^n) with
- * n = 1/w and K = e^mu (sensing.receptor). */
-static inline double receptor(int hill, double z) { return hill ? 1.0 / (1.0 + exp(-z)) : exp(-0.5 * z * z); }
+/* The receptor's response to lc = ln(C + eps) for a channel tuned to mu
+ * (sensing.receptor): with z = (lc - mu) / w a Gaussian band exp(-z^2/2), or
+ * a Hill function 1/(1 + e^-z) = C'^n / (C'^n + K^n) with n = 1/w and
+ * K = e^mu; or the Weber-law receptor max(0, lc - mu) / log_range, zero
+ * below its threshold K = e^mu and logarithmic above it, so its response to
+ * a relative change dC/C is the same at every concentration. */
+static inline double receptor(const EnvModel *e, double lc, double mu) {
+  if (e->kind == DMN_RECEPTOR_WEBER) return lc > mu ? (lc - mu) / e->log_range : 0.0;
+  double z = (lc - mu) / e->tune_w;
+  return e->kind == DMN_RECEPTOR_HILL ? 1.0 / (1.0 + exp(-z)) : exp(-0.5 * z * z);
+}
+
+/* d receptor / d lc, given its response r. */
+static inline double receptor_slope(const EnvModel *e, double lc, double mu, double r) {
+  if (e->kind == DMN_RECEPTOR_WEBER) return lc > mu ? 1.0 / e->log_range : 0.0;
+  double z = (lc - mu) / e->tune_w;
+  return (e->kind == DMN_RECEPTOR_HILL ? r * (1.0 - r) : -r * z) / e->tune_w;
+}
 
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
   double lc[2];
@@ -81,27 +96,21 @@ void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2],
     conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
     lc[k] = log(conc[k] + e->eps);
   }
-  /* r_i = exp(-(ln(C_antenna(i) + eps) - mu_i)^2 / (2 w^2)).  Real
+  /* r_i = receptor(ln(C_antenna(i) + eps), mu_i).  Real
    * connectomes have tens of ORNs per glomerulus (FlyWire: 2,251 ORNs, 54
-   * channels): one exp per (antenna, channel), the same expression, copied
-   * to its ORNs. */
+   * channels): one response per (antenna, channel), the same expression,
+   * copied to its ORNs. */
   enum { TABLE_MAX = 512 };
   if (e->n_channels > 0 && e->n_channels <= TABLE_MAX && e->n_orn > 2 * e->n_channels) {
     double table[2 * TABLE_MAX + 1];
     const int nc = e->n_channels, n = e->n_orn, *restrict slot = e->slot;
     for (int k = 0; k < 2; k++)
-      for (int ch = 0; ch < nc; ch++) {
-        double z = (lc[k] - (e->mu_lo + ch * e->mu_step)) / e->tune_w;
-        table[k * nc + ch] = receptor(e->hill, z);
-      }
+      for (int ch = 0; ch < nc; ch++) table[k * nc + ch] = receptor(e, lc[k], e->mu_lo + ch * e->mu_step);
     table[2 * nc] = 0.0; /* untuned ORNs */
     for (int i = 0; i < n; i++) recept[i] = table[slot[i]];
     return;
   }
-  for (int i = 0; i < e->n_orn; i++) {
-    double z = (lc[e->antenna[i]] - e->mu[i]) / e->tune_w;
-    recept[i] = isinf(e->mu[i]) ? 0.0 : receptor(e->hill, z);
-  }
+  for (int i = 0; i < e->n_orn; i++) recept[i] = isinf(e->mu[i]) ? 0.0 : receptor(e, lc[e->antenna[i]], e->mu[i]);
 }
 
 void env_sense_backward(const EnvModel *e, const double p[2], double psi, const double conc[2], const double *recept,
@@ -109,12 +118,11 @@ void env_sense_backward(const EnvModel *e, const double p[2], double psi, const 
   if (e->constant_odor >= 0) return; /* the control's odor does not depend on the pose */
   double lc[2] = {log(conc[0] + e->eps), log(conc[1] + e->eps)}, d_lc[2] = {0.0, 0.0};
   /* fwd: z = (lc - mu)/w; Gaussian r = exp(-z^2/2) => dr/dlc = -r z / w;
-   * Hill r = 1/(1 + e^-z) => dr/dlc = r (1 - r) / w */
+   * Hill r = 1/(1 + e^-z) => dr/dlc = r (1 - r) / w; Weber 1/log_range above threshold */
   for (int i = 0; i < e->n_orn; i++) {
     if (isinf(e->mu[i])) continue; /* untuned: no response, no gradient */
     int k = e->antenna[i];
-    double z = (lc[k] - e->mu[i]) / e->tune_w;
-    d_lc[k] += d_recept[i] * (e->hill ? recept[i] * (1.0 - recept[i]) : -recept[i] * z) / e->tune_w;
+    d_lc[k] += d_recept[i] * receptor_slope(e, lc[k], e->mu[i], recept[i]);
   }
   const double c = cos(psi), s = sin(psi);
   for (int k = 0; k < 2; k++) {

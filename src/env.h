@@ -1,5 +1,5 @@
 /* env — the odor world and the antennae (MODEL §3): concentration at the two
- * antennae and the Gaussian receptor tuning over log concentration. */
+ * antennae and the receptor tuning over log concentration. */
 #ifndef DMN_ENV_H
 #define DMN_ENV_H
 
@@ -13,7 +13,8 @@ typedef struct EnvModel {
   double c0, lambda, sigma, eps;
   double ant_x, ant_y; /* antenna at (ant_x, +-ant_y, 0) in the body frame, mm */
   int n_orn;           /* one receptor per ORN */
-  int hill;           /* sensing.receptor: 0 Gaussian band, 1 Hill (logistic in ln C) */
+  int kind;           /* sensing.receptor: DMN_RECEPTOR_GAUSSIAN band, _HILL logistic in ln C, _WEBER max(0, ln C - mu) / log_range */
+  double log_range;   /* ln C0 - ln c_min: the Weber receptor's scale (response 1 at C0 for the lowest-threshold channel) */
   double mu_lo, mu_step, tune_w; /* channel c is tuned to mu_lo + c*mu_step, spread over [ln c_min, ln C0]; width = sensing.tuning_width x spacing */
   double *mu;          /* (n_orn) tuning centre of ORN i's receptor, ln concentration */
   int8_t *antenna;     /* (n_orn) 0 left, 1 right */

@@ -284,7 +284,7 @@ static int close_and_rename(H5Ctx *c, hid_t f, const char *tmp, const char *path
 static void write_version(H5Ctx *c, hid_t f) {
   write_str_attr(c, f, "dmn_version", DMN_VERSION);
   write_str_attr(c, f, "dmn_git", DMN_GIT_HASH);
-  write_str_attr(c, f, "model_contract", "src/MODEL.md v2");
+  write_str_attr(c, f, "model_contract", "src/MODEL.md v2.1");
 }
 
 /* /<loc>/episode_NNNN/... for each record (shared by simulation and results). */

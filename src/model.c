@@ -111,8 +111,11 @@ void model_init_params_individual(const DmnModel *m, DmnParams *p, long individu
   const DmnConfig *c = &m->cfg;
   DmnRng r = util_rng((uint64_t)c->sim_seed, DMN_STREAM_INIT, (uint64_t)individual, 0);
   /* with adaptation an ORN adapted to a constant odor gets (1 - k) of its
-   * receptor drive: start from the gain that drives it as without */
-  for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = c->init_orn_gain / (1.0 - m->adapt);
+   * receptor drive: start from the gain that drives it as without.  Not for
+   * Weber receptors: their level is the distance, which adaptation is there
+   * to remove (k = 1 removes it all). */
+  const double gain = c->sensing_receptor == DMN_RECEPTOR_WEBER ? c->init_orn_gain : c->init_orn_gain / (1.0 - m->adapt);
+  for (int i = 0; i < m->n[DMN_L_ORN]; i++) p->orn_gain[i] = gain;
   const double scale[DMN_NPROJ] = {c->init_orn_to_pn, c->init_pn_to_kc, c->init_kc_to_mbon, c->init_mbon_to_dn, c->init_pn_to_dn};
   for (int q = 0; q < DMN_NPROJ; q++) {
     const DmnProjection *pr = &m->conn.proj[q];
@@ -148,7 +151,7 @@ void model_init_params_individual(const DmnModel *m, DmnParams *p, long individu
       double excess = tau0[l] - m->tau_min;
       p->rho[i] = util_softplus_inv(excess > 1e-3 ? excess : 1e-3);
       p->theta[i] = c->circuit_theta_init;
-      p->bias[i] = 0.0;
+      p->bias[i] = l == DMN_L_ORN ? c->init_orn_bias : 0.0;
     }
   for (int k = 0; k < 2 * m->n[DMN_L_DN]; k++)
     p->motor_w[k] = c->init_motor_w * (1.0 + c->init_jitter * (2.0 * util_rng_uniform(&r) - 1.0));

@@ -10,7 +10,7 @@ B=$ROOT/build
 cmake --build "$B" --target bench_episode dmn_mpi > /dev/null  # always current
 [ "$(id -u)" -eq 0 ] && export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-echo "one core, T = 5000 steps, best of 10 after a warm-up episode (this VM's speed varies from run to run)"
+echo "one core, T = each config's sim.steps (default 8000; model v1 5000), best of 10 after a warm-up episode (this VM's speed varies from run to run)"
 echo "(x bound: measured time over the floor -- bytes and flops one episode must touch over the streaming rates this core reaches;"
 echo " the line 'floor: ...' on stderr gives the counts)"
 # bench ARGS...: bench_episode RUNS times, the line with the smallest forward + backward

@@ -159,6 +159,25 @@ int main(int argc, char **argv) {
   c.sensing_adapt_tau = 15.0;
   PetscCall(check_fd("closed loop, Hill receptors with ORN adaptation, T = 80", &c, 1, NULL));
 
+  /* 4''. Weber receptors with perfect adaptation (k = 1) and an ORN bias,
+   *      closed loop; their initial gain is init.orn_gain itself */
+  small_circuit(&c, 80);
+  c.sensing_receptor = DMN_RECEPTOR_WEBER;
+  c.sensing_adapt = 1.0;
+  c.sensing_adapt_tau = 15.0;
+  c.init_orn_gain = 300;
+  c.init_orn_bias = 12;
+  {
+    Setup s;
+    PetscCall(setup(&s, &c, NULL));
+    CHECK(s.p.orn_gain[0] == c.init_orn_gain && s.p.bias[s.m.layer_off[DMN_L_ORN]] == c.init_orn_bias &&
+              s.p.bias[s.m.layer_off[DMN_L_PN]] == 0.0,
+          "Weber receptors: initial ORN gain init.orn_gain (%g), ORN bias init.orn_bias (%g), other biases 0", s.p.orn_gain[0],
+          s.p.bias[s.m.layer_off[DMN_L_ORN]]);
+    PetscCall(teardown(&s));
+  }
+  PetscCall(check_fd("closed loop, Weber receptors with perfect ORN adaptation (k = 1) and ORN bias, T = 80", &c, 1, NULL));
+
   /* 5. spiking mode (Heaviside + surrogate, defaults): finite, non-zero in every group */
   {
     config_defaults(&c);
@@ -346,10 +365,11 @@ int main(int argc, char **argv) {
    *      the adaptation changes what the ORNs get (not a no-op) */
   {
     small_circuit(&c, 90);
+    c.sensing_receptor = DMN_RECEPTOR_GAUSSIAN; /* model v2.0's band receptors (the default's Weber ones: 4'') */
     c.sensing_adapt = 0.6;
     c.sensing_adapt_tau = 15.0;
     Setup s;
-    PetscCall(check_fd("closed loop with ORN adaptation (k = 0.6, tau 15 ms), T = 90", &c, 1, &s));
+    PetscCall(check_fd("closed loop with band receptors and ORN adaptation (k = 0.6, tau 15 ms), T = 90", &c, 1, &s));
     double most = 0;
     for (size_t i = 0; i < (size_t)s.m.T * (size_t)s.m.n[DMN_L_ORN]; i++) most = fmax(most, fabs(s.t.orn_in[i] - s.t.recept[i]));
     CHECK(most > 0.05, "adaptation: the ORNs get r - k A, not r (largest difference %.3g)", most);
@@ -605,8 +625,10 @@ int main(int argc, char **argv) {
       }
       printf("  APL ablated: KC %.2f Hz, %.1f%% active per 100 ms (intact %.2f Hz, %.1f%%)\n", kc_rate_abl, 100 * kc_act_abl, rate[DMN_L_KC],
              100 * kc_act);
-      CHECK(kc_act_abl > 0.2 && kc_act_abl > 2 * kc_act, "APL ablated: KC coding dense (%.1f%% of KCs active vs %.1f%% intact)", 100 * kc_act_abl,
-            100 * kc_act);
+      /* model v2.1's untrained circuit: KCs fire ~4x faster and ~1.8x more of
+       * them per window without the APL (the trained fly: analysis/RESULTS.md) */
+      CHECK(kc_act_abl > 1.5 * kc_act && kc_rate_abl > 3 * rate[DMN_L_KC], "APL ablated: KC coding dense (%.1f%% of KCs active vs %.1f%% intact, %.2f vs %.2f Hz)",
+            100 * kc_act_abl, 100 * kc_act, kc_rate_abl, rate[DMN_L_KC]);
       PetscCall(derived_destroy(&da));
       model_free(&ma);
     }

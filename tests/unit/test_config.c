@@ -39,7 +39,12 @@ int main(int argc, char **argv) {
 
   config_defaults(&a);
   CHECK(config_validate(&a, err) == 0, "defaults invalid: %s", err);
-  CHECK(a.sim_steps == 5000 && a.circuit_n_kc == 2000 && a.circuit_n_mbon == 34, "MODEL defaults");
+  CHECK(a.sim_steps == 8000 && a.circuit_n_kc == 2000 && a.circuit_n_mbon == 34, "MODEL defaults");
+  CHECK(a.sensing_receptor == DMN_RECEPTOR_WEBER && a.sensing_adapt == 1.0 && a.init_orn_bias == 26.0, "model v2.1: Weber receptors, perfect adaptation, ORN bias");
+  /* perfect adaptation needs Weber receptors (the others' gain is init.orn_gain / (1 - k)) */
+  b = a;
+  b.sensing_receptor = DMN_RECEPTOR_GAUSSIAN;
+  CHECK(config_validate(&b, err) != 0 && strstr(err, "'sensing.adapt' (1) above 0.95 needs 'sensing.receptor: weber'"), "adapt 1 with band receptors: %s", err);
   CHECK(a.circuit_surrogate_gamma == 0.05 && a.circuit_surrogate_beta == 0.5, "surrogate defaults");
 
   /* round trip: print -> parse gives the same config, byte for byte */

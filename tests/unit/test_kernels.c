@@ -73,7 +73,10 @@ static void test_env_table(int receptor) {
     env_sense(&e, p, psi, conc, rec);
     for (int i = 0; i < NO; i++) {
       double z = (log(conc[e.antenna[i]] + e.eps) - e.mu[i]) / e.tune_w;
-      same &= rec[i] == (receptor == DMN_RECEPTOR_HILL ? 1.0 / (1.0 + exp(-z)) : exp(-0.5 * z * z));
+      double lc = log(conc[e.antenna[i]] + e.eps), want = receptor == DMN_RECEPTOR_HILL ? 1.0 / (1.0 + exp(-z))
+                                                     : receptor == DMN_RECEPTOR_WEBER ? (lc > e.mu[i] ? (lc - e.mu[i]) / e.log_range : 0.0)
+                                                                                       : exp(-0.5 * z * z);
+      same &= rec[i] == want;
     }
   }
   CHECK(same, "receptor %d: responses from the (antenna, channel) table equal the per-ORN formula bit for bit", receptor);
@@ -457,7 +460,7 @@ static void test_lif_step(void) {
 }
 
 int main(void) {
-  for (int receptor = 0; receptor < 2; receptor++) {
+  for (int receptor = 0; receptor < 3; receptor++) {
     test_env(0, receptor);
     test_env(1, receptor);
     test_env_table(receptor);
