@@ -19,7 +19,7 @@ void env_model_init(EnvModel *e, const DmnConfig *c, int n_orn, const int8_t *si
   e->mu_step = n_channels > 1 ? (log(c->odor_c0) - e->mu_lo) / (n_channels - 1) : 1.0;
   e->tune_w = c->sensing_tuning_width * e->mu_step;
   e->kind = c->sensing_receptor;
-  e->log_range = log(c->odor_c0) - e->mu_lo > 0 ? log(c->odor_c0) - e->mu_lo : 1.0;
+  e->log_range = log(c->odor_c0) - e->mu_lo; /* > 0: config_validate keeps c_min below C0 */
   e->constant_odor = -1.0;
   e->mu = malloc(sizeof(double) * ((size_t)n_orn + 1));
   e->antenna = malloc((size_t)n_orn + 1);
