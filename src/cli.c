@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <hdf5.h>
 #include <petscsys.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -812,6 +813,10 @@ int cli_main(int argc, char **argv) {
   pargv[pargc] = NULL;
   PetscErrorCode ierr = PetscInitialize(&pargc, &pargv, NULL, NULL);
   if (ierr) return 1;
+  /* a file-size limit (ulimit -f, a quota enforced that way) must be a
+   * write error that names the file, not a core dump: writes then fail
+   * with EFBIG and the HDF5 layer reports them */
+  signal(SIGXFSZ, SIG_IGN);
   if (episode_register_events()) return 1;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);

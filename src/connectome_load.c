@@ -36,11 +36,7 @@ typedef struct {
   size_t n_slot;
 } Pool;
 
-static uint64_t hash_str(const char *s) {
-  uint64_t h = 1469598103934665603ull; /* FNV-1a */
-  for (; *s; s++) h = (h ^ (unsigned char)*s) * 1099511628211ull;
-  return h;
-}
+static uint64_t hash_str(const char *s) { return util_fnv1a(s, strlen(s)); }
 
 static int pool_add(Pool *p, const char *s) {
   if (!p->n_slot || 2 * (size_t)(p->n + 1) > p->n_slot) {

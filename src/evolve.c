@@ -363,6 +363,21 @@ static void print_generation(const DmnEvolutionLog *lg, long gen, long n_gen, lo
   fflush(stdout);
 }
 
+typedef struct {
+  Individual *ind;
+  int P, slot;
+  long *generation, *next_id;
+  DmnGenome *genomes;
+  DmnEvolutionLog *log;
+} PopResumeCtx;
+
+static int resume_population(const char *path, void *ctx, long *update, char err[DMN_ERR_MAX]) {
+  PopResumeCtx *r = ctx;
+  *update = io_checkpoint_update(path);
+  return io_population_read(path, &r->ind->m, r->P, r->slot, &r->ind->p, &r->ind->adam, &r->ind->st, r->generation, r->next_id, r->genomes,
+                            r->log, err);
+}
+
 PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[2], const DmnParams *init, MPI_Comm world, const TrainOptions *o,
                           int *exit_code) {
   PetscFunctionBeginUser;
@@ -424,10 +439,9 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
   else model_init_params(&base_model, &founder0);
 
   if (o->resume) {
-    int rc = io_population_read(o->resume, &ind.m, P, slot, &ind.p, &ind.adam, &ind.st, &gen0, &next_id, genome, &lg, err), any = rc;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, world);
-    if (any) {
-      if (!wrank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "checkpoint unreadable on another rank");
+    PopResumeCtx rctx = {&ind, P, slot, &gen0, &next_id, genome, &lg};
+    const char *used;
+    if (train_resume_read(o->resume, world, resume_population, &rctx, &used)) {
       *exit_code = 2;
       goto done;
     }
@@ -440,7 +454,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     params_copy(&ind.p, &keep);
     params_free(&keep);
     optim_adam_rates(&ind.m, ind.adam.lr); /* the individual's lr_scale */
-    if (!wrank) printf("Resuming population from %s: %ld of %ld generations done\n", o->resume, gen0, n_gen);
+    if (!wrank) printf("Resuming population from %s: %ld of %ld generations done\n", used, gen0, n_gen);
   }
   history_reserve(&ind.st.hist, n_gen * upg + 1);
   if (!wrank)

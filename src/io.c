@@ -10,6 +10,7 @@
 
 #include "dmn_version.h"
 #include "train.h"
+#include "util.h"
 
 static void *xmalloc(size_t n) { return malloc(n ? n : 1); }
 
@@ -170,7 +171,17 @@ typedef struct {
   const char *path;
   char *err;
   int failed;
+  int collective; /* a file written by every rank of comm (checkpoints) */
+  MPI_Comm comm;
 } H5Ctx;
+
+/* A collective write goes on only while it succeeds on every rank: a rank
+ * that failed (disk full on its part of the file) must not leave the
+ * others waiting inside the next collective HDF5 call.  Called by every
+ * rank before each collective dataset, failed or not. */
+static void agree(H5Ctx *c) {
+  if (c->collective) MPI_Allreduce(MPI_IN_PLACE, &c->failed, 1, MPI_INT, MPI_MAX, c->comm);
+}
 
 /* /connectome in every output: serial files write directly, the collective
  * checkpoint through cwrite (rank 0 holds the data). */
@@ -182,7 +193,9 @@ struct DmnModel;
 static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w);
 
 static void h5fail(H5Ctx *c, const char *what, const char *obj) {
-  if (!c->failed) snprintf(c->err, DMN_ERR_MAX, "%s: cannot %s '%s'", c->path, what, obj);
+  const int e = errno; /* what the file system said, when it is one of these */
+  const int fs = e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || e == EROFS || e == ESTALE;
+  if (!c->failed) snprintf(c->err, DMN_ERR_MAX, "%s: cannot %s '%s'%s%s", c->path, what, obj, fs ? ": " : "", fs ? strerror(e) : "");
   c->failed = 1;
 }
 
@@ -221,6 +234,51 @@ static void write_num_attr(H5Ctx *c, hid_t loc, const char *name, double v) {
   if (a < 0 || H5Awrite(a, H5T_NATIVE_DOUBLE, &v) < 0) h5fail(c, "write attribute", name);
   if (a >= 0) H5Aclose(a);
   H5Sclose(sp);
+}
+
+/* Integrity: every parameter / optimizer dataset carries the FNV-1a 64 of
+ * its bytes as attribute "fnv1a64"; readers recompute it and name the
+ * dataset that does not match.  All ranks of a collective write pass the
+ * same value (the caller broadcasts it). */
+static void write_sum_attr(H5Ctx *c, hid_t loc, const char *ds_name, uint64_t sum) {
+  if (c->failed) return;
+  hid_t ds = H5Dopen2(loc, ds_name, H5P_DEFAULT);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = ds < 0 ? -1 : H5Acreate2(ds, "fnv1a64", H5T_NATIVE_UINT64, sp, H5P_DEFAULT, H5P_DEFAULT);
+  if (a < 0 || H5Awrite(a, H5T_NATIVE_UINT64, &sum) < 0) h5fail(c, "write checksum of", ds_name);
+  if (a >= 0) H5Aclose(a);
+  H5Sclose(sp);
+  if (ds >= 0) H5Dclose(ds);
+}
+
+/* 0 when dataset ds has no checksum (files before format 2) or it matches x. */
+static int check_sum_attr(hid_t ds, const char *path, const char *name, const void *x, size_t bytes, char err[DMN_ERR_MAX]) {
+  if (H5Aexists(ds, "fnv1a64") <= 0) return 0;
+  uint64_t want = 0, got = util_fnv1a(x, bytes);
+  hid_t a = H5Aopen(ds, "fnv1a64", H5P_DEFAULT);
+  int bad = a < 0 || H5Aread(a, H5T_NATIVE_UINT64, &want) < 0;
+  if (a >= 0) H5Aclose(a);
+  if (bad || want != got) {
+    snprintf(err, DMN_ERR_MAX, "%s: dataset '%s' fails its checksum (stored %016llx, read %016llx): the file is corrupt", path, name,
+             (unsigned long long)want, (unsigned long long)got);
+    return 1;
+  }
+  return 0;
+}
+
+/* A file of a newer format than this build reads is refused by name. */
+static int check_format(hid_t f, const char *path, char err[DMN_ERR_MAX]) {
+  double v = 0;
+  hid_t a = H5Aexists(f, "format_version") > 0 ? H5Aopen(f, "format_version", H5P_DEFAULT) : -1;
+  if (a < 0) return 0; /* written before format versions (dmn <= 0.9): format 1 */
+  int bad = H5Aread(a, H5T_NATIVE_DOUBLE, &v) < 0;
+  H5Aclose(a);
+  if (bad || v > DMN_FORMAT_VERSION) {
+    snprintf(err, DMN_ERR_MAX, "%s: file format %g; this dmn (%s) reads formats up to %d: use a newer dmn", path, v, DMN_VERSION,
+             DMN_FORMAT_VERSION);
+    return 1;
+  }
+  return 0;
 }
 
 /* The effective config as a string dataset /config (YAML text). */
@@ -285,6 +343,7 @@ static void write_version(H5Ctx *c, hid_t f) {
   write_str_attr(c, f, "dmn_version", DMN_VERSION);
   write_str_attr(c, f, "dmn_git", DMN_GIT_HASH);
   write_str_attr(c, f, "model_contract", "src/MODEL.md v2.1");
+  write_num_attr(c, f, "format_version", DMN_FORMAT_VERSION);
 }
 
 /* /<loc>/episode_NNNN/... for each record (shared by simulation and results). */
@@ -336,7 +395,7 @@ static void write_episodes(H5Ctx *c, hid_t loc, const DmnModel *m, const DmnEpis
 
 int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *yaml,
                         char err[DMN_ERR_MAX]) {
-  H5Ctx c = {path, err, 0};
+  H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   write_num_attr(&c, f, "dt_ms", m->dt);
@@ -347,7 +406,7 @@ int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRec
 
 int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, const DmnParams *g, double loss, const char *yaml,
                     char err[DMN_ERR_MAX]) {
-  H5Ctx c = {path, err, 0};
+  H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   write_num_attr(&c, f, "loss", loss);
@@ -355,6 +414,7 @@ int io_write_params(const char *path, const DmnModel *m, const DmnParams *p, con
   hid_t gg = g ? make_group(&c, f, "grads") : -1;
   for (int k = 0; k < DMN_NGROUP; k++) {
     write_d1(&c, gp, dmn_group_names[k], params_group(p, m, k), m->group_n[k]);
+    write_sum_attr(&c, gp, dmn_group_names[k], util_fnv1a(params_group(p, m, k), sizeof(double) * m->group_n[k]));
     if (g) write_d1(&c, gg, dmn_group_names[k], params_group(g, m, k), m->group_n[k]);
   }
   if (gp >= 0) H5Gclose(gp);
@@ -390,8 +450,8 @@ static int read_params_from(const char *path, const char *group, const DmnModel 
     snprintf(err, DMN_ERR_MAX, "%s: not a readable HDF5 file (corrupt or truncated?)", path);
     return 1;
   }
-  int rc = 0;
-  if (H5Aexists(f, "population") > 0) {
+  int rc = check_format(f, path, err);
+  if (!rc && H5Aexists(f, "population") > 0) {
     /* individuals carry their own rewired structure: only a population run can use them */
     snprintf(err, DMN_ERR_MAX, "%s: a population checkpoint (evolution) holds one parameter set per individual in /population/params; "
                                "continue it with --resume and the same config (results.h5 of the run evaluates the best individual)", path);
@@ -415,6 +475,8 @@ static int read_params_from(const char *path, const char *group, const DmnModel 
     } else if (npts > 0 && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, params_group(p, m, k)) < 0) {
       snprintf(err, DMN_ERR_MAX, "%s: cannot read dataset '%s' (corrupt file?)", path, name);
       rc = 1;
+    } else {
+      rc = check_sum_attr(ds, path, name, params_group(p, m, k), sizeof(double) * m->group_n[k], err);
     }
     H5Sclose(sp);
     H5Dclose(ds);
@@ -491,6 +553,7 @@ fail:
  * data, the others take part with an empty selection. */
 static void cwrite(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void *data, int rank_n, const hsize_t *dims, int rank,
                    hid_t xfer) {
+  agree(c);
   if (c->failed) return;
   hid_t fs = H5Screate_simple(rank_n, dims, NULL);
   hid_t ds = H5Dcreate2(loc, name, type, fs, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
@@ -631,10 +694,18 @@ static void write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer 
   H5Gclose(cg);
 }
 
+void io_prev_path(const char *path, char *out, size_t n) {
+  size_t len = strlen(path);
+  if (len > 3 && !strcmp(path + len - 3, ".h5")) snprintf(out, n, "%.*s.prev.h5", (int)(len - 3), path);
+  else snprintf(out, n, "%s.prev", path);
+}
+
 /* Open PATH.tmp for a collective write by every rank of comm, with a
  * collective transfer list (collective_finish closes both). */
 static hid_t collective_start(H5Ctx *c, const char *path, char *tmp, size_t n, MPI_Comm comm, hid_t *xfer) {
   snprintf(tmp, n, "%s.tmp", path);
+  c->collective = 1;
+  c->comm = comm;
   hid_t f = create_collective(tmp, comm);
   if (f < 0) {
     snprintf(c->err, DMN_ERR_MAX, "%s: cannot create checkpoint collectively (directory writable and shared by all ranks?)", tmp);
@@ -659,9 +730,19 @@ static int collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, con
       unlink(tmp);
       if (!c->failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed on another rank", path);
       rc = 1;
-    } else if (rename(tmp, path)) {
-      snprintf(err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
-      rc = 1;
+    } else {
+      /* the last good checkpoint becomes PATH.prev.h5: a latest one found
+       * corrupt later (disk, copy, a kill between these two renames) still
+       * leaves one to resume from (io_resume_candidates) */
+      char prev[DMN_STR_MAX + 16];
+      io_prev_path(path, prev, sizeof prev);
+      if (!access(path, F_OK) && rename(path, prev)) {
+        snprintf(err, DMN_ERR_MAX, "%s: cannot keep the previous checkpoint as %s: %s", path, prev, strerror(errno));
+        rc = 1;
+      } else if (rename(tmp, path)) {
+        snprintf(err, DMN_ERR_MAX, "%s: cannot rename from %s: %s", path, tmp, strerror(errno));
+        rc = 1;
+      }
     }
   }
   MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
@@ -674,7 +755,7 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
                         const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank;
   MPI_Comm_rank(comm, &rank);
-  H5Ctx c = {path, err, 0};
+  H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t xfer;
   hid_t f = collective_start(&c, path, tmp, sizeof tmp, comm, &xfer);
@@ -695,7 +776,13 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
     const DmnParams *src[4] = {p, &a->m, &a->v, &st->avg};
     for (int q = 0; q < (st->avg.data ? 4 : 3); q++) { /* /average: train.average's moving average */
       hid_t g = make_group(&c, f, grp[q]);
-      for (int k = 0; k < DMN_NGROUP && g >= 0; k++) cwrite_d1(&c, g, dmn_group_names[k], params_group(src[q], m, k), m->group_n[k], rank, xfer);
+      for (int k = 0; k < DMN_NGROUP && g >= 0; k++) {
+        const double *x = params_group(src[q], m, k);
+        cwrite_d1(&c, g, dmn_group_names[k], x, m->group_n[k], rank, xfer);
+        uint64_t sum = util_fnv1a(x, sizeof(double) * m->group_n[k]);
+        MPI_Bcast(&sum, 1, MPI_UINT64_T, 0, comm); /* rank 0 wrote the data */
+        write_sum_attr(&c, g, dmn_group_names[k], sum);
+      }
       if (g >= 0) H5Gclose(g);
     }
     hid_t h = make_group(&c, f, "history");
@@ -737,10 +824,23 @@ static int read_d(hid_t f, const char *path, const char *name, double *x, hssize
   } else if (n > 0 && H5Dread(ds, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, x) < 0) {
     snprintf(err, DMN_ERR_MAX, "%s: cannot read dataset '%s' (corrupt file?)", path, name);
     rc = 1;
+  } else {
+    rc = check_sum_attr(ds, path, name, x, sizeof(double) * (size_t)n, err);
   }
   H5Sclose(sp);
   H5Dclose(ds);
   return rc;
+}
+
+long io_checkpoint_update(const char *path) {
+  H5Eset_auto2(H5E_DEFAULT, NULL, NULL);
+  hid_t f = access(path, R_OK) ? -1 : H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
+  double u = -1;
+  if (f >= 0) {
+    if (read_attr(f, "update", &u)) u = -1;
+    H5Fclose(f);
+  }
+  return (long)u;
 }
 
 int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAdam *a, DmnTrainState *st, char err[DMN_ERR_MAX]) {
@@ -807,6 +907,7 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
 /* A (P x ncol) dataset; the rank with my_row >= 0 writes that row, the others
  * take part with an empty selection. */
 static void cwrite_rows(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void *row, hsize_t P, hsize_t ncol, int my_row, hid_t xfer) {
+  agree(c);
   if (c->failed) return;
   hsize_t dims[2] = {P, ncol}, mdim = ncol ? ncol : 1;
   hid_t fs = H5Screate_simple(2, dims, NULL), ms = H5Screate_simple(1, &mdim, NULL);
@@ -834,7 +935,7 @@ int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, 
   int rank, size;
   MPI_Comm_rank(world, &rank);
   MPI_Comm_size(world, &size);
-  H5Ctx c = {path, err, 0};
+  H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t xfer;
   hid_t f = collective_start(&c, path, tmp, sizeof tmp, world, &xfer);
@@ -856,6 +957,10 @@ int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, 
     cwrite_rows(&c, pg, "adam_v", H5T_NATIVE_DOUBLE, a->v.data, P, p->n, row, xfer);
     double step = (double)a->step;
     cwrite_rows(&c, pg, "adam_step", H5T_NATIVE_DOUBLE, &step, P, 1, row, xfer);
+    /* each row's checksum (params, adam_m, adam_v), written with the row */
+    const uint64_t rsum[3] = {util_fnv1a(p->data, sizeof(double) * p->n), util_fnv1a(a->m.data, sizeof(double) * p->n),
+                              util_fnv1a(a->v.data, sizeof(double) * p->n)};
+    cwrite_rows(&c, pg, "row_fnv1a64", H5T_NATIVE_UINT64, rsum, P, 3, row, xfer);
     /* every rank's own parameter checksum (FNV-1a of the bytes): the ranks of a group must agree */
     uint64_t mysum = train_params_checksum(p);
     cwrite_rows(&c, pg, "rank_checksum", H5T_NATIVE_UINT64, &mysum, (hsize_t)size, 1, rank, xfer);
@@ -953,13 +1058,13 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
   hid_t f = H5Fopen(path, H5F_ACC_RDONLY, H5P_DEFAULT);
   if (f < 0) return snprintf(err, DMN_ERR_MAX, "%s: not a readable HDF5 file (missing, corrupt or truncated?)", path), 1;
   double pop = 0, gen = 0, nid = 0, upd = 0, eps = 0;
-  int rc = 0;
-  if (read_attr(f, "population", &pop) || read_attr(f, "generation", &gen) || read_attr(f, "next_id", &nid) || read_attr(f, "update", &upd) ||
-      read_attr(f, "episodes_done", &eps)) {
+  int rc = check_format(f, path, err);
+  if (!rc && (read_attr(f, "population", &pop) || read_attr(f, "generation", &gen) || read_attr(f, "next_id", &nid) || read_attr(f, "update", &upd) ||
+               read_attr(f, "episodes_done", &eps))) {
     snprintf(err, DMN_ERR_MAX, "%s: not a population checkpoint (attributes population / generation missing; a plain training checkpoint "
                                "resumes with evolution.population: 1)", path);
     rc = 1;
-  } else if ((int)pop != P) {
+  } else if (!rc && (int)pop != P) {
     snprintf(err, DMN_ERR_MAX, "%s: population of %d individuals, but the config asks for %d", path, (int)pop, P);
     rc = 1;
   }
@@ -968,6 +1073,18 @@ int io_population_read(const char *path, const DmnModel *m, int P, int slot, Dmn
   if (!rc) rc = read_ds(f, path, "/population/params", H5T_NATIVE_DOUBLE, p->data, 2, d, slot, err);
   if (!rc) rc = read_ds(f, path, "/population/adam_m", H5T_NATIVE_DOUBLE, a->m.data, 2, d, slot, err);
   if (!rc) rc = read_ds(f, path, "/population/adam_v", H5T_NATIVE_DOUBLE, a->v.data, 2, d, slot, err);
+  if (!rc && H5Lexists(f, "/population/row_fnv1a64", H5P_DEFAULT) > 0) { /* format 2 */
+    uint64_t want[3];
+    hsize_t d3[2] = {uP, 3};
+    rc = read_ds(f, path, "/population/row_fnv1a64", H5T_NATIVE_UINT64, want, 2, d3, slot, err);
+    const char *nm[3] = {"/population/params", "/population/adam_m", "/population/adam_v"};
+    const double *x[3] = {p->data, a->m.data, a->v.data};
+    for (int k = 0; k < 3 && !rc; k++)
+      if (util_fnv1a(x[k], sizeof(double) * n) != want[k]) {
+        snprintf(err, DMN_ERR_MAX, "%s: dataset '%s' row %d fails its checksum: the file is corrupt", path, nm[k], slot);
+        rc = 1;
+      }
+  }
   double step = 0;
   hsize_t d1[2] = {uP, 1};
   if (!rc) rc = read_ds(f, path, "/population/adam_step", H5T_NATIVE_DOUBLE, &step, 2, d1, slot, err);
@@ -1089,7 +1206,7 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
                      const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
                      const DmnEvolutionLog *evo, const char *yaml, char err[DMN_ERR_MAX]) {
-  H5Ctx c = {path, err, 0};
+  H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = open_output(&c, path, tmp, sizeof tmp, yaml, m);
   if (st) { /* NULL for --evaluate: no training history */

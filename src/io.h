@@ -13,6 +13,10 @@
 #include "optim.h"
 #include "trainstate.h"
 
+/* Output files carry format_version; checksums (attribute fnv1a64 on each
+ * parameter / optimizer dataset, /population/row_fnv1a64) since format 2. */
+#define DMN_FORMAT_VERSION 2
+
 /* Compact per-episode record for output (owned by the rank that ran it). */
 typedef struct DmnEpisodeRecord {
   long episode;
@@ -66,6 +70,10 @@ int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]);
 int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
                         const DmnTrainState *st, const char *config_yaml, char err[DMN_ERR_MAX]);
 /* Read a checkpoint into p (and a, st when not NULL); sizes must match m. */
+/* PATH.prev.h5 of PATH.h5 (PATH.prev otherwise): where a checkpoint write
+ * keeps the previous checkpoint. */
+void io_prev_path(const char *path, char *out, size_t n);
+long io_checkpoint_update(const char *path); /* its "update" attribute; -1 when unreadable */
 int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAdam *a, DmnTrainState *st, char err[DMN_ERR_MAX]);
 
 /* Population checkpoint (evolution): what every rank knows (genomes,

@@ -124,6 +124,23 @@ void eval_summary_finish(DmnEvalSummary *s) {
   free(sorted);
 }
 
+static double *dup_doubles(const double *a, size_t n) {
+  if (!a) return NULL;
+  double *b = malloc(sizeof(double) * (n ? n : 1));
+  memcpy(b, a, sizeof(double) * n);
+  return b;
+}
+
+void eval_summary_copy(const DmnEvalSummary *s, DmnEvalSummary *out) {
+  const size_t n = (size_t)s->n;
+  *out = *s;
+  out->final_distance = dup_doubles(s->final_distance, n);
+  out->mean_distance = dup_doubles(s->mean_distance, n);
+  out->path_length = dup_doubles(s->path_length, n);
+  out->kc_active = dup_doubles(s->kc_active, n);
+  out->loss_term = dup_doubles(s->loss_term, n * DMN_NLOSS_TERM);
+}
+
 void eval_summary_free(DmnEvalSummary *s) {
   free(s->final_distance);
   free(s->mean_distance);

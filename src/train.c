@@ -13,12 +13,7 @@
 static volatile sig_atomic_t stop_signal = 0;
 static void on_stop_signal(int sig) { stop_signal = sig; }
 
-uint64_t train_params_checksum(const DmnParams *p) {
-  const unsigned char *b = (const unsigned char *)p->data;
-  uint64_t h = 1469598103934665603ull;
-  for (size_t i = 0; i < p->n * sizeof(double); i++) h = (h ^ b[i]) * 1099511628211ull;
-  return h;
-}
+uint64_t train_params_checksum(const DmnParams *p) { return util_fnv1a(p->data, p->n * sizeof(double)); }
 
 DmnModel train_control_model(const DmnModel *m) {
   DmnModel c = *m;
@@ -297,6 +292,48 @@ int train_params_agree(const DmnParams *p, MPI_Comm comm, uint64_t *lo_out, uint
   return lo == hi;
 }
 
+/* Every rank learns whether rc is nonzero anywhere, and the message of the
+ * lowest failing rank (rank 0 prints it). */
+static int agree_error(int rc, char err[DMN_ERR_MAX], MPI_Comm comm) {
+  int rank, size;
+  MPI_Comm_rank(comm, &rank);
+  MPI_Comm_size(comm, &size);
+  int first = rc ? rank : size;
+  MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, comm);
+  if (first == size) return 0;
+  MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, first, comm);
+  return 1;
+}
+
+int train_resume_read(const char *path, MPI_Comm comm, DmnResumeRead read, void *ctx, const char **used) {
+  static char prev[DMN_STR_MAX + 16];
+  int rank;
+  MPI_Comm_rank(comm, &rank);
+  char err[DMN_ERR_MAX] = "", err_prev[DMN_ERR_MAX] = "";
+  long upd = -1, upd_prev = -1;
+  *used = path;
+  if (!agree_error(read(path, ctx, &upd, err), err, comm)) return 0;
+  io_prev_path(path, prev, sizeof prev);
+  const int missing = access(prev, R_OK) != 0;
+  int bad_prev = missing;
+  MPI_Allreduce(MPI_IN_PLACE, &bad_prev, 1, MPI_INT, MPI_MAX, comm);
+  if (!bad_prev) bad_prev = agree_error(read(prev, ctx, &upd_prev, err_prev), err_prev, comm);
+  if (!rank) {
+    fprintf(stderr, "dmn_mpi: %s: %s\n", bad_prev ? "error" : "warning", err);
+    if (!bad_prev && upd > upd_prev)
+      fprintf(stderr, "dmn_mpi: warning: resuming from the previous checkpoint %s (update %ld): updates %ld-%ld are redone\n", prev, upd_prev,
+              upd_prev + 1, upd);
+    else if (!bad_prev)
+      fprintf(stderr, "dmn_mpi: warning: resuming from the previous checkpoint %s (update %ld): the updates after it are redone\n", prev,
+              upd_prev);
+    else if (!missing)
+      fprintf(stderr, "dmn_mpi: error: and the previous checkpoint too: %s\n", err_prev[0] ? err_prev : "unreadable on another rank");
+  }
+  if (bad_prev) return 1;
+  *used = prev;
+  return 0;
+}
+
 int train_stop_requested(MPI_Comm comm) {
   int sig = (int)stop_signal;
   MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm);
@@ -327,7 +364,13 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
   int f1 = 0, f2 = 0, f3 = 0;
   PetscCall(PetscLogEventBegin(DMN_EV_EVALUATE, 0, 0, 0, 0));
   PetscCall(train_evaluate(m, p, comm, &trs, traj, n_traj, &tr->t, &tr->w, &f1));
-  PetscCall(train_evaluate(m, init, comm, &in, NULL, 0, &tr->t, &tr->w, &f2));
+  /* train.episodes 0 (a lesion study's lesioned-only evaluation): the
+   * starting parameters are the trained ones; the evaluation is
+   * deterministic, so one pass serves both rows */
+  if (p->n == init->n && !memcmp(p->data, init->data, sizeof(double) * p->n))
+    eval_summary_copy(&trs, &in);
+  else
+    PetscCall(train_evaluate(m, init, comm, &in, NULL, 0, &tr->t, &tr->w, &f2));
   DmnModel cm = train_control_model(m);
   PetscCall(train_evaluate(&cm, p, comm, &ctl, NULL, 0, &tr->t, &tr->w, &f3));
   PetscCall(PetscLogEventEnd(DMN_EV_EVALUATE, 0, 0, 0, 0));
@@ -487,6 +530,19 @@ static PetscErrorCode eval_point(const DmnModel *m, const DmnParams *use, DmnTra
   PetscFunctionReturn(0);
 }
 
+typedef struct {
+  const DmnModel *m;
+  DmnParams *p;
+  DmnAdam *adam;
+  DmnTrainState *st;
+} ResumeCtx;
+
+static int resume_checkpoint(const char *path, void *ctx, long *update, char err[DMN_ERR_MAX]) {
+  ResumeCtx *r = ctx;
+  *update = io_checkpoint_update(path); /* also of a file whose data fail their checksums */
+  return io_checkpoint_read(path, r->m, r->p, r->adam, r->st, err);
+}
+
 PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const TrainOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
@@ -515,15 +571,13 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
     params_copy(&st.avg, p);
   }
   if (o->resume) {
-    int rc = io_checkpoint_read(o->resume, m, p, &adam, &st, err), any = rc;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
-    if (any) {
-      if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "checkpoint unreadable on another rank");
+    ResumeCtx rctx = {m, p, &adam, &st};
+    const char *used;
+    if (train_resume_read(o->resume, comm, resume_checkpoint, &rctx, &used)) {
       *exit_code = 2;
       goto done;
     }
-    if (!rank)
-      printf("Resuming from %s: update %ld, %ld episodes done (adam step %ld)\n", o->resume, st.update, st.episodes_done, adam.step);
+    if (!rank) printf("Resuming from %s: update %ld, %ld episodes done (adam step %ld)\n", used, st.update, st.episodes_done, adam.step);
   }
   history_reserve(&st.hist, U + 1);
   if (!rank)
@@ -540,6 +594,7 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   train_catch_signals();
   double t_run = util_wtime(), secs_sum = 0;
   long done_here = 0;
+  long last_good = o->resume ? st.update : -1; /* the update of the newest checkpoint on disk */
   for (long u = st.update; u < U; u++) {
     double row[DMN_NHCOL], gn[DMN_NGROUP];
     PetscCall(train_update(m, &tr, p, &adam, u, 0, comm, row, gn, exit_code));
@@ -595,10 +650,16 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
       int ckrc = io_checkpoint_write(ckpt, comm, m, p, &adam, &st, yaml, err);
       PetscCall(PetscLogEventEnd(DMN_EV_CHECKPOINT, 0, 0, 0, 0));
       if (ckrc) {
-        if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+        if (!rank) {
+          fprintf(stderr, "dmn_mpi: error: %s\n", err);
+          if (last_good >= 0)
+            fprintf(stderr, "dmn_mpi: the last good checkpoint, %s (update %ld), is untouched: fix the cause (disk space?) and --resume it\n",
+                    ckpt, last_good);
+        }
         *exit_code = 1;
         break;
       }
+      last_good = st.update;
     }
     if (sig && st.update < U) {
       if (!rank) printf("Stopped by signal %d after update %ld (checkpoint written); resume with --resume %s\n", sig, st.update, ckpt);

@@ -52,6 +52,14 @@ int train_params_agree(const DmnParams *p, MPI_Comm comm, uint64_t *lo, uint64_t
  * collective (a signal on any rank stops all at the same point). */
 void train_catch_signals(void);
 int train_stop_requested(MPI_Comm comm);
+
+/* --resume PATH: read(PATH) on every rank; if it fails on any (missing,
+ * truncated, a checksum), read PATH.prev.h5 instead, with a warning that
+ * says so and how many updates are redone.  *used: the path read.  Returns
+ * 0 when one of them was read on every rank (rank 0 printed the errors
+ * otherwise). */
+typedef int (*DmnResumeRead)(const char *path, void *ctx, long *update, char err[DMN_ERR_MAX]);
+int train_resume_read(const char *path, MPI_Comm comm, DmnResumeRead read, void *ctx, const char **used);
 void train_fmt_time(double s, char *buf, size_t n);
 
 /* The end of a run: evaluate p (trained), init (untrained) and the

@@ -86,6 +86,7 @@ void history_reserve(DmnHistory *h, long n);
 void history_free(DmnHistory *h);
 void eval_summary_finish(DmnEvalSummary *s); /* fills the scalar fields from the arrays */
 void eval_summary_free(DmnEvalSummary *s);
+void eval_summary_copy(const DmnEvalSummary *s, DmnEvalSummary *out); /* a deep copy */
 
 
 /* ---- evolution (evolve.c): genomes and lineage ------------------------------ */

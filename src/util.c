@@ -12,6 +12,13 @@
 #include <time.h>
 
 /* SplitMix64 finaliser: a bijective 64-bit mixer with full avalanche. */
+uint64_t util_fnv1a(const void *data, size_t bytes) {
+  const unsigned char *b = (const unsigned char *)data;
+  uint64_t h = 1469598103934665603ull;
+  for (size_t i = 0; i < bytes; i++) h = (h ^ b[i]) * 1099511628211ull;
+  return h;
+}
+
 uint64_t util_mix64(uint64_t x) {
   x += 0x9E3779B97F4A7C15ull;
   x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;

@@ -19,6 +19,7 @@ enum { DMN_STREAM_CONNECTOME = 1, DMN_STREAM_INIT = 2, DMN_STREAM_TRAIN_START = 
        DMN_STREAM_FITNESS = 9, DMN_STREAM_EVOLVE = 10, DMN_STREAM_VALIDATE = 11 };
 
 uint64_t util_mix64(uint64_t x);
+uint64_t util_fnv1a(const void *data, size_t bytes); /* FNV-1a 64: parameter and dataset checksums */
 DmnRng util_rng(uint64_t seed, uint64_t stream, uint64_t a, uint64_t b);
 uint64_t util_rng_u64(DmnRng *r);
 double util_rng_uniform(DmnRng *r);             /* [0, 1) with 53 random bits */
