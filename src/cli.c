@@ -4,6 +4,7 @@
  * one rank during a collective phase aborts all ranks (never a hang). */
 #include "cli.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <hdf5.h>
 #include <petscsys.h>
@@ -800,6 +801,40 @@ static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, in
   PetscFunctionReturn(0);
 }
 
+/* Open file descriptors of this process (Linux /proc; -1 elsewhere). */
+static int open_fds(void) {
+  DIR *d = opendir("/proc/self/fd");
+  if (!d) return -1;
+  int n = 0;
+  for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
+  closedir(d);
+  return n - 1; /* the directory's own descriptor */
+}
+
+/* What a cluster user sizes the next job by, and what a leak would show:
+ * peak memory per rank, and HDF5 objects or file descriptors left open
+ * (both 0 after a clean run; tested by the soak run). */
+static void report_resources(int fds_at_start) {
+  int rank, size;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  struct {
+    double mb;
+    int rank;
+  } mine = {util_peak_rss_mb(), rank}, peak;
+  double sum = 0;
+  MPI_Reduce(&mine, &peak, 1, MPI_DOUBLE_INT, MPI_MAXLOC, 0, MPI_COMM_WORLD);
+  MPI_Reduce(&mine.mb, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  long open[2] = {(long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), fds_at_start >= 0 ? (long)(open_fds() - fds_at_start) : 0}, total[2];
+  MPI_Reduce(open, total, 2, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+  if (rank) return;
+  printf("Peak memory per rank: %.1f MB (rank %d), mean %.1f MB over %d rank%s\n", peak.mb, peak.rank, sum / size, size, size > 1 ? "s" : "");
+  if (total[0] > 0 || total[1] > 0)
+    fprintf(stderr, "dmn_mpi: warning: left open at exit: %ld HDF5 objects, %ld file descriptors more than at start (a leak: please report)\n",
+            total[0], total[1]);
+  fflush(stdout);
+}
+
 int cli_main(int argc, char **argv) {
   /* PETSc sees only single-dash options (-log_view ...); ours are --long. */
   char **pargv = malloc(sizeof(char *) * (size_t)(argc + 1));
@@ -820,6 +855,7 @@ int cli_main(int argc, char **argv) {
   if (episode_register_events()) return 1;
   int rank;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  const int fds_at_start = open_fds();
   CliOptions o;
   int code = parse_args(argc, argv, &o);
   if (code) goto out;
@@ -918,6 +954,7 @@ int cli_main(int argc, char **argv) {
     fprintf(stderr, "dmn_mpi: internal error (PETSc code %d) on rank %d\n", (int)ierr, rank);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
+  if (compute && !o.print_config && !o.connectome_info && !o.verify) report_resources(fds_at_start);
 out:
   fflush(stdout);
   PetscFinalize();
