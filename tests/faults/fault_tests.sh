@@ -111,6 +111,29 @@ for trial in 1 2 3; do
 done
 echo "SIGKILL: $kills injected, $survived survived"
 
+# 5a. SIGKILL while a checkpoint is being written: a 23 MB checkpoint after
+# every update; the kill lands when checkpoint.h5.tmp exists
+BIG="--set circuit.n_kc=20000 --set sim.steps=100 --set train.episodes=64 --set train.batch_per_rank=2 --set output.checkpoint_every=4"
+BIG="$BIG --set train.eval_episodes=2 --set train.eval_trajectories=0"
+timeout 300 mpirun -n 2 "$DMN" $BIG --out "$W/bref" > "$W/bref.log" 2>&1
+for trial in 1 2; do
+  B=$W/bk$trial
+  mpirun -n 2 "$DMN" $BIG --out "$B" > "$B.log" 2>&1 &
+  mp=$!
+  for i in $(seq 1 $((trial * 3))); do # the trial-th ... write: skip a few, then catch one in the act
+    until [ -e "$B/checkpoint.h5.tmp" ] || ! kill -0 $mp 2> /dev/null; do :; done
+    [ $i -lt $((trial * 3)) ] && while [ -e "$B/checkpoint.h5.tmp" ]; do :; done
+  done
+  caught=0; [ -e "$B/checkpoint.h5.tmp" ] && caught=1
+  victim=$(pgrep -f -- "--out $B\$" | grep -v "^$mp\$" | shuf -n 1)
+  [ -n "$victim" ] && kill -9 "$victim"
+  wait $mp; rk=$?
+  timeout 300 mpirun -n 2 "$DMN" $BIG --resume "$B/checkpoint.h5" > "$B.r.log" 2>&1; rr=$?
+  if [ $caught -eq 1 ] && [ $rk -ne 0 ] && [ $rr -eq 0 ] && "$CMP" "$W/bref/checkpoint.h5" "$B/checkpoint.h5" --exact > /dev/null; then
+    ok "SIGKILL during a checkpoint write (.tmp on disk): $(grep -o 'Resuming from [^:]*: update [0-9]*' "$B.r.log"); bitwise identical"
+  else bad "kill during a checkpoint write (caught $caught, exit $rk, resume $rr)" "$B.r.log"; fi
+done
+
 # 5b. the same for evolution (population checkpoints, 2 individuals x 1 rank):
 # a corrupt row falls back to the previous population; a SIGKILL mid-run resumes
 EVO="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=96 --set train.batch_per_rank=2 --set train.eval_episodes=2"
