@@ -954,7 +954,7 @@ int cli_main(int argc, char **argv) {
     fprintf(stderr, "dmn_mpi: internal error (PETSc code %d) on rank %d\n", (int)ierr, rank);
     MPI_Abort(MPI_COMM_WORLD, 1);
   }
-  if (compute && !o.print_config && !o.connectome_info && !o.verify) report_resources(fds_at_start);
+  if (compute && !code && !o.print_config && !o.connectome_info && !o.verify) report_resources(fds_at_start);
 out:
   fflush(stdout);
   PetscFinalize();

@@ -11,9 +11,9 @@
 #    resumable; the output directory vanishing mid-run; an unwritable one;
 #  - HDF5 inputs of the wrong shape, dtype, format version or without their
 #    attributes, for --init, --resume and --evaluate.
-# Usage: fault_tests.sh DMN_MPI H5PARAMS_CMP SOURCE_DIR
+# Usage: fault_tests.sh DMN_MPI H5PARAMS_CMP SOURCE_DIR [DMN_MERGE]
 set -u
-DMN=$1 CMP=$2 SRC=$3
+DMN=$1 CMP=$2 SRC=$3 MERGE=${4:-}
 . "$SRC/tests/mpi/harness.sh"
 PY=/usr/bin/python3
 CORRUPT="$PY $SRC/tests/faults/h5corrupt.py"
@@ -173,6 +173,26 @@ fi
   && ok "SIGKILL of a rank during evolution (after $gen generation lines): all ranks gone (exit $rk); resumed, bitwise identical" \
   || bad "SIGKILL during evolution (exit $rk, resume $rr)" "$W/ek2.log"
 
+# 5c. SIGKILL during a lesion-study sweep task (what jobs/sweep.sbatch runs),
+# resumed the way sweep.sbatch does it
+SW="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=160 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+SW="$SW --set train.eval_trajectories=0 --set output.checkpoint_every=8 --sweep-index 2 --init $W/ref/checkpoint.h5"
+timeout 300 mpirun -n 2 "$DMN" "$SRC/configs/lesion_sweep.yaml" $SW --set output.dir="$W/swref" > "$W/swref.log" 2>&1
+mpirun -n 2 "$DMN" "$SRC/configs/lesion_sweep.yaml" $SW --set output.dir="$W/sw" > "$W/sw.log" 2>&1 &
+mp=$!
+for i in $(seq 1 300); do grep -q "^Episode" "$W/sw.log" 2> /dev/null && break; sleep 0.05; done
+sleep "0.$((RANDOM % 9 + 1))"
+victim=$(pgrep -f -- "output.dir=$W/sw\$" | grep -v "^$mp\$" | shuf -n 1)
+[ -n "$victim" ] && kill -9 "$victim"
+wait $mp; rk=$?
+T=$W/sw/02_no_mbon_dn
+R=(); { [ -s "$T/checkpoint.h5" ] || [ -s "$T/checkpoint.prev.h5" ]; } && R=(--resume "$T/checkpoint.h5")
+timeout 300 mpirun -n 2 "$DMN" "$SRC/configs/lesion_sweep.yaml" $SW --set output.dir="$W/sw" "${R[@]}" > "$W/sw2.log" 2>&1; rr=$?
+[ $rk -ne 0 ] && [ $rr -eq 0 ] && "$CMP" "$W/swref/02_no_mbon_dn/checkpoint.h5" "$T/checkpoint.h5" --exact > /dev/null \
+  && grep -q "^  lesioned, retrained" "$W/sw2.log" \
+  && ok "SIGKILL during a lesion-study sweep task (exit $rk): resumed as sweep.sbatch does, bitwise identical to the uninterrupted task" \
+  || bad "SIGKILL in a sweep task (exit $rk, resume $rr)" "$W/sw2.log"
+
 # 6. disk full during a checkpoint write: a 600 kB tmpfs holds one
 # checkpoint (360 kB) but not the next one's temporary file beside it
 mkdir -p "$W/full"
@@ -242,7 +262,36 @@ done
 timeout 60 mpirun -n 2 "$DMN" $SMALL --resume "$W/noattr.h5" > "$W/na.log" 2>&1; rc=$?
 [ $rc -eq 2 ] && grep -q "noattr.h5: not a dmn checkpoint (attributes update" "$W/na.log" \
   && ok "--resume of a checkpoint without its update attribute: exit 2, says what is missing" || bad "missing attribute (rc $rc)" "$W/na.log"
+timeout 60 mpirun -n 2 "$DMN" $SMALL --resume "$W/nothere/checkpoint.h5" > "$W/nr.log" 2>&1; rc=$?
+[ $rc -eq 2 ] && grep -q "nothere/checkpoint.h5: cannot read parameter file" "$W/nr.log" \
+  && ok "--resume of a checkpoint that does not exist (nor its .prev): exit 2 naming it" || bad "missing --resume (rc $rc)" "$W/nr.log"
 timeout 60 mpirun -n 2 "$DMN" $SMALL --set circuit.n_kc=300 --resume "$W/s/checkpoint.h5" > "$W/oc.log" 2>&1; rc=$?
 [ $rc -eq 2 ] && grep -q "different circuit" "$W/oc.log" && ok "--resume of another circuit's checkpoint: exit 2 (different circuit)" || bad "other circuit (rc $rc)" "$W/oc.log"
+
+# 9. dmn_merge: a results file without its attributes, or whose metric attributes are strings
+if [ -n "${MERGE:-}" ]; then
+  mkdir -p "$W/mg/a" "$W/mg/b" "$W/mg/c"
+  cp "$W/ref/results.h5" "$W/mg/a/"; cp "$W/ref/results.h5" "$W/mg/b/"; cp "$W/ref/results.h5" "$W/mg/c/"
+  $PY - "$W/mg" <<'PY'
+import sys, h5py
+d = sys.argv[1]
+with h5py.File(d + "/b/results.h5", "r+") as f: del f.attrs["dmn_version"]
+with h5py.File(d + "/c/results.h5", "r+") as f:
+    g = f["evaluation/trained"]
+    for k in list(g.attrs):
+        g.attrs[k] = "not a number"
+PY
+  "$MERGE" "$W/mg/m.h5" "$W/mg/a" "$W/mg/b" "$W/mg/c" > "$W/mg.out" 2> "$W/mg.err"; rc=$?
+  if [ $rc -eq 3 ] && grep -q "b/results.h5: not a dmn results file" "$W/mg.err" && grep -q "Merged 2 of 3 runs" "$W/mg.out" && $PY - "$W/mg/m.h5" <<'PY'
+import sys, h5py, numpy as np
+f = h5py.File(sys.argv[1], "r")
+s = f["summary"]
+k = "retrained_success_rate"  # /evaluation/trained of each run
+v = s[k][:]
+sys.exit(0 if len(v) == 2 and np.isfinite(v[0]) and np.isnan(v[1]) else 1)
+PY
+  then ok "dmn_merge: a file without dmn_version named and skipped (exit 3); string-valued metrics merge as NaN, not garbage"
+  else bad "dmn_merge bad attributes (rc $rc)" "$W/mg.err"; fi
+fi
 
 finish faults
