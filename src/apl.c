@@ -4,7 +4,6 @@
 #include <stdlib.h>
 
 /* A KC of unknown side (-1) counts as left: its weights are 0 anyway. */
-static inline int apl_side(const int8_t *side, int k) { return side[k] == 1; }
 
 void apl_runs_build(int n_kc, const int8_t *side, AplRuns *r) {
   r->n = 0;

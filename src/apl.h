@@ -18,6 +18,9 @@
 
 #define DMN_N_APL 2 /* one per side */
 
+/* The APL a KC belongs to: 0 left, 1 right (a KC of no side counts as left). */
+static inline int apl_side(const int8_t *side, int k) { return side[k] == 1; }
+
 /* The KCs as runs of consecutive indices on one side (KCs are stored side
  * by side: two runs in the synthetic circuit, one for one hemisphere), so
  * every kernel walks contiguous arrays with the side's z a scalar (the

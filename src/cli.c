@@ -23,6 +23,7 @@
 #include "gradcheck.h"
 #include "io.h"
 #include "model.h"
+#include "nir.h"
 #include "train.h"
 #include "util.h"
 
@@ -32,7 +33,7 @@ typedef struct CliOptions {
   const char *config_path;
   const char *sets[MAX_SETS];
   int n_sets;
-  const char *out_dir, *resume, *init, *dump, *evaluate;
+  const char *out_dir, *resume, *init, *dump, *evaluate, *nir_ckpt, *nir_out;
   int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only, connectome_info;
   double duration;
   long episodes, grad_steps, stop_after;
@@ -60,6 +61,7 @@ static void usage(FILE *out) {
           "  --resume CKPT         continue a training run from its checkpoint (same ranks: bit for bit)\n"
           "  --evaluate CKPT       evaluate CKPT's parameters (and the untrained ones) on held-out starts\n"
           "  --simulate            forward simulation only; writes simulation_data.h5\n"
+          "  --export-nir CKPT OUT write CKPT's trained circuit as a NIR graph (HDF5) to OUT\n"
           "  --grad-check          BPTT gradient vs finite differences (smooth mode)\n"
           "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
           "  --loss-only           print the loss of the seeded episode (17 digits)\n"
@@ -140,6 +142,13 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
     } else if (!strcmp(a, "--evaluate")) {
       NEED_VALUE();
       o->evaluate = argv[++i];
+    } else if (!strcmp(a, "--export-nir")) {
+      if (i + 2 >= argc) {
+        if (!rank_world()) fprintf(stderr, "dmn_mpi: error: --export-nir needs two arguments: CKPT OUT.nir\n");
+        return 2;
+      }
+      o->nir_ckpt = argv[++i];
+      o->nir_out = argv[++i];
     } else if (!strcmp(a, "--init")) {
       NEED_VALUE();
       o->init = argv[++i];
@@ -717,6 +726,39 @@ static PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *
   PetscFunctionReturn(0);
 }
 
+/* --export-nir CKPT OUT: the trained parameters (the average when the
+ * checkpoint has one, as --evaluate) as a NIR graph, written by rank 0. */
+static PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  int rank;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  char err[DMN_ERR_MAX] = "";
+  DmnModel m;
+  DmnParams p;
+  int uerr;
+  CliOptions o2 = *o;
+  o2.init = NULL;
+  PetscCall(setup_model(cfg, &o2, &m, &p, &uerr));
+  if (uerr) {
+    *exit_code = 2;
+    PetscFunctionReturn(0);
+  }
+  int from_average = 0, rc = 0;
+  if (!rank) {
+    rc = io_read_trained_params(o->nir_ckpt, &m, &p, &from_average, err) ? 2 : 0;
+    if (!rc && nir_export(o->nir_out, &m, &p, err)) rc = 1;
+    if (rc) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    else
+      printf("NIR graph of %s%s written to %s (ORN %d, PN %d, KC %d, MBON %d, DN %d; time in ms, voltages in mV)\n", o->nir_ckpt,
+             from_average ? " (/average)" : "", o->nir_out, m.n[0], m.n[1], m.n[2], m.n[3], m.n[4]);
+  }
+  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  *exit_code = rc;
+  params_free(&p);
+  model_free(&m);
+  PetscFunctionReturn(0);
+}
+
 static PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
@@ -946,6 +988,8 @@ int cli_main(int argc, char **argv) {
     ierr = run_gradient_modes(cfg, &o, &code);
   } else if (o.evaluate) {
     ierr = run_evaluate(&cfg, &o, &code);
+  } else if (o.nir_ckpt) {
+    ierr = run_export_nir(&cfg, &o, &code);
   } else {
     ierr = run_train(&cfg, &o, &code);
   }

@@ -565,7 +565,11 @@ static void cwrite(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void
       H5Sselect_none(fs);
       H5Sselect_none(ms);
     }
-    if (H5Dwrite(ds, type, ms, fs, xfer, data) < 0) h5fail(c, "write dataset", name);
+    /* an empty dataset (circuit.apl false: no APL synapses) has nothing to
+     * write, and a collective H5Dwrite of zero elements fails */
+    hsize_t npts = 1;
+    for (int k = 0; k < rank_n; k++) npts *= dims[k];
+    if (npts && H5Dwrite(ds, type, ms, fs, xfer, data) < 0) h5fail(c, "write dataset", name);
     H5Sclose(ms);
     H5Dclose(ds);
   }
