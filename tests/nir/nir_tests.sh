@@ -29,6 +29,27 @@ for v in "v21" "noapl --set circuit.apl=false" "noadapt --set sensing.adapt=0 --
     ok "$n: valid NIR ($(grep -o '[0-9]* nodes, [0-9]* edges' "$W/$n.check")); replay: $(grep -E '^  (KC|DN) ' "$W/$n.run" | tr -s ' ' | tr '\n' ';')"
   else bad "$n round trip (stage $rc)" "$W/$n.run"; cat "$W/$n.check" "$W/$n.x.log" 2> /dev/null | tail -5; fi
 done
+# the recorded spikes in NIR's data layout (NIRGraphData / EventData), read back
+$PY "$SRC/analysis/nir_events.py" "$W/v21.sim/simulation_data.h5" "$W/events.h5" > "$W/ev.out" 2>&1 && $PY - "$W/events.h5" "$W/v21.sim/simulation_data.h5" <<'PY'
+import sys, h5py, numpy as np
+ev, sim = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+assert ev.attrs["__type__"] == "NIRGraphData"
+dt = sim.attrs["dt_ms"]
+for layer in ("ORN", "PN", "KC", "MBON", "DN"):
+    g = ev[f"nodes/{layer.lower()}"]
+    assert g.attrs["__type__"] == "NIRNodeData"
+    o = g["observables/spikes"]
+    assert o.attrs["__type__"] == "EventData" and o["idx"].shape == o["time"].shape and o.attrs["t_max"] == 400 * dt
+    idx, t = o["idx"][0], o["time"][0]
+    got = sorted(zip((t[idx >= 0] / dt).round().astype(int).tolist(), idx[idx >= 0].tolist()))
+    e = sim["episode_0000/spikes/" + layer]
+    assert got == sorted(zip(e["step"][()].tolist(), e["neuron"][()].tolist())), layer
+    assert np.all(np.isinf(t[idx < 0]))
+d = ev["nodes/output/observables/drive"]
+assert d.attrs["__type__"] == "TimeGriddedData" and np.array_equal(d["data"][0], sim["episode_0000/dn_drive"][()])
+PY
+[ $? -eq 0 ] && ok "nir_events.py: the episode's spikes as NIR EventData per layer and the drive as TimeGriddedData, read back identical" \
+  || bad "NIRData events" "$W/ev.out"
 grep -q "written dense" "$W/v21.x.log" && ok "the dense-projection warning gives the size" || bad "no size warning" "$W/v21.x.log"
 
 # a perturbed file does not pass the replay; malformed files are named by the checker
