@@ -184,16 +184,6 @@ int connectome_apl_kcs(const DmnConnectome *c) {
   return n;
 }
 
-int connectome_build(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX]) {
-  int rc = cfg->connectome_source == DMN_SOURCE_SYNTHETIC ? connectome_build_synthetic(cfg, c, err) : connectome_load(cfg, c, err);
-  if (rc) return rc;
-  if (connectome_apply_lesions(cfg, c, err)) {
-    connectome_free(c);
-    return 1;
-  }
-  return 0;
-}
-
 typedef struct {
   int col;
   uint8_t alive;

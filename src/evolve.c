@@ -6,41 +6,6 @@
 
 #include "io.h"
 
-#define DMN_LCOL_NAME(name, doc) #name,
-const char *const dmn_lineage_names[DMN_NLCOL] = {DMN_LINEAGE_COLUMNS(DMN_LCOL_NAME)};
-#undef DMN_LCOL_NAME
-#define DMN_LCOL_DOC(name, doc) doc,
-const char *const dmn_lineage_docs[DMN_NLCOL] = {DMN_LINEAGE_COLUMNS(DMN_LCOL_DOC)};
-#undef DMN_LCOL_DOC
-
-/* ---- genomes ------------------------------------------------------------------ */
-
-void genome_free(DmnGenome *g) {
-  free(g->edits);
-  memset(g, 0, sizeof(*g));
-}
-
-void genome_copy(DmnGenome *dst, const DmnGenome *src) {
-  DmnEdit *keep = dst->edits;
-  long cap = dst->cap;
-  *dst = *src;
-  dst->edits = keep;
-  dst->cap = cap;
-  if (dst->cap < src->n_edits) {
-    dst->cap = src->n_edits;
-    dst->edits = realloc(dst->edits, sizeof(DmnEdit) * (size_t)dst->cap);
-  }
-  if (src->n_edits) memcpy(dst->edits, src->edits, sizeof(DmnEdit) * (size_t)src->n_edits);
-}
-
-void genome_push_edit(DmnGenome *g, DmnEdit e) {
-  if (g->n_edits == g->cap) {
-    g->cap = g->cap ? 2 * g->cap : 64;
-    g->edits = realloc(g->edits, sizeof(DmnEdit) * (size_t)g->cap);
-  }
-  g->edits[g->n_edits++] = e;
-}
-
 /* The config value each hyperparameter is relative to (scales: 1). */
 static void hyper_base(const DmnConfig *c, double h[DMN_NHYPER]) {
   h[DMN_HY_lr_scale] = 1.0;
@@ -217,36 +182,6 @@ void genome_unpack(const void *buf, DmnGenome *g) {
   }
   if (h[5]) memcpy(g->edits, b + sizeof h + sizeof g->hyper, (size_t)h[5] * sizeof(DmnEdit));
   g->n_edits = h[5];
-}
-
-/* ---- the lineage log ---------------------------------------------------------- */
-
-void evolution_log_init(DmnEvolutionLog *l, int P) {
-  memset(l, 0, sizeof(*l));
-  l->P = P;
-  l->best = -1;
-  l->final_success = calloc((size_t)P, sizeof(double));
-  l->final_median = calloc((size_t)P, sizeof(double));
-  l->final_mean_distance = calloc((size_t)P, sizeof(double));
-}
-
-void evolution_log_reserve(DmnEvolutionLog *l, long n_gen) {
-  if (n_gen <= l->cap) return;
-  size_t n = (size_t)n_gen * (size_t)l->P;
-  for (int k = 0; k < DMN_NLCOL; k++) l->col[k] = realloc(l->col[k], sizeof(double) * n);
-  l->checksum = realloc(l->checksum, sizeof(uint64_t) * n);
-  l->inherited = realloc(l->inherited, sizeof(uint64_t) * n);
-  l->cap = n_gen;
-}
-
-void evolution_log_free(DmnEvolutionLog *l) {
-  for (int k = 0; k < DMN_NLCOL; k++) free(l->col[k]);
-  free(l->checksum);
-  free(l->inherited);
-  free(l->final_success);
-  free(l->final_median);
-  free(l->final_mean_distance);
-  memset(l, 0, sizeof(*l));
 }
 
 /* ---- one individual: model, parameters, optimiser ------------------------------ */
