@@ -12,11 +12,12 @@
 
 #include "h5util.h"
 #include "util.h"
+#include "par.h"
 
 int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, const DmnParams *p, const DmnAdam *a,
                         const DmnTrainState *st, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t xfer;
@@ -32,7 +33,7 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
     h5u_write_num_attr(&c, f, "best_val_success", st->best_success);
     h5u_write_num_attr(&c, f, "best_val_median_final", st->best_median_final);
     int size;
-    MPI_Comm_size(comm, &size);
+    DMN_MPI(MPI_Comm_size(comm, &size));
     h5u_write_num_attr(&c, f, "n_ranks", size);
     const char *grp[4] = {"params", "adam_m", "adam_v", "average"};
     const DmnParams *src[4] = {p, &a->m, &a->v, &st->avg};
@@ -42,7 +43,7 @@ int io_checkpoint_write(const char *path, MPI_Comm comm, const DmnModel *m, cons
         const double *x = params_group(src[q], m, k);
         h5u_cwrite_d1(&c, g, dmn_group_names[k], x, m->group_n[k], rank, xfer);
         uint64_t sum = util_fnv1a(x, sizeof(double) * m->group_n[k]);
-        MPI_Bcast(&sum, 1, MPI_UINT64_T, 0, comm); /* rank 0 wrote the data */
+        DMN_MPI(MPI_Bcast(&sum, 1, MPI_UINT64_T, 0, comm)); /* rank 0 wrote the data */
         h5u_write_sum_attr(&c, g, dmn_group_names[k], sum);
       }
       if (g >= 0) H5Gclose(g);
@@ -134,8 +135,8 @@ int io_checkpoint_read(const char *path, const DmnModel *m, DmnParams *p, DmnAda
 int io_population_write(const char *path, MPI_Comm world, const DmnModel *base, const DmnModel *mine, const DmnParams *p, const DmnAdam *a,
                         const DmnTrainState *st, const DmnPopulationIO *pop, const char *yaml, char err[DMN_ERR_MAX]) {
   int rank, size;
-  MPI_Comm_rank(world, &rank);
-  MPI_Comm_size(world, &size);
+  DMN_MPI(MPI_Comm_rank(world, &rank));
+  DMN_MPI(MPI_Comm_size(world, &size));
   H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t xfer;

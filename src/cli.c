@@ -27,12 +27,13 @@
 #include "nir.h"
 #include "train.h"
 #include "util.h"
+#include "par.h"
 
 
 
 static int rank_world(void) {
   int r;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &r));
   return r;
 }
 
@@ -190,14 +191,14 @@ static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX
       buf = util_read_text_file(o->config_path, "config file", DMN_CONFIG_MAX_BYTES, &got, msg, sizeof msg);
       len = buf ? (long)got : -1;
     }
-    MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast(&len, 1, MPI_LONG, 0, MPI_COMM_WORLD));
     if (len < 0) {
-      MPI_Bcast(msg, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+      DMN_MPI(MPI_Bcast(msg, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD));
       snprintf(err, DMN_ERR_MAX, "%s", msg);
       return 1;
     }
     if (rank_world()) buf = malloc((size_t)len + 1);
-    MPI_Bcast(buf, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast(buf, (int)len, MPI_CHAR, 0, MPI_COMM_WORLD));
     buf[len] = 0;
     config_set_origin(cfg, o->config_path);
     int rc = config_parse_text(cfg, buf, (size_t)len, o->config_path, err);
@@ -217,7 +218,7 @@ static int load_config(const CliOptions *o, DmnConfig *cfg, char err[DMN_ERR_MAX
 static void print_versions(void) {
   char mpi_ver[MPI_MAX_LIBRARY_VERSION_STRING];
   int len;
-  MPI_Get_library_version(mpi_ver, &len);
+  DMN_MPI(MPI_Get_library_version(mpi_ver, &len));
   char *nl = strchr(mpi_ver, ',');
   if (nl) *nl = 0;
   char petsc_ver[256];
@@ -253,17 +254,17 @@ static int open_fds(void) {
  * (both 0 after a clean run; tested by the soak run). */
 static void report_resources(int fds_at_start) {
   int rank, size;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  DMN_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   struct {
     double mb;
     int rank;
   } mine = {util_peak_rss_mb(), rank}, peak;
   double sum = 0;
-  MPI_Reduce(&mine, &peak, 1, MPI_DOUBLE_INT, MPI_MAXLOC, 0, MPI_COMM_WORLD);
-  MPI_Reduce(&mine.mb, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Reduce(&mine, &peak, 1, MPI_DOUBLE_INT, MPI_MAXLOC, 0, MPI_COMM_WORLD));
+  DMN_MPI(MPI_Reduce(&mine.mb, &sum, 1, MPI_DOUBLE, MPI_SUM, 0, MPI_COMM_WORLD));
   long open[2] = {(long)H5Fget_obj_count(H5F_OBJ_ALL, H5F_OBJ_ALL), fds_at_start >= 0 ? (long)(open_fds() - fds_at_start) : 0}, total[2];
-  MPI_Reduce(open, total, 2, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Reduce(open, total, 2, MPI_LONG, MPI_MAX, 0, MPI_COMM_WORLD));
   if (rank) return;
   printf("Peak memory per rank: %.1f MB (rank %d), mean %.1f MB over %d rank%s\n", peak.mb, peak.rank, sum / size, size, size > 1 ? "s" : "");
   if (total[0] > 0 || total[1] > 0)
@@ -289,9 +290,12 @@ int cli_main(int argc, char **argv) {
    * write error that names the file, not a core dump: writes then fail
    * with EFBIG and the HDF5 layer reports them */
   signal(SIGXFSZ, SIG_IGN);
+  /* MPI errors come back to the caller, and DMN_MPI (par.h) reports them
+   * with the call and the line before aborting every rank */
+  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
   if (episode_register_events()) return 1;
   int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   const int fds_at_start = open_fds();
   CliOptions o;
   int code = parse_args(argc, argv, &o);

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "io.h"
+#include "par.h"
 
 /* The config value each hyperparameter is relative to (scales: 1). */
 static void hyper_base(const DmnConfig *c, double h[DMN_NHYPER]) {
@@ -271,12 +272,12 @@ static void bcast_genome(DmnGenome *g, int root, MPI_Comm world) {
   size_t n = 0;
   void *buf = NULL;
   int rank;
-  MPI_Comm_rank(world, &rank);
+  DMN_MPI(MPI_Comm_rank(world, &rank));
   if (rank == root) buf = genome_pack(g, &n);
   long ln = (long)n;
-  MPI_Bcast(&ln, 1, MPI_LONG, root, world);
+  DMN_MPI(MPI_Bcast(&ln, 1, MPI_LONG, root, world));
   if (rank != root) buf = malloc((size_t)ln);
-  MPI_Bcast(buf, (int)ln, MPI_BYTE, root, world);
+  DMN_MPI(MPI_Bcast(buf, (int)ln, MPI_BYTE, root, world));
   if (rank != root) genome_unpack(buf, g);
   free(buf);
 }
@@ -317,8 +318,8 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
                           int *exit_code) {
   PetscFunctionBeginUser;
   int wrank, wsize;
-  MPI_Comm_rank(world, &wrank);
-  MPI_Comm_size(world, &wsize);
+  DMN_MPI(MPI_Comm_rank(world, &wrank));
+  DMN_MPI(MPI_Comm_size(world, &wsize));
   const int P = (int)cfg->evolution_population;
   *exit_code = 0;
   if (P > wsize || wsize % P) {
@@ -330,9 +331,9 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
   }
   const int gs = wsize / P, slot = wrank / gs;
   MPI_Comm gc;
-  MPI_Comm_split(world, slot, wrank, &gc);
+  DMN_MPI(MPI_Comm_split(world, slot, wrank, &gc));
   int grank;
-  MPI_Comm_rank(gc, &grank);
+  DMN_MPI(MPI_Comm_rank(gc, &grank));
   const int leader = grank == 0;
   const long B = cfg->train_batch_per_rank, G = B * gs;
   const long upg = (cfg->evolution_episodes_per_generation + G - 1) / G; /* updates per generation */
@@ -421,7 +422,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
         history_push(&ind.st.hist, row, gn);
       }
       /* every group runs the same updates, so these collectives line up over the world */
-      MPI_Allreduce(MPI_IN_PLACE, &ec, 1, MPI_INT, MPI_MAX, world);
+      DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &ec, 1, MPI_INT, MPI_MAX, world));
       sig = train_stop_requested(world);
       if (ec || sig) break;
     }
@@ -448,7 +449,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     int ff = 0;
     if (!ec) PetscCall(fitness_eval(cfg, &genome[slot], &ind, gc, gen, fit, &ff));
     ec |= ff;
-    MPI_Allreduce(MPI_IN_PLACE, &ec, 1, MPI_INT, MPI_MAX, world);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &ec, 1, MPI_INT, MPI_MAX, world));
     if (ec) {
       if (!wrank) fprintf(stderr, "dmn_mpi: evolution stopped in generation %ld (last checkpoint: %s)\n", gen + 1, ckpt);
       *exit_code = 1;
@@ -460,8 +461,8 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
       for (int j = 0; j < 4; j++) gather[j * P + slot] = fit[j];
       gsum[slot] = train_params_checksum(&ind.p);
     }
-    MPI_Allreduce(MPI_IN_PLACE, gather, 4 * P, MPI_DOUBLE, MPI_SUM, world);
-    MPI_Allreduce(MPI_IN_PLACE, gsum, P, MPI_UINT64_T, MPI_BOR, world);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, gather, 4 * P, MPI_DOUBLE, MPI_SUM, world));
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, gsum, P, MPI_UINT64_T, MPI_BOR, world));
     /* 3. the lineage row of this generation */
     lg.n_gen = gen + 1;
     for (int k = 0; k < P; k++) {
@@ -496,7 +497,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
       const int L = order[P - 1 - r], W = parent_slot[r];
       /* Lamarckian copy: parameters, Adam moments and step from W's leader */
       if (slot == W && leader) pack_state(&ind, buf);
-      MPI_Bcast(buf, (int)(3 * n + 1), MPI_DOUBLE, W * gs, world);
+      DMN_MPI(MPI_Bcast(buf, (int)(3 * n + 1), MPI_DOUBLE, W * gs, world));
       if (slot == L) unpack_state(&ind, buf);
       lg.col[DMN_LIN_replaced_by][gen * P + L] = W;
       DmnGenome child;
@@ -512,7 +513,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     memset(gsum, 0, sizeof(uint64_t) * (size_t)P);
     for (int r = 0; r < reps; r++)
       if (slot == order[P - 1 - r] && leader) gsum[slot] = train_params_checksum(&ind.p);
-    MPI_Allreduce(MPI_IN_PLACE, gsum, P, MPI_UINT64_T, MPI_BOR, world);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, gsum, P, MPI_UINT64_T, MPI_BOR, world));
     for (int r = 0; r < reps; r++) lg.inherited[gen * P + order[P - 1 - r]] = gsum[order[P - 1 - r]];
     /* 5. mutation of the replacements (deterministic in their group), then their genomes to everyone */
     for (int r = 0; r < reps; r++) {
@@ -577,7 +578,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     DmnEvalSummary s;
     int f = 0;
     PetscCall(train_evaluate(&ind.m, &ind.p, gc, &s, NULL, 0, &ind.tr.t, &ind.tr.w, &f));
-    MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, world);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &f, 1, MPI_INT, MPI_MAX, world));
     if (f) {
       *exit_code = 1;
       goto cleanup;
@@ -585,7 +586,7 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     memset(gather, 0, sizeof(double) * 3 * (size_t)P);
     if (leader) gather[slot] = s.success_rate, gather[P + slot] = s.median_final, gather[2 * P + slot] = s.mean_mean_distance;
     eval_summary_free(&s);
-    MPI_Allreduce(MPI_IN_PLACE, gather, 3 * P, MPI_DOUBLE, MPI_SUM, world);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, gather, 3 * P, MPI_DOUBLE, MPI_SUM, world));
     memcpy(lg.final_success, gather, sizeof(double) * (size_t)P);
     memcpy(lg.final_median, gather + P, sizeof(double) * (size_t)P);
     memcpy(lg.final_mean_distance, gather + 2 * P, sizeof(double) * (size_t)P);
@@ -609,9 +610,9 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
     }
     /* the best individual's parameters, history and structure to every rank: the standard report */
     if (slot == best && leader) pack_state(&ind, buf);
-    MPI_Bcast(buf, (int)(3 * n + 1), MPI_DOUBLE, best * gs, world);
+    DMN_MPI(MPI_Bcast(buf, (int)(3 * n + 1), MPI_DOUBLE, best * gs, world));
     long hn = ind.st.hist.n;
-    MPI_Bcast(&hn, 1, MPI_LONG, best * gs, world);
+    DMN_MPI(MPI_Bcast(&hn, 1, MPI_LONG, best * gs, world));
     DmnTrainState bst;
     memset(&bst, 0, sizeof bst);
     history_reserve(&bst.hist, hn + 1);
@@ -619,8 +620,8 @@ PetscErrorCode evolve_run(const DmnConfig *cfg, const DmnConnectome *const base[
       for (int c = 0; c < DMN_NHCOL; c++) memcpy(bst.hist.col[c], ind.st.hist.col[c], sizeof(double) * (size_t)hn);
       memcpy(bst.hist.group_norm, ind.st.hist.group_norm, sizeof(double) * (size_t)hn * DMN_NGROUP);
     }
-    for (int c = 0; c < DMN_NHCOL; c++) MPI_Bcast(bst.hist.col[c], (int)hn, MPI_DOUBLE, best * gs, world);
-    MPI_Bcast(bst.hist.group_norm, (int)(hn * DMN_NGROUP), MPI_DOUBLE, best * gs, world);
+    for (int c = 0; c < DMN_NHCOL; c++) DMN_MPI(MPI_Bcast(bst.hist.col[c], (int)hn, MPI_DOUBLE, best * gs, world));
+    DMN_MPI(MPI_Bcast(bst.hist.group_norm, (int)(hn * DMN_NGROUP), MPI_DOUBLE, best * gs, world));
     bst.hist.n = hn;
     bst.update = hn;
     bst.episodes_done = hn * G;
@@ -656,6 +657,6 @@ done:
   free(genome);
   evolution_log_free(&lg);
   free(yaml);
-  MPI_Comm_free(&gc);
+  DMN_MPI(MPI_Comm_free(&gc));
   PetscFunctionReturn(0);
 }

@@ -12,13 +12,14 @@
 
 #include "dmn_version.h"
 #include "util.h"
+#include "par.h"
 
 /* A collective write goes on only while it succeeds on every rank: a rank
  * that failed (disk full on its part of the file) must not leave the
  * others waiting inside the next collective HDF5 call.  Called by every
  * rank before each collective dataset, failed or not. */
 void h5u_agree(H5Ctx *c) {
-  if (c->collective) MPI_Allreduce(MPI_IN_PLACE, &c->failed, 1, MPI_INT, MPI_MAX, c->comm);
+  if (c->collective) DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &c->failed, 1, MPI_INT, MPI_MAX, c->comm));
 }
 
 void h5u_h5fail(H5Ctx *c, const char *what, const char *obj) {
@@ -412,7 +413,7 @@ int h5u_collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, const 
   if (f >= 0 && H5Fclose(f) < 0) h5u_h5fail(c, "close", tmp);
   /* every rank must have succeeded before the rename makes it the checkpoint */
   int bad = c->failed;
-  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_INT, MPI_MAX, comm));
   int rc = 0;
   if (rank == 0) {
     if (bad) {
@@ -434,7 +435,7 @@ int h5u_collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, const 
       }
     }
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, comm);
+  DMN_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, comm));
   if (bad && !rc) rc = 1;
   if (rc && rank && !c->failed) snprintf(err, DMN_ERR_MAX, "%s: checkpoint write failed (see rank 0)", path);
   return rc;

@@ -13,6 +13,7 @@
 
 #include "h5util.h"
 #include "util.h"
+#include "par.h"
 
 int io_write_simulation(const char *path, const DmnModel *m, const DmnEpisodeRecord *recs, int n, const char *yaml,
                         char err[DMN_ERR_MAX]) {
@@ -62,8 +63,8 @@ int io_read_trained_params(const char *path, const DmnModel *m, DmnParams *p, in
 
 int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]) {
   int rank, size, rc = 0;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
+  DMN_MPI(MPI_Comm_size(comm, &size));
   char path[DMN_STR_MAX + 64];
   snprintf(path, sizeof path, "%s/.dmn_verify.h5", dir);
   hid_t f = h5u_create_collective(path, comm);
@@ -90,7 +91,7 @@ int io_verify_collective(const char *dir, MPI_Comm comm, char err[DMN_ERR_MAX]) 
   if (ds >= 0) H5Dclose(ds);
   H5Sclose(fs);
   if (H5Fclose(f) < 0) rc = 1;
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, comm));
   if (rank == 0) unlink(path);
   if (rc) snprintf(err, DMN_ERR_MAX, "%s: collective write/read-back of dataset 'ranks' failed", path);
   return rc;

@@ -1,6 +1,7 @@
 /* record — the compact per-episode record (trajectory, spikes, loss) taken
  * from a tape, and its gather to rank 0 in episode order. */
 #include "io.h"
+#include "par.h"
 
 #include <stdlib.h>
 #include <string.h>
@@ -141,8 +142,8 @@ PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_
 PetscErrorCode record_gather(const DmnModel *m, DmnEpisodeRecord *local, long n, MPI_Comm comm, DmnEpisodeRecord *all) {
   PetscFunctionBeginUser;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
+  DMN_MPI(MPI_Comm_size(comm, &size));
   for (long e = 0; e < n; e++) {
     int owner = (int)(e % size);
     long idx = e / size;

@@ -23,10 +23,11 @@
 #include "nir.h"
 #include "train.h"
 #include "util.h"
+#include "par.h"
 
 static int rank_world(void) {
   int r;
-  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &r));
   return r;
 }
 
@@ -52,7 +53,7 @@ static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir
       time_t now = time(NULL);
       strftime(stamp, sizeof stamp, "%Y%m%d_%H%M%S", localtime(&now));
     }
-    MPI_Bcast(stamp, sizeof stamp, MPI_CHAR, 0, MPI_COMM_WORLD); /* one directory for all ranks */
+    DMN_MPI(MPI_Bcast(stamp, sizeof stamp, MPI_CHAR, 0, MPI_COMM_WORLD)); /* one directory for all ranks */
     snprintf(dir, n, "runs/%s-%s", cfg->name, stamp);
   }
 }
@@ -61,8 +62,8 @@ static void default_run_dir(const DmnConfig *cfg, const CliOptions *o, char *dir
 static int make_run_dir(const char *dir, char err[DMN_ERR_MAX]) {
   int rc = 0;
   if (!rank_world()) rc = io_mkdirs(dir, err);
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
-  if (rc) MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
+  if (rc) DMN_MPI(MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD));
   return rc;
 }
 
@@ -70,8 +71,8 @@ static int make_run_dir(const char *dir, char err[DMN_ERR_MAX]) {
 
 int run_verify(const DmnConfig *cfg, const CliOptions *o) {
   int rank, size, ok_all = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  DMN_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   char dir[DMN_STR_MAX], err[DMN_ERR_MAX] = "";
   snprintf(dir, sizeof dir, "%s", o->out_dir ? o->out_dir : (cfg->output_dir[0] ? cfg->output_dir : "runs"));
   if (!rank) printf("dmn %s environment check on %d rank%s\n", DMN_VERSION, size, size > 1 ? "s" : "");
@@ -82,7 +83,7 @@ int run_verify(const DmnConfig *cfg, const CliOptions *o) {
   } while (0)
   /* MPI: every rank answers an allreduce with the right sum */
   long sum = rank, expect = (long)size * (size - 1) / 2;
-  MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &sum, 1, MPI_LONG, MPI_SUM, MPI_COMM_WORLD));
   char line[DMN_ERR_MAX + 128];
   snprintf(line, sizeof line, "%d rank%s answered an allreduce (sum of ranks %ld, expected %ld)", size, size > 1 ? "s" : "", sum, expect);
   ROW(sum == expect, "MPI", line);
@@ -148,15 +149,15 @@ int run_build_connectome(const DmnConfig *cfg, DmnConnectome *conn, double *secs
       connectome_free(conn);
     }
   }
-  MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Bcast(&n, 1, MPI_LONG, 0, MPI_COMM_WORLD));
   if (n < 0) {
-    MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, 0, MPI_COMM_WORLD));
     return 1;
   }
   if (rank_world()) buf = malloc((size_t)n + 1);
   for (long off = 0; off < n; off += 1L << 30) { /* MPI counts are int */
     long chunk = n - off < (1L << 30) ? n - off : (1L << 30);
-    MPI_Bcast((char *)buf + off, (int)chunk, MPI_BYTE, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast((char *)buf + off, (int)chunk, MPI_BYTE, 0, MPI_COMM_WORLD));
   }
   int rc = connectome_unpack(buf, (size_t)n, conn);
   free(buf);
@@ -198,7 +199,7 @@ static PetscErrorCode setup_model(const DmnConfig *cfg, const CliOptions *o, Dmn
     int rc = io_read_trained_params(path, m, p, &from_average, err);
     if (!rc && from_average && !rank_world()) printf("--init %s: its Polyak average (/average)\n", path);
     int any = rc;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
     if (any) {
       if (!rank_world()) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "--init file could not be read on another rank");
       *user_err = 1;
@@ -237,8 +238,8 @@ static void print_episode(const DmnEpisodeRecord *r, long n_total, double secs) 
 PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank, size;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
+  DMN_MPI(MPI_Comm_size(MPI_COMM_WORLD, &size));
   char err[DMN_ERR_MAX] = "", dir[DMN_STR_MAX + 64];
   DmnModel m;
   DmnParams p;
@@ -286,7 +287,7 @@ PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit
     secs[k] = mine[k].seconds = util_wtime() - t0;
     if (size == 1) print_episode(&mine[k], n_ep, secs[k]);
   }
-  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   if (fail) {
     *exit_code = 1;
   } else {
@@ -322,7 +323,7 @@ PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit
       for (long e = 0; e < n_ep; e++) record_free(&all[e]);
       free(all);
     }
-    MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
     *exit_code = rc ? 1 : 0;
   }
   for (long i = 0; i < n_mine; i++) record_free(&mine[i]);
@@ -341,7 +342,7 @@ PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit
 PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   char err[DMN_ERR_MAX] = "";
   if (o->grad_check) {
     /* MODEL §2: smooth spikes, full reset derivative and exact sensory
@@ -405,7 +406,7 @@ PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int *exit_
     }
     fflush(stdout);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
   *exit_code = rc;
   work_free(&w);
   tape_free(&t);
@@ -445,7 +446,7 @@ static PetscErrorCode run_population(const DmnConfig *cfg, const CliOptions *o, 
 PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   char err[DMN_ERR_MAX] = "", dir[DMN_STR_MAX + 64];
   DmnModel m;
   DmnParams p;
@@ -511,7 +512,7 @@ PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_co
 PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   char err[DMN_ERR_MAX] = "";
   DmnModel m;
   DmnParams p;
@@ -532,7 +533,7 @@ PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *ex
       printf("NIR graph of %s%s written to %s (ORN %d, PN %d, KC %d, MBON %d, DN %d; time in ms, voltages in mV)\n", o->nir_ckpt,
              from_average ? " (/average)" : "", o->nir_out, m.n[0], m.n[1], m.n[2], m.n[3], m.n[4]);
   }
-  MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Bcast(&rc, 1, MPI_INT, 0, MPI_COMM_WORLD));
   *exit_code = rc;
   params_free(&p);
   model_free(&m);
@@ -542,7 +543,7 @@ PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *ex
 PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
   PetscFunctionBeginUser;
   int rank;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
   char err[DMN_ERR_MAX] = "";
   DmnModel m;
   DmnParams init, p;
@@ -557,7 +558,7 @@ PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit
   params_alloc(&m, &p);
   int from_average = 0;
   int rc = io_read_trained_params(o->evaluate, &m, &p, &from_average, err), any = rc;
-  MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD));
   if (any) {
     if (!rank) fprintf(stderr, "dmn_mpi: error: %s\n", rc ? err : "parameters unreadable on another rank");
     *exit_code = 2;
@@ -609,7 +610,7 @@ PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit
       }
       free(yaml);
     }
-    MPI_Bcast(exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD);
+    DMN_MPI(MPI_Bcast(exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD));
     if (traj)
       for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
     free(traj);

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include "util.h"
+#include "par.h"
 
 /* Set by SIGTERM / SIGUSR1 / SIGUSR2 (Slurm: scancel, --signal=USR1@120):
  * training finishes the current update, checkpoints and exits cleanly. */
@@ -31,8 +32,8 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
                                   DmnEpisodeRecord *traj, int n_traj, DmnTape *tape, DmnWork *work, int *failed) {
   PetscFunctionBeginUser;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
+  DMN_MPI(MPI_Comm_size(comm, &size));
   memset(out, 0, sizeof(*out));
   out->n = n;
   enum { NB = 4 + DMN_NLOSS_TERM };
@@ -69,7 +70,7 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
     for (int j = 0; j < DMN_NLOSS_TERM; j++) buf[(4 + j) * n + e] = lt[j];
     if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
-  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm));
   *failed = fail;
   if (!fail && mine) PetscCall(record_gather(m, mine, n_traj, comm, traj));
   if (mine) {
@@ -78,7 +79,7 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
   }
   if (!fail) {
     /* each slot was filled by exactly one rank, the rest are zero: a sum gathers them */
-    MPI_Allreduce(MPI_IN_PLACE, buf, NB * n, MPI_DOUBLE, MPI_SUM, comm);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, NB * n, MPI_DOUBLE, MPI_SUM, comm));
     out->final_distance = malloc(sizeof(double) * (size_t)n);
     out->mean_distance = malloc(sizeof(double) * (size_t)n);
     out->path_length = malloc(sizeof(double) * (size_t)n);
@@ -105,7 +106,7 @@ PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_C
   double radii[DMN_MAX_RADII];
   const int n = config_eval_radii(&m->cfg, radii, DMN_MAX_RADII);
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   *failed = 0;
   if (out) memset(out, 0, sizeof *out);
   if (n <= 0) PetscFunctionReturn(0);
@@ -201,8 +202,8 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
+  DMN_MPI(MPI_Comm_size(comm, &size));
   const long B = c->train_batch_per_rank, G = B * size;
   DmnDerived *d = &tr->d;
   DmnParams *g = &tr->g;
@@ -237,7 +238,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
     for (int l = 0; l < DMN_NLAYER; l++) r[S_R0 + l] = M->rate_hz[l];
     for (int k = 0; k < S_N; k++) stats[k] += r[k];
   }
-  MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm));
   if (fail) {
     if (!rank) fprintf(stderr, "dmn_mpi: training stopped before update %ld; parameters were not updated\n", u + 1);
     *exit_code = 1;
@@ -248,7 +249,7 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
   memcpy(red, g->data, sizeof(double) * g->n);
   memcpy(red + g->n, stats, sizeof stats);
   PetscCall(PetscLogEventBegin(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
-  MPI_Allreduce(MPI_IN_PLACE, red, (int)(g->n + S_N), MPI_DOUBLE, MPI_SUM, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, red, (int)(g->n + S_N), MPI_DOUBLE, MPI_SUM, comm));
   PetscCall(PetscLogEventEnd(DMN_EV_ALLREDUCE, 0, 0, 0, 0));
   for (size_t i = 0; i < g->n; i++) g->data[i] = red[i] / G;
   for (int k = 0; k < S_N; k++) stats[k] = red[g->n + k] / G;
@@ -285,39 +286,26 @@ PetscErrorCode train_update(const DmnModel *m, DmnTrainer *tr, DmnParams *p, Dmn
 
 int train_params_agree(const DmnParams *p, MPI_Comm comm, uint64_t *lo_out, uint64_t *hi_out) {
   uint64_t h = train_params_checksum(p), lo = h, hi = h;
-  MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm);
-  MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &lo, 1, MPI_UINT64_T, MPI_MIN, comm));
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &hi, 1, MPI_UINT64_T, MPI_MAX, comm));
   if (lo_out) *lo_out = lo;
   if (hi_out) *hi_out = hi;
   return lo == hi;
 }
 
-/* Every rank learns whether rc is nonzero anywhere, and the message of the
- * lowest failing rank (rank 0 prints it). */
-static int agree_error(int rc, char err[DMN_ERR_MAX], MPI_Comm comm) {
-  int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
-  int first = rc ? rank : size;
-  MPI_Allreduce(MPI_IN_PLACE, &first, 1, MPI_INT, MPI_MIN, comm);
-  if (first == size) return 0;
-  MPI_Bcast(err, DMN_ERR_MAX, MPI_CHAR, first, comm);
-  return 1;
-}
-
 int train_resume_read(const char *path, MPI_Comm comm, DmnResumeRead read, void *ctx, const char **used) {
   static char prev[DMN_STR_MAX + 16];
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   char err[DMN_ERR_MAX] = "", err_prev[DMN_ERR_MAX] = "";
   long upd = -1, upd_prev = -1;
   *used = path;
-  if (!agree_error(read(path, ctx, &upd, err), err, comm)) return 0;
+  if (!par_agree_error(read(path, ctx, &upd, err), err, comm)) return 0;
   io_prev_path(path, prev, sizeof prev);
   const int missing = access(prev, R_OK) != 0;
   int bad_prev = missing;
-  MPI_Allreduce(MPI_IN_PLACE, &bad_prev, 1, MPI_INT, MPI_MAX, comm);
-  if (!bad_prev) bad_prev = agree_error(read(prev, ctx, &upd_prev, err_prev), err_prev, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &bad_prev, 1, MPI_INT, MPI_MAX, comm));
+  if (!bad_prev) bad_prev = par_agree_error(read(prev, ctx, &upd_prev, err_prev), err_prev, comm);
   if (!rank) {
     fprintf(stderr, "dmn_mpi: %s: %s\n", bad_prev ? "error" : "warning", err);
     if (!bad_prev && upd > upd_prev)
@@ -336,7 +324,7 @@ int train_resume_read(const char *path, MPI_Comm comm, DmnResumeRead read, void 
 
 int train_stop_requested(MPI_Comm comm) {
   int sig = (int)stop_signal;
-  MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm);
+  DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &sig, 1, MPI_INT, MPI_MAX, comm));
   return sig;
 }
 
@@ -354,7 +342,7 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
   int rank;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   char err[DMN_ERR_MAX] = "", path[DMN_STR_MAX + 64];
   char *yaml = config_to_yaml(c);
   DmnEvalSummary trs, in, ctl, intact;
@@ -386,7 +374,7 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
     params_alloc(m, &bp);
     snprintf(path, sizeof path, "%s/best.h5", o->run_dir);
     int rc = io_read_params(path, m, &bp, err), any = rc;
-    MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm);
+    DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &any, 1, MPI_INT, MPI_MAX, comm));
     if (any) { /* moved or deleted since: the run's own results do not depend on it */
       if (!rank) fprintf(stderr, "dmn_mpi: warning: no evaluation of the best validated parameters: %s\n", rc ? err : "best.h5 unreadable on another rank");
     } else {
@@ -436,7 +424,7 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
       printf("\n\u2713 Results saved to %s/ (checkpoint.h5, %sresults.h5, training_results.json)\n", o->run_dir, bs ? "best.h5, " : "");
     }
   }
-  MPI_Bcast(exit_code, 1, MPI_INT, 0, comm);
+  DMN_MPI(MPI_Bcast(exit_code, 1, MPI_INT, 0, comm));
   if (traj)
     for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
   free(traj);
@@ -463,7 +451,7 @@ static PetscErrorCode validate(const DmnModel *m, const DmnParams *use, const Dm
                                const char *best_ckpt, const char *yaml, int *exit_code) {
   PetscFunctionBeginUser;
   int rank, vfail = 0;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   char err[DMN_ERR_MAX] = "";
   DmnEvalSummary vs;
   PetscCall(train_evaluate_set(m, use, comm, DMN_STREAM_VALIDATE, 0, (int)m->cfg.train_validate_episodes, &vs, NULL, 0, &tr->t, &tr->w, &vfail));
@@ -511,7 +499,7 @@ static int eval_due(const DmnConfig *c, long before, long after) {
 static PetscErrorCode eval_point(const DmnModel *m, const DmnParams *use, DmnTrainState *st, DmnTrainer *tr, MPI_Comm comm, int *exit_code) {
   PetscFunctionBeginUser;
   int rank, fail = 0;
-  MPI_Comm_rank(comm, &rank);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
   DmnEvalSummary es;
   PetscCall(train_evaluate(m, use, comm, &es, NULL, 0, &tr->t, &tr->w, &fail));
   if (fail) {
@@ -547,8 +535,8 @@ PetscErrorCode train_run(const DmnModel *m, DmnParams *p, MPI_Comm comm, const T
   PetscFunctionBeginUser;
   const DmnConfig *c = &m->cfg;
   int rank, size;
-  MPI_Comm_rank(comm, &rank);
-  MPI_Comm_size(comm, &size);
+  DMN_MPI(MPI_Comm_rank(comm, &rank));
+  DMN_MPI(MPI_Comm_size(comm, &size));
   const long B = c->train_batch_per_rank, G = B * size;
   const long U = (c->train_episodes + G - 1) / G; /* updates in the whole run */
   char err[DMN_ERR_MAX] = "", ckpt[DMN_STR_MAX + 64], best_ckpt[DMN_STR_MAX + 64];
