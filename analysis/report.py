@@ -411,6 +411,8 @@ def sweep_report(f, out, made):
         per = [curve_points(g) for g in gs]
         xs = sorted(set.intersection(*[set(p[0] for p in pts) for pts in per])) if per and all(per) else []
         row["curve"] = [(x, boot_ci([next((k, n) for e, k, n in pts if e == x) for pts in per])) for x in xs]
+        if per and all(max(e for e, _, _ in pts) == 0 for pts in per if pts):
+            row["retrained"] = None  # evaluated lesioned only (train.episodes 0): nothing was retrained
         rows.append(row)
     # figure 1: success and final distance per condition, intact / lesioned / retrained
     fig, axes = plt.subplots(1, 2, figsize=(max(8, 1.6 * len(rows) + 4), 5))
@@ -466,8 +468,9 @@ def sweep_report(f, out, made):
                 f"{col}_median_final_mm", f"{col}_episodes"]
     hdr += ["curve_episodes", "curve_success"]
     lines = [",".join(hdr)]
-    md = ["| condition | seeds | intact | lesioned (0 episodes) | " + " | ".join(f"after {p[0]}" for p in (rows[0]["curve"][1:] if rows else []))
-          + " |", ""]
+    # one column per (re)training point any condition has; "-" where a condition was not evaluated there
+    points = sorted({p[0] for r in rows for p in r["curve"]} - {0})
+    md = ["| condition | seeds | intact | lesioned (0 episodes) | " + " | ".join(f"after {x}" for x in points) + " |", ""]
     md[1] = "|" + "---|" * (md[0].count("|") - 1)
     for r in rows:
         vals = [str(r["index"]), r["condition"], str(r["seeds"])]
@@ -482,8 +485,13 @@ def sweep_report(f, out, made):
         lines.append(",".join(vals))
         fmt = lambda b: f"{100 * b[0]:.1f}% [{100 * b[1]:.1f}, {100 * b[2]:.1f}]"
         cells = [fmt(r["intact"]["success"]) if r["intact"] else "-"]
-        cells += [fmt(p[1]) for p in r["curve"]] if r["curve"] else [fmt(r["lesioned"]["success"]) if r["lesioned"] else "-",
-                                                                      fmt(r["retrained"]["success"]) if r["retrained"] else "-"]
+        if r["curve"]:
+            at = dict(r["curve"])
+            cells += [fmt(at[0]) if 0 in at else (fmt(r["lesioned"]["success"]) if r["lesioned"] else "-")]
+            cells += [fmt(at[x]) if x in at else "-" for x in points]
+        else:
+            cells += [fmt(r["lesioned"]["success"]) if r["lesioned"] else "-"]
+            cells += [fmt(r["retrained"]["success"]) if r["retrained"] and x == points[-1] else "-" for x in points] if points else []
         md.append(f"| {r['condition']} | {r['seeds']} | " + " | ".join(cells) + " |")
     md.append("")
     md.append(f"Held-out success (final distance < 5 mm), mean over seeds [95% CI: bootstrap over seeds and evaluation episodes].")
