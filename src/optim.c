@@ -7,9 +7,10 @@
 
 void optim_adam_rates(const DmnModel *model, double lr_out[DMN_NGROUP]) {
   const DmnConfig *c = &model->cfg;
-  const double lr[DMN_NGROUP] = {c->train_lr_orn_gain,   c->train_lr_orn_to_pn, c->train_lr_pn_to_kc, c->train_lr_kc_to_mbon,
-                                 c->train_lr_mbon_to_dn, c->train_lr_pn_to_dn, c->train_lr_kc_to_apl, c->train_lr_apl_to_kc,  c->train_lr_rho,      c->train_lr_theta,
-                                 c->train_lr_bias,       c->train_lr_motor_w,   c->train_lr_motor_b};
+  /* train.lr_<group> for every group of the one table (a new group without its key fails to compile) */
+#define DMN_GROUP_LR(name, doc) c->train_lr_##name,
+  const double lr[DMN_NGROUP] = {DMN_PARAM_GROUPS(DMN_GROUP_LR)};
+#undef DMN_GROUP_LR
   for (int k = 0; k < DMN_NGROUP; k++) lr_out[k] = lr[k] < 0 ? c->train_lr : lr[k];
 }
 

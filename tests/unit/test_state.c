@@ -79,6 +79,15 @@ static void test_optim(const DmnModel *m, const DmnParams *p0) {
   CHECK_CLOSE(optim_grad_norms(m, &g, gn), norm / 10, 1e-12, "the clipped gradient has the clip norm");
   CHECK(optim_clip(&g, norm / 10, 0.0) == 1.0, "clip <= 0: off");
   optim_adam_free(&a);
+  /* learning rates from the group table: train.lr_<group>, -1 = train.lr */
+  DmnModel mm = *m;
+  mm.cfg.train_lr = 0.02;
+  mm.cfg.train_lr_kc_to_mbon = 0.123;
+  mm.cfg.train_lr_theta = -1.0;
+  mm.cfg.train_lr_motor_b = 0.0;
+  double lr[DMN_NGROUP];
+  optim_adam_rates(&mm, lr);
+  CHECK(lr[DMN_G_kc_to_mbon] == 0.123 && lr[DMN_G_theta] == 0.02 && lr[DMN_G_motor_b] == 0.0, "per-group learning rates follow train.lr_<group>");
   params_free(&p);
   params_free(&g);
 }
