@@ -7,6 +7,7 @@
 
 #include "snn.h"
 #include "util.h"
+#include "readout.h"
 
 static double *zalloc(size_t n) { return calloc(n ? n : 1, sizeof(double)); }
 
@@ -389,14 +390,7 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
     env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
-    if (tape->orn_in) { /* ORN adaptation: x = g (r[t] - k A[t-1]),  A[t] = a A[t-1] + (1 - a) r[t],  A[-1] = r[0] */
-      double *in = tape->orn_in + (size_t)t * n_orn;
-      for (int i = 0; i < n_orn; i++) {
-        if (!t) w->adapt[i] = rec[i];
-        in[i] = rec[i] - m->adapt * w->adapt[i];
-        w->adapt[i] = m->a_adapt * w->adapt[i] + (1.0 - m->a_adapt) * rec[i];
-      }
-    }
+    if (tape->orn_in) adapt_forward(m, t, rec, w->adapt, tape->orn_in + (size_t)t * n_orn); /* ORN adaptation (readout.c) */
     PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, decayed, apl_row(tape, t - 1), apl_row(tape, t), w->vp, cur,
                            cur_next, v, s, w));
     decayed = cur_next != NULL;
@@ -447,16 +441,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     }
     /* motor (MODEL §4): q = a_q q + (1 - a_q) s_DN / dt;  d = tanh(M q + m) */
     double *q = tape->q + (size_t)t * n_dn, *dr = tape->drive + 2 * t;
-    const double *s_dn = s + m->layer_off[DMN_L_DN];
-    for (int i = 0; i < n_dn; i++)
-      q[i] = m->a_q * w->q_prev[i] + (1.0 - m->a_q) * s_dn[i] / m->dt;
+    motor_forward(m, p, w->q_prev, s + m->layer_off[DMN_L_DN], q, dr);
     memcpy(w->q_prev, q, sizeof(double) * (size_t)n_dn);
-    for (int side = 0; side < 2; side++) {
-      double z = p->motor_b[side];
-      for (int i = 0; i < n_dn; i++)
-        z += p->motor_w[side * n_dn + i] * q[i];
-      dr[side] = tanh(z);
-    }
     /* body (MODEL §5) */
     const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
     body_step(&m->body, t, dr, r_prev, pp, psi_prev, &tape->body[t]);
@@ -566,19 +552,7 @@ static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *t
   const double *q = tape->q + (size_t)t * n_dn;
   for (int i = 0; i < n; i++)
     ds_row[i] = w->d_nu[i] * hz; /* rate terms: d nu / d s[t] = hz */
-  for (int side = 0; side < 2; side++) {
-    double dz = d_d[side] * (1.0 - dr[side] * dr[side]);
-    g->motor_b[side] += dz;
-    for (int i = 0; i < n_dn; i++) {
-      g->motor_w[side * n_dn + i] += dz * q[i];
-      w->d_q[i] += p->motor_w[side * n_dn + i] * dz;
-    }
-  }
-  double *ds_dn = ds_row + m->layer_off[DMN_L_DN];
-  for (int i = 0; i < n_dn; i++) {
-    ds_dn[i] += (1.0 - m->a_q) / m->dt * w->d_q[i];
-    w->d_q[i] *= m->a_q; /* carry to q[t-1] */
-  }
+  motor_backward(m, p, q, dr, d_d, w->d_q, ds_row + m->layer_off[DMN_L_DN], g);
 }
 
 /* LIF backward of layer l at step t (v, s, cur: this step's rows; v_prev,
@@ -827,17 +801,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
         g->orn_gain[i] += dx_orn[i] * in[i];
         w->d_recept[i] = dx_orn[i] * p->orn_gain[i];
       }
-      if (tape->orn_in) {
-        /* adaptation: d_adapt carries dL/dA[t] (A[t] feeds x[t+1] and A[t+1]);
-         * r[t] reaches A[t], and at t = 0 also A[-1] = r[0] */
-        const double ka = m->adapt, aa = m->a_adapt;
-        for (int i = 0; i < n_orn; i++) {
-          const double d_in = w->d_recept[i], d_a = w->d_adapt[i];
-          w->d_recept[i] = d_in + (1.0 - aa) * d_a;
-          w->d_adapt[i] = -ka * d_in + aa * d_a; /* dL/dA[t-1] */
-          if (!t) w->d_recept[i] += w->d_adapt[i];
-        }
-      }
+      if (tape->orn_in) adapt_backward(m, t, w->d_recept, w->d_adapt);
       /* sensing: through the pose only where grad.sensory_feedback allows (MODEL §8) */
       if (t >= sense_from) env_sense_backward(&m->env, pp, psi_prev, tape->conc + 2 * t, rec, w->d_recept, d_p_prev, &d_psi_prev);
 
