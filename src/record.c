@@ -28,17 +28,22 @@ static int spikes_from_bits(const DmnTape *t, int k, int lo, int hi, int *ids) {
   return c;
 }
 
-void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r) {
-  memset(r, 0, sizeof(*r));
-  int T = t->T;
-  r->episode = episode;
-  r->T = T;
+/* The per-step series of a record of T steps (spikes are sized separately). */
+static void record_alloc_series(DmnEpisodeRecord *r, int T) {
   r->position = xmalloc(sizeof(double) * 3 * T);
   r->heading = xmalloc(sizeof(double) * T);
   r->odor = xmalloc(sizeof(double) * 2 * T);
   r->drive = xmalloc(sizeof(double) * 2 * T);
   r->joints = xmalloc(sizeof(double) * 3 * DMN_LEGS * T);
   r->contact = xmalloc(sizeof(double) * DMN_LEGS * T);
+}
+
+void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpisodeRecord *r) {
+  memset(r, 0, sizeof(*r));
+  int T = t->T;
+  r->episode = episode;
+  r->T = T;
+  record_alloc_series(r, T);
   for (int k = 0; k < T; k++) {
     r->position[3 * k] = t->body[k].p[0];
     r->position[3 * k + 1] = t->body[k].p[1];
@@ -118,12 +123,7 @@ PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_
   (void)m;
   PetscCallMPI(MPI_Recv(r, (int)sizeof(*r), MPI_BYTE, src, 1, comm, MPI_STATUS_IGNORE));
   int T = r->T;
-  r->position = xmalloc(sizeof(double) * 3 * T);
-  r->heading = xmalloc(sizeof(double) * T);
-  r->odor = xmalloc(sizeof(double) * 2 * T);
-  r->drive = xmalloc(sizeof(double) * 2 * T);
-  r->joints = xmalloc(sizeof(double) * 3 * DMN_LEGS * T);
-  r->contact = xmalloc(sizeof(double) * DMN_LEGS * T);
+  record_alloc_series(r, T);
   PetscCallMPI(MPI_Recv(r->position, 3 * T, MPI_DOUBLE, src, 2, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Recv(r->heading, T, MPI_DOUBLE, src, 3, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Recv(r->odor, 2 * T, MPI_DOUBLE, src, 4, comm, MPI_STATUS_IGNORE));

@@ -507,6 +507,17 @@ PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_co
   PetscFunctionReturn(0);
 }
 
+/* The model of a mode that reads its parameters from a checkpoint itself
+ * (--evaluate, --export-nir): p holds the config's initial parameters,
+ * whatever --init says. */
+static PetscErrorCode setup_model_for_checkpoint(const DmnConfig *cfg, const CliOptions *o, DmnModel *m, DmnParams *p, int *uerr) {
+  PetscFunctionBeginUser;
+  CliOptions o2 = *o;
+  o2.init = NULL;
+  PetscCall(setup_model(cfg, &o2, m, p, uerr));
+  PetscFunctionReturn(0);
+}
+
 /* --export-nir CKPT OUT: the trained parameters (the average when the
  * checkpoint has one, as --evaluate) as a NIR graph, written by rank 0. */
 PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
@@ -517,9 +528,7 @@ PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *ex
   DmnModel m;
   DmnParams p;
   int uerr;
-  CliOptions o2 = *o;
-  o2.init = NULL;
-  PetscCall(setup_model(cfg, &o2, &m, &p, &uerr));
+  PetscCall(setup_model_for_checkpoint(cfg, o, &m, &p, &uerr));
   if (uerr) {
     *exit_code = 2;
     PetscFunctionReturn(0);
@@ -548,9 +557,7 @@ PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit
   DmnModel m;
   DmnParams init, p;
   int uerr;
-  CliOptions o2 = *o;
-  o2.init = NULL;
-  PetscCall(setup_model(cfg, &o2, &m, &init, &uerr));
+  PetscCall(setup_model_for_checkpoint(cfg, o, &m, &init, &uerr));
   if (uerr) {
     *exit_code = 2;
     PetscFunctionReturn(0);
