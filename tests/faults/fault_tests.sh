@@ -75,9 +75,10 @@ resume "$W/c4/checkpoint.h5" "$W/c4.log"; rc=$?
   && grep -q "and the previous checkpoint too: .*checkpoint.prev.h5: dataset '/params/theta'" "$W/c4.log" \
   && ok "both checkpoints corrupt: exit 2 naming both datasets" || bad "both corrupt (rc $rc)" "$W/c4.log"
 
-# 5. SIGKILL of one rank at random points of a longer run (checkpoints every
+# 5. SIGKILL of one rank at random points of a longer run (several seconds even
+# on an idle machine, so the kill lands mid-run; checkpoints every
 # 2 updates, so kills land in checkpoint writes too); resume until done
-LONG="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=160 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+LONG="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=480 --set train.batch_per_rank=2 --set train.eval_episodes=2"
 LONG="$LONG --set train.eval_trajectories=0 --set output.checkpoint_every=8"
 timeout 300 mpirun -n 2 "$DMN" $LONG --out "$W/kref" > "$W/kref.log" 2>&1
 kills=0 survived=0
@@ -136,7 +137,7 @@ done
 
 # 5b. the same for evolution (population checkpoints, 2 individuals x 1 rank):
 # a corrupt row falls back to the previous population; a SIGKILL mid-run resumes
-EVO="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=96 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+EVO="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=400 --set train.batch_per_rank=2 --set train.eval_episodes=2"
 EVO="$EVO --set train.eval_trajectories=0 --set evolution.population=2 --set evolution.episodes_per_generation=8 --set evolution.fitness_episodes=2"
 popsame() { $PY - "$1" "$2" <<'PY'
 import sys, h5py, numpy as np
@@ -175,7 +176,7 @@ fi
 
 # 5c. SIGKILL during a lesion-study sweep task (what jobs/sweep.sbatch runs),
 # resumed the way sweep.sbatch does it
-SW="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=160 --set train.batch_per_rank=2 --set train.eval_episodes=2"
+SW="--set circuit.n_kc=200 --set sim.steps=1000 --set train.episodes=480 --set train.batch_per_rank=2 --set train.eval_episodes=2"
 SW="$SW --set train.eval_trajectories=0 --set output.checkpoint_every=8 --sweep-index 2 --init $W/ref/checkpoint.h5"
 timeout 300 mpirun -n 2 "$DMN" "$SRC/configs/lesion_sweep.yaml" $SW --set output.dir="$W/swref" > "$W/swref.log" 2>&1
 mpirun -n 2 "$DMN" "$SRC/configs/lesion_sweep.yaml" $SW --set output.dir="$W/sw" > "$W/sw.log" 2>&1 &
