@@ -12,17 +12,26 @@
 
 #include "dmn_version.h"
 #include "util.h"
+
+/* used only here */
+static void h5u_agree(H5Ctx *c);
+static void h5u_h5fail(H5Ctx *c, const char *what, const char *obj);
+static hid_t h5u_open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n);
+static void h5u_wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type, const void *data, hsize_t n);
+static void h5u_write_i1(H5Ctx *c, hid_t loc, const char *name, const int *x, hsize_t n);
+static void h5u_write_run_info(H5Ctx *c, hid_t f, const DmnModel *m);
+static void h5u_wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char *text);
 #include "par.h"
 
 /* A collective write goes on only while it succeeds on every rank: a rank
  * that failed (disk full on its part of the file) must not leave the
  * others waiting inside the next collective HDF5 call.  Called by every
  * rank before each collective dataset, failed or not. */
-void h5u_agree(H5Ctx *c) {
+static void h5u_agree(H5Ctx *c) {
   if (c->collective) DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &c->failed, 1, MPI_INT, MPI_MAX, c->comm));
 }
 
-void h5u_h5fail(H5Ctx *c, const char *what, const char *obj) {
+static void h5u_h5fail(H5Ctx *c, const char *what, const char *obj) {
   const int e = errno; /* what the file system said, when it is one of these */
   const int fs = e == ENOSPC || e == EFBIG || e == EDQUOT || e == EIO || e == EROFS || e == ESTALE;
   if (!c->failed) snprintf(c->err, DMN_ERR_MAX, "%s: cannot %s '%s'%s%s", c->path, what, obj, fs ? ": " : "", fs ? strerror(e) : "");
@@ -44,7 +53,7 @@ void h5u_write_d2(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_
   h5u_write_ds(c, loc, name, H5T_NATIVE_DOUBLE, x, 2, d);
 }
 
-void h5u_write_i1(H5Ctx *c, hid_t loc, const char *name, const int *x, hsize_t n) { h5u_write_ds(c, loc, name, H5T_NATIVE_INT, x, 1, &n); }
+static void h5u_write_i1(H5Ctx *c, hid_t loc, const char *name, const int *x, hsize_t n) { h5u_write_ds(c, loc, name, H5T_NATIVE_INT, x, 1, &n); }
 
 void h5u_write_str_attr(H5Ctx *c, hid_t loc, const char *name, const char *s) {
   if (c->failed) return;
@@ -132,7 +141,7 @@ hid_t h5u_make_group(H5Ctx *c, hid_t loc, const char *name) {
   return g;
 }
 
-hid_t h5u_open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n) {
+static hid_t h5u_open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n) {
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's stack dumps */
   snprintf(tmp, n, "%s.tmp", path);
   hid_t f = H5Fcreate(tmp, H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
@@ -269,7 +278,7 @@ void h5u_cwrite_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize
 /* ---- /connectome: which circuit the results belong to ------------------------ */
 
 
-void h5u_wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type, const void *data, hsize_t n) {
+static void h5u_wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type, const void *data, hsize_t n) {
   static const double zero[1] = {0};
   if (!n) data = zero; /* a valid pointer for empty datasets */
   if (w->collective)
@@ -278,7 +287,7 @@ void h5u_wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type,
     h5u_write_ds(c, loc, name, type, data, 1, &n);
 }
 
-void h5u_wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char *text) {
+static void h5u_wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char *text) {
   /* one fixed-length string (a 1-element dataset: works serial and collective) */
   if (c->failed) return;
   hid_t t = H5Tcopy(H5T_C_S1);
@@ -292,7 +301,7 @@ void h5u_wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char
 }
 
 /* Root attributes naming the run: what dmn_merge and the analysis read. */
-void h5u_write_run_info(H5Ctx *c, hid_t f, const DmnModel *m) {
+static void h5u_write_run_info(H5Ctx *c, hid_t f, const DmnModel *m) {
   const DmnConfig *cfg = &m->cfg;
   h5u_write_str_attr(c, f, "config_name", cfg->name[0] ? cfg->name : "default");
   h5u_write_num_attr(c, f, "seed", (double)cfg->sim_seed);

@@ -25,12 +25,9 @@ typedef struct {
   hid_t xfer;
 } Writer;
 
-void h5u_agree(H5Ctx *c);
-void h5u_h5fail(H5Ctx *c, const char *what, const char *obj);
 void h5u_write_ds(H5Ctx *c, hid_t loc, const char *name, hid_t mem_type, const void *data, int rank, const hsize_t *dims);
 void h5u_write_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n);
 void h5u_write_d2(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n0, hsize_t n1);
-void h5u_write_i1(H5Ctx *c, hid_t loc, const char *name, const int *x, hsize_t n);
 void h5u_write_str_attr(H5Ctx *c, hid_t loc, const char *name, const char *s);
 void h5u_write_num_attr(H5Ctx *c, hid_t loc, const char *name, double v);
 void h5u_write_sum_attr(H5Ctx *c, hid_t loc, const char *ds_name, uint64_t sum);
@@ -38,7 +35,6 @@ int h5u_check_sum_attr(hid_t ds, const char *path, const char *name, const void 
 int h5u_check_format(hid_t f, const char *path, char err[DMN_ERR_MAX]);
 void h5u_write_config(H5Ctx *c, hid_t f, const char *yaml);
 hid_t h5u_make_group(H5Ctx *c, hid_t loc, const char *name);
-hid_t h5u_open_tmp(H5Ctx *c, const char *path, char *tmp, size_t n);
 hid_t h5u_open_output(H5Ctx *c, const char *path, char *tmp, size_t n, const char *yaml, const DmnModel *m);
 int h5u_close_and_rename(H5Ctx *c, hid_t f, const char *tmp, const char *path);
 void h5u_write_version(H5Ctx *c, hid_t f);
@@ -46,9 +42,6 @@ void h5u_write_episodes(H5Ctx *c, hid_t loc, const DmnModel *m, const DmnEpisode
 hid_t h5u_create_collective(const char *path, MPI_Comm comm);
 void h5u_cwrite(H5Ctx *c, hid_t loc, const char *name, hid_t type, const void *data, int rank_n, const hsize_t *dims, int rank, hid_t xfer);
 void h5u_cwrite_d1(H5Ctx *c, hid_t loc, const char *name, const double *x, hsize_t n, int rank, hid_t xfer);
-void h5u_wds(H5Ctx *c, const Writer *w, hid_t loc, const char *name, hid_t type, const void *data, hsize_t n);
-void h5u_wstr(H5Ctx *c, const Writer *w, hid_t loc, const char *name, const char *text);
-void h5u_write_run_info(H5Ctx *c, hid_t f, const DmnModel *m);
 void h5u_write_connectome(H5Ctx *c, hid_t f, const DmnModel *m, const Writer *w);
 hid_t h5u_collective_start(H5Ctx *c, const char *path, char *tmp, size_t n, MPI_Comm comm, hid_t *xfer);
 int h5u_collective_finish(H5Ctx *c, hid_t f, hid_t xfer, const char *tmp, const char *path, MPI_Comm comm, int rank, char err[DMN_ERR_MAX]);
