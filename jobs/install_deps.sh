@@ -2,7 +2,7 @@
 # Install the Debian 12 packages dmn needs, only those missing (fast the
 # second time).  Works as root or as a user with sudo.
 set -euo pipefail
-PKGS=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin petsc-dev libhdf5-openmpi-dev libyaml-dev zlib1g-dev "$@")
+PKGS=(build-essential cmake pkg-config git libopenmpi-dev openmpi-bin petsc-dev libhdf5-openmpi-dev libyaml-dev zlib1g-dev libmujoco-dev "$@")
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

@@ -14,6 +14,7 @@ void body_model_init(BodyModel *b, const DmnConfig *c) {
   b->A = c->body_amplitude;
   b->L = c->body_lift;
   b->eta = c->body_traction;
+  b->turn_gain = c->body_turn_gain;
   b->eps = 1e-6;
   b->h = 0.9;
   b->L1 = 0.35;
@@ -90,7 +91,22 @@ void body_model_free(BodyModel *b) {
   b->n_tab = 0;
 }
 
-void body_feet(const BodyModel *b, int t, const double d[2], double r[2 * DMN_LEGS]) {
+/* The drive each side's legs see: the mean of the two drives plus
+ * turn_gain times half their difference (body.turn_gain; 1: d itself, and
+ * the same bits as before the gain existed). */
+static void leg_drive(const BodyModel *b, const double d[2], double e[2]) {
+  if (b->turn_gain == 1.0) {
+    e[0] = d[0], e[1] = d[1];
+    return;
+  }
+  const double mean = 0.5 * (d[0] + d[1]), half = 0.5 * b->turn_gain * (d[0] - d[1]);
+  e[0] = mean + half;
+  e[1] = mean - half;
+}
+
+void body_feet(const BodyModel *b, int t, const double d_in[2], double r[2 * DMN_LEGS]) {
+  double d[2];
+  leg_drive(b, d_in, d);
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);
@@ -102,7 +118,11 @@ void body_feet(const BodyModel *b, int t, const double d[2], double r[2 * DMN_LE
   }
 }
 
-void body_feet_backward(const BodyModel *b, int t, const double d[2], const double d_r[2 * DMN_LEGS], double d_d[2]) {
+void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const double d_r[2 * DMN_LEGS], double d_d_out[2]) {
+  double d[2], d_e[2] = {0.0, 0.0};
+  leg_drive(b, d_in, d);
+  /* adjoint of the legs' drive e; with turn_gain 1 it is d's own */
+  double *d_d = b->turn_gain == 1.0 ? d_d_out : d_e;
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);
@@ -112,9 +132,16 @@ void body_feet_backward(const BodyModel *b, int t, const double d[2], const doub
     double d_q1 = rho * (-sin(q1) * d_r[2 * i] + cos(q1) * d_r[2 * i + 1]);
     d_d[b->drive_of_leg[i]] += d_q1 * b->side_sign[i] * b->A * co;
   }
+  if (d_d == d_e) { /* e = mean +- g half-difference: de/dd = [[1+g, 1-g], [1-g, 1+g]] / 2 */
+    const double g = b->turn_gain, sum = 0.5 * (d_e[0] + d_e[1]), diff = 0.5 * g * (d_e[0] - d_e[1]);
+    d_d_out[0] += sum + diff;
+    d_d_out[1] += sum - diff;
+  }
 }
 
-void body_joints(const BodyModel *b, int t, const double d[2], double q[3 * DMN_LEGS], double c[DMN_LEGS]) {
+void body_joints(const BodyModel *b, int t, const double d_in[2], double q[3 * DMN_LEGS], double c[DMN_LEGS]) {
+  double d[2];
+  leg_drive(b, d_in, d);
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);

@@ -51,6 +51,9 @@ static void usage(FILE *out) {
           "  --evaluate CKPT       evaluate CKPT's parameters (and the untrained ones) on held-out starts\n"
           "  --simulate            forward simulation only; writes simulation_data.h5\n"
           "  --export-nir CKPT OUT write CKPT's trained circuit as a NIR graph (HDF5) to OUT\n"
+          "  --calibrate-body [TARGET] fit the reduced body's amplitude, traction and turn gain\n"
+          "                        to TARGET's walking (neuromechfly, default; or reduced: a\n"
+          "                        self-consistency check); writes body_calibration.yaml\n"
           "  --grad-check          BPTT gradient vs finite differences (smooth mode)\n"
           "  --gradient-dump FILE  one seeded episode: loss, /params and /grads to FILE\n"
           "  --loss-only           print the loss of the seeded episode (17 digits)\n"
@@ -67,6 +70,8 @@ static void usage(FILE *out) {
           "                        (repeatable; validated like the file)\n"
           "  --out DIR             run directory (default output.dir, else\n"
           "                        runs/<config-name>-YYYYMMDD_HHMMSS)\n"
+          "  --body KIND           body.kind for this run: reduced, or neuromechfly (MuJoCo;\n"
+          "                        with --evaluate: the same starts in both bodies)\n"
           "  --init FILE           start from parameters in FILE (checkpoint: its train.average\n"
           "                        average when it has one; or a gradient dump); {seed} in\n"
           "                        FILE becomes sim.seed (a lesion study over sweep seeds)\n"
@@ -138,6 +143,14 @@ static int parse_args(int argc, char **argv, CliOptions *o) {
       }
       o->nir_ckpt = argv[++i];
       o->nir_out = argv[++i];
+    } else if (!strcmp(a, "--body")) {
+      NEED_VALUE();
+      static char body_set[96]; /* validated like --set body.kind=KIND */
+      snprintf(body_set, sizeof body_set, "body.kind=%.80s", argv[++i]);
+      if (o->n_sets < MAX_SETS) o->sets[o->n_sets++] = body_set;
+    } else if (!strcmp(a, "--calibrate-body")) {
+      o->calibrate = "neuromechfly";
+      if (i + 1 < argc && (!strcmp(argv[i + 1], "neuromechfly") || !strcmp(argv[i + 1], "reduced"))) o->calibrate = argv[++i];
     } else if (!strcmp(a, "--init")) {
       NEED_VALUE();
       o->init = argv[++i];
@@ -381,6 +394,11 @@ int cli_main(int argc, char **argv) {
     }
   } else if (o.verify) {
     code = run_verify(&cfg, &o);
+  } else if (cfg.body_kind == DMN_BODY_NEUROMECHFLY && !o.evaluate && !o.nir_ckpt && !o.calibrate) {
+    if (!rank)
+      fprintf(stderr, "dmn_mpi: error: %s: body.kind neuromechfly is forward only (MuJoCo has no gradient): train with body.kind reduced, "
+                      "then --evaluate CKPT --body neuromechfly\n", cfg.path[0] ? cfg.path : "config");
+    code = 2;
   } else if (o.simulate) {
     ierr = run_simulate(&cfg, &o, &code);
   } else if (o.grad_check || o.dump || o.loss_only) {
@@ -389,6 +407,8 @@ int cli_main(int argc, char **argv) {
     ierr = run_evaluate(&cfg, &o, &code);
   } else if (o.nir_ckpt) {
     ierr = run_export_nir(&cfg, &o, &code);
+  } else if (o.calibrate) {
+    ierr = run_calibrate(&cfg, &o, &code);
   } else {
     ierr = run_train(&cfg, &o, &code);
   }

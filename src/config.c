@@ -556,7 +556,7 @@ static int parse_sweep(DmnConfig *cfg, yaml_document_t *doc, yaml_node_t *list, 
 
 /* `base: other.yaml` — the keys of another config first, then this file's on
  * top (a sweep shares its base this way instead of copying its keys).  The
- * base's relative paths (connectome.path, connectome.nt_from) stay relative
+ * base's relative paths (connectome.path, connectome.nt_from, body.nmf_dir) stay relative
  * to the base's own folder. */
 #define DMN_BASE_DEPTH 8
 static int parse_text(DmnConfig *cfg, const char *text, size_t len, const char *path, int depth, char err[DMN_ERR_MAX]);
@@ -585,17 +585,18 @@ static int load_base(DmnConfig *cfg, yaml_node_t *v, const char *path, int depth
     fmt(err, "%s:%zu:%zu: 'base: %s': %s", path, vl, vc, ref, why);
     return 1;
   }
-  char before[2][DMN_STR_MAX];
+  char before[3][DMN_STR_MAX];
   snprintf(before[0], DMN_STR_MAX, "%s", cfg->connectome_path);
   snprintf(before[1], DMN_STR_MAX, "%s", cfg->connectome_nt_from);
+  snprintf(before[2], DMN_STR_MAX, "%s", cfg->body_nmf_dir);
   int rc = parse_text(cfg, buf, got, file, depth + 1, err);
   free(buf);
   if (rc) return 1;
   /* paths the base set are relative to its folder; cfg's relative paths are
    * relative to this file's: prefix the base's folder as written (dirname of ref) */
   const char *rslash = strrchr(ref, '/');
-  char *paths[2] = {cfg->connectome_path, cfg->connectome_nt_from};
-  for (int k = 0; k < 2 && rslash; k++)
+  char *paths[3] = {cfg->connectome_path, cfg->connectome_nt_from, cfg->body_nmf_dir};
+  for (int k = 0; k < 3 && rslash; k++)
     if (paths[k][0] && paths[k][0] != '/' && strcmp(paths[k], before[k])) {
       char tmp[2 * DMN_STR_MAX];
       snprintf(tmp, sizeof tmp, "%.*s/%s", (int)(rslash - ref), ref, paths[k]);
@@ -1045,4 +1046,20 @@ char *config_reference_markdown(void) {
     util_textf(&b, "| `%s.%s` | `%s` | %s | %s | %s |\n", f->section, f->key, v, rr, f->unit, f->doc);
   }
   return b.s;
+}
+
+void config_relative_path(const DmnConfig *cfg, const char *p, char *out, size_t n) {
+  if (p[0] == '/' || !cfg->path[0]) {
+    util_sfmt(out, n, "%s", p);
+    return;
+  }
+  char base[DMN_STR_MAX];
+  util_sfmt(base, sizeof base, "%s", cfg->path);
+  char *slash = strrchr(base, '/');
+  if (!slash) {
+    util_sfmt(out, n, "%s", p);
+    return;
+  }
+  *slash = 0;
+  util_sfmt(out, n, "%s/%s", base, p);
 }

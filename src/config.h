@@ -93,6 +93,16 @@
   X(body, amplitude,    DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "coxa yaw amplitude A at full drive") \
   X(body, lift,         DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "femur lift amplitude L") \
   X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
+  X(body, turn_gain,    DOUBLE, 1.0,   "", 0.0, 10.0, "", "gain on the difference of the two drives as the legs see it: each side gets (dL + dR)/2 +- turn_gain (dL - dR)/2 (1 = MODEL §5 as in v2.1; --calibrate-body fits it to NeuroMechFly)") \
+  X(body, kind,         ENUM,   0, "reduced|neuromechfly", 0, 0, "", "reduced = the differentiable tripod walker of MODEL §5 (training and evaluation); neuromechfly = the NeuroMechFly v2 body in MuJoCo, forward only: --evaluate CKPT runs the same starts in both bodies (src/MODEL.md §5b)") \
+  X(body, nmf_dir,      STRING, 0, "", 0, 0, "", "folder of the NeuroMechFly body (mjcf/, mesh/, steps/); empty = the copy shipped in configs/bodies/neuromechfly; a relative path is relative to this file") \
+  X(body, nmf_scene,    STRING, 0, "nmf_scene_floor.xml", 0, 0, "", "scene in nmf_dir/mjcf/: nmf_scene_floor.xml (leg-floor contacts) or nmf_scene_selfcol.xml (plus leg-leg collisions, 1.5-2x slower)") \
+  X(body, nmf_cpg_freq, DOUBLE, 12.0,  "", 0.1, 100.0, "Hz", "NeuroMechFly: intrinsic frequency of the six CPG oscillators (flygym's 12 Hz)") \
+  X(body, nmf_noslip_iterations, INT, -1, "", -1, 10000, "", "NeuroMechFly: MuJoCo no-slip solver iterations; -1 = the scene's 100 (flygym's); 0 is 3.5x faster and walks within 1 % of the speed (tests/bench/README.md)") \
+  X(body, nmf_njmax,    INT,    0,     "", 0, 1000000, "", "NeuroMechFly: constraint rows MuJoCo reserves; 0 = the scene's 1,000 (walking uses a few hundred; more costs memory)") \
+  X(body, nmf_nconmax,  INT,    0,     "", 0, 1000000, "", "NeuroMechFly: contact slots; 0 = the scene's 200 (walking makes at most ~50)") \
+  X(body, nmf_sensors,  ENUM,   0, "antennae|palps|reduced", 0, 0, "", "NeuroMechFly: where the odor is sensed: the model's antenna sites (0.17 mm apart), antennae and maxillary palps averaged 9:1 (flygym's odor-taxis example), or the reduced body's antenna points (sensing.antenna_x, +-antenna_y) on the NeuroMechFly thorax (separates the sensor-geometry gap from the physics gap)") \
+  X(body, nmf_eval_episodes, INT, 16,   "", 1, 1000000, "", "--evaluate --body neuromechfly: held-out starts run in both bodies (the first ones of the reduced evaluation's; an 8 s episode costs ~45 s of one core at the scene's solver settings)") \
   X(loss, w_nav,        DOUBLE, 1.0,   "", 0.0, 1e9, "1/mm", "weight of mean distance to the source") \
   X(loss, nav_norm,     ENUM,   0, "none|start|progress", 0, 0, "", "none: the distance term as it is; start: each episode's distance term divided by its start distance and multiplied by the mean start radius, so that a start near the source weighs as much as a far one; progress: the same, and a distance beyond the start distance counts with slope loss.beyond_start only (walking away costs little more than standing still, so standing still is no trap; src/MODEL.md §6)") \
   X(loss, beyond_start, DOUBLE, 0.1,   "", 0.0, 1.0, "", "nav_norm progress: slope of the distance term beyond the episode's start distance (1 = nav_norm start)") \
@@ -234,6 +244,8 @@ enum { DMN_LR_CONSTANT = 0, DMN_LR_COSINE = 1 };
 enum { DMN_NAV_NORM_NONE = 0, DMN_NAV_NORM_START = 1, DMN_NAV_NORM_PROGRESS = 2 };
 enum { DMN_FEEDBACK_DETACH = 0, DMN_FEEDBACK_WINDOW = 1, DMN_FEEDBACK_FULL = 2 };
 enum { DMN_SPARSE_PETSC = 0, DMN_SPARSE_CSR = 1 };
+enum { DMN_BODY_REDUCED = 0, DMN_BODY_NEUROMECHFLY = 1 };
+enum { DMN_NMF_SENSE_ANTENNAE = 0, DMN_NMF_SENSE_PALPS = 1, DMN_NMF_SENSE_REDUCED = 2 };
 enum { DMN_SOURCE_SYNTHETIC = 0, DMN_SOURCE_FLYWIRE = 1, DMN_SOURCE_CODEX = 2, DMN_SOURCE_HEMIBRAIN = 3 };
 enum { DMN_HEMI_BOTH = 0, DMN_HEMI_LEFT = 1, DMN_HEMI_RIGHT = 2 };
 enum { DMN_TAPE_DOUBLE = 0, DMN_TAPE_COMPACT = 1 };
@@ -311,5 +323,9 @@ char *config_reference_markdown(void);
 
 /* Name of an enum value, e.g. config_enum_name("circuit", "spike_fn", 1) -> "sigmoid". */
 const char *config_enum_name(const char *section, const char *key, int value);
+
+/* A path of the config (connectome.path, nt_from, body.nmf_dir) as seen from
+ * the working directory: a relative one is relative to the config file. */
+void config_relative_path(const DmnConfig *cfg, const char *p, char *out, size_t n);
 
 #endif

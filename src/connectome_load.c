@@ -55,22 +55,6 @@ static void find_file(const char *dir, const char *name, char *out, size_t n) {
   if (file_exists(p)) util_sfmt(out, n, "%s", p);
 }
 
-/* A config path (connectome.path, nt_from) relative to the config file's directory. */
-static void config_relative(const DmnConfig *cfg, const char *p, char *out, size_t n) {
-  if (p[0] == '/' || !cfg->path[0]) {
-    util_sfmt(out, n, "%s", p);
-    return;
-  }
-  char base[DMN_STR_MAX];
-  util_sfmt(base, sizeof base, "%s", cfg->path);
-  char *slash = strrchr(base, '/');
-  if (!slash) {
-    util_sfmt(out, n, "%s", p);
-    return;
-  }
-  *slash = 0;
-  util_sfmt(out, n, "%s/%s", base, p);
-}
 
 static int side_code(const char *s) {
   if (!strcasecmp(s, "left") || !strcasecmp(s, "l")) return 0;
@@ -165,7 +149,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   double (*nt_type_votes)[3] = NULL; /* ... and their neurons per transmitter */
 
   char dir[DMN_STR_MAX * 2];
-  config_relative(cfg, cfg->connectome_path, dir, sizeof dir);
+  config_relative_path(cfg, cfg->connectome_path, dir, sizeof dir);
   struct stat st;
   if (stat(dir, &st) || !S_ISDIR(st.st_mode)) {
     util_sfmt(err, DMN_ERR_MAX, "connectome.path: data directory '%s' not found (set connectome.path; relative paths are relative to %s)", dir,
@@ -413,7 +397,7 @@ int connectome_load(const DmnConfig *cfg, DmnConnectome *c, char err[DMN_ERR_MAX
   if (cfg->connectome_nt_from[0]) {
     /* transmitter of each cell type in another table (majority of its neurons) */
     char path[DMN_STR_MAX * 2];
-    config_relative(cfg, cfg->connectome_nt_from, path, sizeof path);
+    config_relative_path(cfg, cfg->connectome_nt_from, path, sizeof path);
     CsvReader r;
     if (csv_open(&r, path, err)) {
       util_sfmt(err + strlen(err), DMN_ERR_MAX - strlen(err), " (connectome.nt_from)");

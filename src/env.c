@@ -88,12 +88,18 @@ static inline double receptor_slope(const EnvModel *e, double lc, double mu, dou
 }
 
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept) {
-  double lc[2];
+  double a[2][2];
   const double c = cos(psi), s = sin(psi);
+  for (int k = 0; k < 2; k++) antenna_pos(e, p, c, s, k, a[k]);
+  env_sense_points(e, a[0], a[1], conc, recept);
+}
+
+void env_sense_points(const EnvModel *e, const double left[2], const double right[2], double conc[2], double *recept) {
+  double lc[2];
+  const double *a[2] = {left, right};
   for (int k = 0; k < 2; k++) {
-    double a[2], g[2];
-    antenna_pos(e, p, c, s, k, a);
-    conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[0], a[1], g);
+    double g[2];
+    conc[k] = e->constant_odor >= 0 ? e->constant_odor : env_concentration(e, a[k][0], a[k][1], g);
     lc[k] = log(conc[k] + e->eps);
   }
   /* r_i = receptor(ln(C_antenna(i) + eps), mu_i).  Real

@@ -35,6 +35,10 @@ double env_concentration(const EnvModel *e, double x, double y, double grad[2]);
  * right) and receptor responses recept (n_orn). */
 void env_sense(const EnvModel *e, const double p[2], double psi, double conc[2], double *recept);
 
+/* The same at given world points of the left and right antenna (a body
+ * whose sensors are not at the MODEL §3 offsets: body.kind neuromechfly). */
+void env_sense_points(const EnvModel *e, const double left[2], const double right[2], double conc[2], double *recept);
+
 /* Backward: adds dL/dp and dL/dpsi given d_recept = dL/d recept. */
 void env_sense_backward(const EnvModel *e, const double p[2], double psi, const double conc[2], const double *recept,
                         const double *d_recept, double d_p[2], double *d_psi);

@@ -327,7 +327,7 @@ static PetscErrorCode circuit_step(const DmnModel *m, const DmnParams *p, const 
 }
 
 static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
-                                   DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
+                                   const DmnBodyHook *hook, DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
   const SnnConst k = snn_const(m);
@@ -389,7 +389,12 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     }
     double *rec = tape->recept + (size_t)t * n_orn;
     /* sensing at the pose before the step (MODEL §3) */
-    env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
+    if (hook) {
+      double left[2], right[2];
+      hook->sensors(hook->ctx, left, right);
+      env_sense_points(&m->env, left, right, tape->conc + 2 * t, rec);
+    } else
+      env_sense(&m->env, pp, psi_prev, tape->conc + 2 * t, rec);
     if (tape->orn_in) adapt_forward(m, t, rec, w->adapt, tape->orn_in + (size_t)t * n_orn); /* ORN adaptation (readout.c) */
     PetscCall(circuit_step(m, p, d, &k, orn_input(m, tape, t), t ? cur_prev : NULL, decayed, apl_row(tape, t - 1), apl_row(tape, t), w->vp, cur,
                            cur_next, v, s, w));
@@ -444,8 +449,14 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     motor_forward(m, p, w->q_prev, s + m->layer_off[DMN_L_DN], q, dr);
     memcpy(w->q_prev, q, sizeof(double) * (size_t)n_dn);
     /* body (MODEL §5) */
-    const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
-    body_step(&m->body, t, dr, r_prev, pp, psi_prev, &tape->body[t]);
+    if (hook) {
+      BodyStep *bs = &tape->body[t];
+      memset(bs, 0, sizeof *bs);
+      if (hook->step(hook->ctx, t, dr, bs->p, &bs->psi, err, DMN_ERR_MAX)) PetscFunctionReturn(PETSC_ERR_LIB);
+    } else {
+      const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
+      body_step(&m->body, t, dr, r_prev, pp, psi_prev, &tape->body[t]);
+    }
     double dist, gdummy[2];
     nav_distance(m, tape->body[t].p, &dist, gdummy);
     nav += dist;
@@ -849,9 +860,18 @@ PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnD
                                DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
   PetscFunctionBeginUser;
   PetscCall(PetscLogEventBegin(DMN_EV_FORWARD, 0, 0, 0, 0));
-  PetscErrorCode rc = forward_impl(m, p, d, p0, psi0, tape, w, err);
+  PetscErrorCode rc = forward_impl(m, p, d, p0, psi0, NULL, tape, w, err);
   PetscCall(PetscLogEventEnd(DMN_EV_FORWARD, 0, 0, 0, 0));
   PetscFunctionReturn(rc); /* PETSC_ERR_FP with err set: the caller reports it */
+}
+
+PetscErrorCode episode_forward_body(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                                    const DmnBodyHook *body, DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]) {
+  PetscFunctionBeginUser;
+  PetscCall(PetscLogEventBegin(DMN_EV_FORWARD, 0, 0, 0, 0));
+  PetscErrorCode rc = forward_impl(m, p, d, p0, psi0, body, tape, w, err);
+  PetscCall(PetscLogEventEnd(DMN_EV_FORWARD, 0, 0, 0, 0));
+  PetscFunctionReturn(rc);
 }
 
 PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,

@@ -105,6 +105,21 @@ void episode_start_pose_width(const DmnModel *m, int stream, long individual, lo
 PetscErrorCode episode_forward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
                                DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]);
 
+/* A body other than MODEL §5's, run forward only (body.kind neuromechfly:
+ * src/nmf.c, driven by run_nmf.c).  The caller puts it at the start pose;
+ * before each step the episode asks where its two odor sensors are, after
+ * the circuit it hands over the step's drive and gets the pose back.  The
+ * tape's body rows then hold the pose only (feet and velocities zero). */
+typedef struct DmnBodyHook {
+  void *ctx;
+  void (*sensors)(void *ctx, double left[2], double right[2]);
+  /* nonzero: the body cannot go on (err says why; the episode stops) */
+  int (*step)(void *ctx, int t, const double drive[2], double p[2], double *psi, char *err, size_t n_err);
+} DmnBodyHook;
+
+PetscErrorCode episode_forward_body(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const double p0[2], double psi0,
+                                    const DmnBodyHook *body, DmnTape *tape, DmnWork *w, char err[DMN_ERR_MAX]);
+
 /* Backward: adds dL/dparams into g (caller zeroes). */
 PetscErrorCode episode_backward(const DmnModel *m, const DmnParams *p, const DmnDerived *d, const DmnTape *tape, DmnWork *w,
                                 DmnParams *g, char err[DMN_ERR_MAX]);

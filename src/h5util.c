@@ -196,7 +196,11 @@ void h5u_write_episodes(H5Ctx *c, hid_t loc, const DmnModel *m, const DmnEpisode
     h5u_write_d1(c, g, "heading", r->heading, T);
     h5u_write_d2(c, g, "odor_input", r->odor, T, 2);
     h5u_write_d2(c, g, "dn_drive", r->drive, T, 2);
-    h5u_write_d2(c, g, "joint_angles", r->joints, T, 3 * DMN_LEGS);
+    h5u_write_d2(c, g, "joint_angles", r->joints, T, (hsize_t)(r->n_joint > 0 ? r->n_joint : 3 * DMN_LEGS));
+    if (r->body_kind == DMN_BODY_NEUROMECHFLY)
+      h5u_write_str_attr(c, g, "body", "neuromechfly: position z = thorax height, joint_angles = the 42 leg joints in actuator order "
+                                       "(LF LM LH RF RM RH x Coxa Coxa_roll Coxa_yaw Femur Femur_roll Tibia Tarsus1), "
+                                       "foot_contacts = leg-floor contacts per leg");
     h5u_write_d2(c, g, "foot_contacts", r->contact, T, DMN_LEGS);
     h5u_write_d1(c, g, "rates_hz", r->rate_hz, DMN_NLAYER);
     h5u_write_d1(c, g, "start_pose", r->start, 3);

@@ -25,8 +25,10 @@ typedef struct DmnEpisodeRecord {
   double *heading;  /* (T) rad, unwrapped */
   double *odor;     /* (T x 2) concentration at left / right antenna */
   double *drive;    /* (T x 2) descending drive (left, right) */
-  double *joints;   /* (T x 18) q1 q2 q3 per leg LF LM LH RF RM RH, rad */
-  double *contact;  /* (T x 6) stance weights */
+  double *joints;   /* (T x n_joint) reduced body: q1 q2 q3 per leg LF LM LH RF RM RH (18); NeuroMechFly: its 42 leg joints, rad */
+  double *contact;  /* (T x 6) reduced body: stance weights; NeuroMechFly: leg-floor contacts per leg */
+  int n_joint;      /* columns of joints */
+  int body_kind;    /* DMN_BODY_* the episode ran in (position z: NeuroMechFly's thorax height) */
   int n_spikes[DMN_NLAYER];
   int *spike_step[DMN_NLAYER], *spike_id[DMN_NLAYER];
   double rate_hz[DMN_NLAYER];
@@ -101,6 +103,16 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
                      const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
                      const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj, const DmnEvolutionLog *evo, const char *config_yaml,
                      char err[DMN_ERR_MAX]);
+/* What a mode adds to its results file before the file is renamed into
+ * place (--evaluate --body neuromechfly: /neuromechfly).  h5ctx is the
+ * writer's H5Ctx (h5util.h), file its hid_t. */
+typedef struct DmnResultsExtra {
+  void (*write)(void *h5ctx, int64_t file, void *arg);
+  void *arg;
+} DmnResultsExtra;
+int io_write_results_extra(const char *path, const DmnModel *m, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
+                           const DmnEvalSummary *control, const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
+                           const char *config_yaml, const DmnResultsExtra *extra, char err[DMN_ERR_MAX]);
 /* training_results.json as the seed wrote it (training_losses, final_metrics). */
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
                            const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best, const DmnRadiiTable *radii,

@@ -30,11 +30,12 @@ static int spikes_from_bits(const DmnTape *t, int k, int lo, int hi, int *ids) {
 
 /* The per-step series of a record of T steps (spikes are sized separately). */
 static void record_alloc_series(DmnEpisodeRecord *r, int T) {
+  if (r->n_joint <= 0) r->n_joint = 3 * DMN_LEGS;
   r->position = xmalloc(sizeof(double) * 3 * T);
   r->heading = xmalloc(sizeof(double) * T);
   r->odor = xmalloc(sizeof(double) * 2 * T);
   r->drive = xmalloc(sizeof(double) * 2 * T);
-  r->joints = xmalloc(sizeof(double) * 3 * DMN_LEGS * T);
+  r->joints = xmalloc(sizeof(double) * (size_t)r->n_joint * T);
   r->contact = xmalloc(sizeof(double) * DMN_LEGS * T);
 }
 
@@ -43,6 +44,7 @@ void record_from_tape(const DmnModel *m, const DmnTape *t, long episode, DmnEpis
   int T = t->T;
   r->episode = episode;
   r->T = T;
+  r->n_joint = 3 * DMN_LEGS;
   record_alloc_series(r, T);
   for (int k = 0; k < T; k++) {
     r->position[3 * k] = t->body[k].p[0];
@@ -109,7 +111,7 @@ PetscErrorCode record_send(const DmnEpisodeRecord *r, int dest, MPI_Comm comm) {
   PetscCallMPI(MPI_Send(r->heading, T, MPI_DOUBLE, dest, 3, comm));
   PetscCallMPI(MPI_Send(r->odor, 2 * T, MPI_DOUBLE, dest, 4, comm));
   PetscCallMPI(MPI_Send(r->drive, 2 * T, MPI_DOUBLE, dest, 5, comm));
-  PetscCallMPI(MPI_Send(r->joints, 3 * DMN_LEGS * T, MPI_DOUBLE, dest, 6, comm));
+  PetscCallMPI(MPI_Send(r->joints, r->n_joint * T, MPI_DOUBLE, dest, 6, comm));
   PetscCallMPI(MPI_Send(r->contact, DMN_LEGS * T, MPI_DOUBLE, dest, 7, comm));
   for (int l = 0; l < DMN_NLAYER; l++) {
     PetscCallMPI(MPI_Send(r->spike_step[l], r->n_spikes[l], MPI_INT, dest, 8, comm));
@@ -128,7 +130,7 @@ PetscErrorCode record_recv(const DmnModel *m, DmnEpisodeRecord *r, int src, MPI_
   PetscCallMPI(MPI_Recv(r->heading, T, MPI_DOUBLE, src, 3, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Recv(r->odor, 2 * T, MPI_DOUBLE, src, 4, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Recv(r->drive, 2 * T, MPI_DOUBLE, src, 5, comm, MPI_STATUS_IGNORE));
-  PetscCallMPI(MPI_Recv(r->joints, 3 * DMN_LEGS * T, MPI_DOUBLE, src, 6, comm, MPI_STATUS_IGNORE));
+  PetscCallMPI(MPI_Recv(r->joints, r->n_joint * T, MPI_DOUBLE, src, 6, comm, MPI_STATUS_IGNORE));
   PetscCallMPI(MPI_Recv(r->contact, DMN_LEGS * T, MPI_DOUBLE, src, 7, comm, MPI_STATUS_IGNORE));
   for (int l = 0; l < DMN_NLAYER; l++) {
     r->spike_step[l] = xmalloc(sizeof(int) * r->n_spikes[l]);

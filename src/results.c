@@ -58,10 +58,10 @@ static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSumma
   if (g >= 0) H5Gclose(g);
 }
 
-int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
-                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
-                     const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
-                     const DmnEvolutionLog *evo, const char *yaml, char err[DMN_ERR_MAX]) {
+static int write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
+                         const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact,
+                         const DmnEvalSummary *best, const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
+                         const DmnEvolutionLog *evo, const char *yaml, const DmnResultsExtra *extra, char err[DMN_ERR_MAX]) {
   H5Ctx c = {.path = path, .err = err};
   char tmp[DMN_STR_MAX + 8];
   hid_t f = h5u_open_output(&c, path, tmp, sizeof tmp, yaml, m);
@@ -106,7 +106,22 @@ int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *s
   }
   if (e >= 0) H5Gclose(e);
   write_evolution(&c, f, evo);
+  _Static_assert(sizeof(hid_t) == sizeof(int64_t), "DmnResultsExtra passes a hid_t as int64_t");
+  if (extra && !c.failed && f >= 0) extra->write(&c, (int64_t)f, extra->arg);
   return h5u_close_and_rename(&c, f, tmp, path);
+}
+
+int io_write_results(const char *path, const DmnModel *m, const DmnTrainState *st, const DmnEvalSummary *trained,
+                     const DmnEvalSummary *initial, const DmnEvalSummary *control, const DmnEvalSummary *intact, const DmnEvalSummary *best,
+                     const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj, const DmnEvolutionLog *evo, const char *yaml,
+                     char err[DMN_ERR_MAX]) {
+  return write_results(path, m, st, trained, initial, control, intact, best, radii, traj, n_traj, evo, yaml, NULL, err);
+}
+
+int io_write_results_extra(const char *path, const DmnModel *m, const DmnEvalSummary *trained, const DmnEvalSummary *initial,
+                           const DmnEvalSummary *control, const DmnRadiiTable *radii, const DmnEpisodeRecord *traj, int n_traj,
+                           const char *yaml, const DmnResultsExtra *extra, char err[DMN_ERR_MAX]) {
+  return write_results(path, m, NULL, trained, initial, control, NULL, NULL, radii, traj, n_traj, NULL, yaml, extra, err);
 }
 
 static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int last) {

@@ -20,10 +20,11 @@
 #include "gradcheck.h"
 #include "io.h"
 #include "model.h"
+#include "bodyeval.h"
 #include "nir.h"
+#include "par.h"
 #include "train.h"
 #include "util.h"
-#include "par.h"
 
 static int rank_world(void) {
   int r;
@@ -605,18 +606,33 @@ PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit
       PetscCall(train_evaluate_radii(&m, &p, MPI_COMM_WORLD, NULL, NULL, &radii, &f4));
       if (f4) *exit_code = 1;
     }
+    /* --body neuromechfly: the first body.nmf_eval_episodes of these starts
+     * again, in both bodies, into /neuromechfly of the same file */
+    DmnBodyComparison cmp;
+    memset(&cmp, 0, sizeof cmp);
+    const int with_nmf = c->body_kind == DMN_BODY_NEUROMECHFLY;
+    if (!*exit_code && with_nmf) { /* collective */
+      int f5 = 0, u5 = 0;
+      PetscCall(bodyeval_compare(&m, &p, MPI_COMM_WORLD, &cmp, &f5, &u5));
+      if (u5) *exit_code = 2;
+      else if (f5) *exit_code = 1;
+      else if (!rank) bodyeval_print(&cmp);
+    }
     if (!*exit_code && !rank) {
       char path[DMN_STR_MAX + 32];
       snprintf(path, sizeof path, "%s/evaluation.h5", dir);
       char *yaml = config_to_yaml(cfg);
-      if (io_write_results(path, &m, NULL, &tr, &in, &ctl, NULL, NULL, &radii, traj, n_traj, NULL, yaml, err)) {
+      DmnResultsExtra extra = {bodyeval_write_h5, &cmp};
+      if (io_write_results_extra(path, &m, &tr, &in, &ctl, &radii, traj, n_traj, yaml, with_nmf ? &extra : NULL, err)) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
         *exit_code = 1;
       } else {
-        printf("\n\u2713 Evaluation saved to %s (per-episode metrics, %d trajectories)\n", path, n_traj);
+        printf("\n\u2713 Evaluation saved to %s (per-episode metrics, %d trajectories%s)\n", path, n_traj,
+               with_nmf ? "; /neuromechfly: both bodies side by side" : "");
       }
       free(yaml);
     }
+    bodyeval_free(&cmp);
     DMN_MPI(MPI_Bcast(exit_code, 1, MPI_INT, 0, MPI_COMM_WORLD));
     if (traj)
       for (int k = 0; k < n_traj; k++) record_free(&traj[k]);
@@ -628,5 +644,22 @@ PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit
   params_free(&p);
   params_free(&init);
   model_free(&m);
+  PetscFunctionReturn(0);
+}
+
+/* --calibrate-body [TARGET]: the reduced body's constants fitted to TARGET's
+ * walking; body_calibration.yaml in --out (or the working directory). */
+PetscErrorCode run_calibrate(const DmnConfig *cfg, const CliOptions *o, int *exit_code) {
+  PetscFunctionBeginUser;
+  char dir[DMN_STR_MAX], err[DMN_ERR_MAX], path[DMN_STR_MAX + 32];
+  snprintf(dir, sizeof dir, "%s", o->out_dir ? o->out_dir : ".");
+  int bad = par_rank(MPI_COMM_WORLD) == 0 && o->out_dir ? make_run_dir(dir, err) : 0;
+  if (par_agree_error(bad, err, MPI_COMM_WORLD)) {
+    if (!par_rank(MPI_COMM_WORLD)) fprintf(stderr, "dmn_mpi: error: %s\n", err);
+    *exit_code = 1;
+    PetscFunctionReturn(0);
+  }
+  snprintf(path, sizeof path, "%s/body_calibration.yaml", dir);
+  PetscCall(bodyeval_calibrate(cfg, o->calibrate, path, MPI_COMM_WORLD, exit_code));
   PetscFunctionReturn(0);
 }

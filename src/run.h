@@ -14,6 +14,7 @@ typedef struct CliOptions {
   const char *sets[MAX_SETS];
   int n_sets;
   const char *out_dir, *resume, *init, *dump, *evaluate, *nir_ckpt, *nir_out;
+  const char *calibrate; /* --calibrate-body TARGET: neuromechfly or reduced */
   int help, version, print_config, config_reference, verify, simulate, grad_check, loss_only, connectome_info;
   double duration;
   long episodes, grad_steps, stop_after;
@@ -28,5 +29,6 @@ PetscErrorCode run_gradient_modes(DmnConfig cfg, const CliOptions *o, int *exit_
 PetscErrorCode run_export_nir(const DmnConfig *cfg, const CliOptions *o, int *exit_code);
 PetscErrorCode run_evaluate(const DmnConfig *cfg, const CliOptions *o, int *exit_code);
 PetscErrorCode run_train(const DmnConfig *cfg, const CliOptions *o, int *exit_code);
+PetscErrorCode run_calibrate(const DmnConfig *cfg, const CliOptions *o, int *exit_code);
 
 #endif
