@@ -254,44 +254,6 @@ static PetscErrorCode project_back(const DmnModel *m, const DmnDerived *d, int q
 static const int layer_inputs[DMN_NLAYER][2] = {
     {-1, -1}, {DMN_P_ORN_TO_PN, -1}, {DMN_P_PN_TO_KC, -1}, {DMN_P_KC_TO_MBON, -1}, {DMN_P_MBON_TO_DN, DMN_P_PN_TO_DN}};
 
-/* Steps at the end of the episode the w_end term averages over (at least 1). */
-static int episode_end_steps(const DmnModel *m) {
-  int n = (int)(m->cfg.loss_end_fraction * m->T + 0.5);
-  return n < 1 ? 1 : (n > m->T ? m->T : n);
-}
-
-/* Distance from the start pose to the source. */
-static double start_distance(const DmnModel *m, const double p0[2]) {
-  const double dx = p0[0] - m->env.src[0], dy = p0[1] - m->env.src[1], dz = m->env.src[2];
-  return sqrt(dx * dx + dy * dy + dz * dz);
-}
-/* Weight of the episode's distance term (MODEL §6): w_nav, or with
- * loss.nav_norm start or progress w_nav R / r0 (r0 the start distance, R the
- * mean start radius), so progress counts relative to where the fly started. */
-static double nav_weight(const DmnModel *m, const double p0[2]) {
-  if (m->cfg.loss_nav_norm == DMN_NAV_NORM_NONE) return m->cfg.loss_w_nav;
-  const double r0 = start_distance(m, p0);
-  return m->cfg.loss_w_nav * model_start_radius_mean(&m->cfg) / (r0 > 1.0 ? r0 : 1.0); /* (a start within 1 mm: as at 1 mm) */
-}
-/* The distance term's value at distance `dist` and its slope (MODEL §6):
- * the distance itself, or with nav_norm: progress, beyond the start distance
- * r0 only `beyond_start` of the excess: r0 + s (dist - r0). */
-static double nav_term(const DmnModel *m, double r0, double dist, double *slope) {
-  if (m->cfg.loss_nav_norm != DMN_NAV_NORM_PROGRESS || dist <= r0) {
-    *slope = 1.0;
-    return dist;
-  }
-  *slope = m->cfg.loss_beyond_start;
-  return r0 + *slope * (dist - r0);
-}
-
-static void nav_distance(const DmnModel *m, const double p[2], double *dist, double grad[2]) {
-  double dx = p[0] - m->env.src[0], dy = p[1] - m->env.src[1], dz = -m->env.src[2];
-  *dist = sqrt(dx * dx + dy * dy + dz * dz);
-  grad[0] = *dist > 0 ? dx / *dist : 0.0;
-  grad[1] = *dist > 0 ? dy / *dist : 0.0;
-}
-
 /* The circuit's part of step t (MODEL §2): I = a_s I[t-1] + W x + receptor
  * drive, then every layer's LIF update, signals crossing all layers within
  * the step.  vp: post-reset V of step t-1 in, of step t out.  cur on entry:
@@ -363,9 +325,8 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
    * ring only for the last segment (the non-finite diagnosis reads it). */
   const int last0 = tape->ck_vp ? ((T - 1) / K) * K : 0;
 
-  double nav = 0.0, nav_loss = 0.0, energy = 0.0, path = 0.0, end = 0.0;
-  const double r0 = start_distance(m, p0);
-  const int t_end = T - episode_end_steps(m);
+  LossPath acc; /* the distance and drive terms of the loss, and the path metrics (loss.c) */
+  loss_path_begin(m, p0, &acc);
   int decayed = 0; /* the step before wrote a_syn I[t-1] into this step's cur (its cur_next) */
   for (int t = 0; t < T; t++) {
     const double *pp = t ? tape->body[t - 1].p : p0;
@@ -457,14 +418,7 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
       const double *r_prev = t ? tape->body[t - 1].r : tape->r_init;
       body_step(&m->body, t, dr, r_prev, pp, psi_prev, &tape->body[t]);
     }
-    double dist, gdummy[2];
-    nav_distance(m, tape->body[t].p, &dist, gdummy);
-    nav += dist;
-    double slope;
-    nav_loss += nav_term(m, r0, dist, &slope);
-    if (t >= t_end) end += dist;
-    energy += dr[0] * dr[0] + dr[1] * dr[1];
-    path += hypot(tape->body[t].p[0] - pp[0], tape->body[t].p[1] - pp[1]);
+    loss_path_step(m, &acc, t, tape->body[t].p, pp, dr);
   }
 
   /* rates nu_i = 1000 / (T dt) sum_t s_i[t] (Hz) */
@@ -473,18 +427,11 @@ static PetscErrorCode forward_impl(const DmnModel *m, const DmnParams *p, const 
     tape->rate_hz[i] *= hz;
 
   DmnLoss *L = &tape->loss;
-  memset(L, 0, sizeof(*L));
-  L->nav = nav_weight(m, p0) * nav_loss / T;
-  L->energy = m->cfg.loss_w_energy * energy / T;
-  loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
-  L->end = m->cfg.loss_w_end * end / (T - t_end);
-  L->total = L->nav + L->energy + L->sparse + L->rate + L->silent + L->end;
-
   DmnMetrics *M = &tape->metrics;
-  double gdummy[2];
-  nav_distance(m, tape->body[T - 1].p, &M->final_distance, gdummy);
-  M->mean_distance = nav / T;
-  M->path_length = path;
+  memset(L, 0, sizeof(*L));
+  loss_path_finish(m, &acc, tape->body[T - 1].p, L, M);
+  loss_rate_terms(m, tape->rate_hz, L, w->d_nu);
+  L->total = L->nav + L->energy + L->sparse + L->rate + L->silent + L->end;
   for (int l = 0; l < DMN_NLAYER; l++) {
     double sum = 0.0;
     for (int i = m->layer_off[l]; i < m->layer_off[l + 1]; i++)
@@ -534,20 +481,10 @@ static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *t
                          DmnParams *g, double *ds_row, double d_p_prev[2], double *d_psi_prev) {
   const int T = m->T, n = m->n_neuron, n_dn = m->n[DMN_L_DN];
   const double hz = 1000.0 / (T * m->dt);
-  const double w_nav = nav_weight(m, tape->p0) / T, w_energy = m->cfg.loss_w_energy / T;
-  const double w_end = m->cfg.loss_w_end / (T - t_end);
   const double *dr = tape->drive + 2 * t;
 
-  /* loss: w_nav mean_t f(|p_t - g|)  (f = nav_term: the distance, or capped in slope beyond the start) */
-  double dist, gd[2], slope;
-  nav_distance(m, tape->body[t].p, &dist, gd);
-  nav_term(m, start_distance(m, tape->p0), dist, &slope);
-  c->d_p[0] += w_nav * slope * gd[0];
-  c->d_p[1] += w_nav * slope * gd[1];
-  if (t >= t_end) { /* loss: w_end mean over the closing steps of |p_t - g| */
-    c->d_p[0] += w_end * gd[0];
-    c->d_p[1] += w_end * gd[1];
-  }
+  /* loss: the distance terms' adjoint at the pose after step t */
+  loss_path_pose_backward(m, tape->p0, t, t_end, tape->body[t].p, c->d_p);
 
   /* body */
   double d_d[2] = {0, 0}, d_r_prev[2 * DMN_LEGS] = {0};
@@ -555,9 +492,8 @@ static void top_backward(const DmnModel *m, const DmnParams *p, const DmnTape *t
   body_step_backward(&m->body, t, dr, r_prev, &tape->body[t], c->d_r, c->d_psi, c->d_p, d_d, d_r_prev, d_p_prev, d_psi_prev);
   memcpy(c->d_r, d_r_prev, sizeof d_r_prev);
 
-  /* loss: w_energy mean_t |d_t|^2 */
-  d_d[0] += 2.0 * w_energy * dr[0];
-  d_d[1] += 2.0 * w_energy * dr[1];
+  /* loss: the drive term's adjoint */
+  loss_path_drive_backward(m, dr, d_d);
 
   /* motor: d = tanh(M q + m);  q = a_q q_prev + (1 - a_q) s_DN / dt */
   const double *q = tape->q + (size_t)t * n_dn;
@@ -737,7 +673,7 @@ static PetscErrorCode backward_impl(const DmnModel *m, const DmnParams *p, const
   PetscFunctionBeginUser;
   const int T = m->T, n = m->n_neuron, n_orn = m->n[DMN_L_ORN], n_dn = m->n[DMN_L_DN];
   const SnnConst k = snn_const(m);
-  const int t_end = T - episode_end_steps(m);
+  const int t_end = T - loss_end_steps(m);
   /* carries: adjoints of the state after step t, flowing to step t-1 */
   memset(w->g_vp, 0, sizeof(double) * (size_t)n);
   memset(w->g_i, 0, sizeof(double) * (size_t)n);

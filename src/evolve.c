@@ -252,7 +252,7 @@ static PetscErrorCode fitness_eval(const DmnConfig *cfg, const DmnGenome *g, Ind
   loss /= s.n;
   out[1] = loss, out[2] = s.success_rate, out[3] = s.median_final;
   switch (cfg->evolution_fitness) {
-  case 1: out[0] = s.success_rate - 1e-6 * s.mean_final; break; /* ties: closer is better */
+  case 1: out[0] = s.success_rate - 1e-6 * s.mean_final_distance; break; /* ties: closer is better */
   case 2: out[0] = -s.median_final; break;
   default: out[0] = -loss;
   }

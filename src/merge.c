@@ -17,16 +17,22 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "metrics.h"
+
 #define NAME_MAX_LEN 64
 #define PATH_LEN 4096
 
 /* One evaluation: success rate, median and mean final distance, mean
  * distance, path length, KC active fraction. */
-enum { M_SUCCESS, M_MEDIAN, M_FINAL, M_MEAN, M_PATH, M_KC, NM };
-static const char *metric_attr[NM] = {"success_rate", "median_final_distance", "mean_final_distance", "mean_distance", "mean_path_length",
-                                      "mean_kc_active"};
-static const char *metric_col[NM] = {"success_rate", "median_final_distance", "mean_final_distance", "mean_distance", "path_length",
-                                     "kc_active"};
+/* success and median final distance, then the mean of every per-episode
+ * metric of metrics.h (its attribute in the evaluation group, its column here) */
+enum { M_SUCCESS, M_MEDIAN, NM = 2 + DMN_EM_N };
+#define DMN_EM_ATTR(name, field, mean, col, unit, doc) #mean,
+#define DMN_EM_COL(name, field, mean, col, unit, doc) #col,
+static const char *metric_attr[NM] = {"success_rate", "median_final_distance", DMN_EVAL_METRICS(DMN_EM_ATTR)};
+static const char *metric_col[NM] = {"success_rate", "median_final_distance", DMN_EVAL_METRICS(DMN_EM_COL)};
+#undef DMN_EM_ATTR
+#undef DMN_EM_COL
 /* lesion study: intact baseline, right after the lesion (the parameters the
  * run started from), after retraining */
 enum { E_INTACT, E_LESIONED, E_RETRAINED, NE };

@@ -44,16 +44,25 @@ static void write_evolution(H5Ctx *c, hid_t f, const DmnEvolutionLog *lg) {
 static void write_eval(H5Ctx *c, hid_t loc, const char *name, const DmnEvalSummary *s) {
   if (!s || c->failed) return;
   hid_t g = h5u_make_group(c, loc, name);
-  h5u_write_d1(c, g, "final_distance", s->final_distance, (hsize_t)s->n);
-  h5u_write_d1(c, g, "mean_distance", s->mean_distance, (hsize_t)s->n);
-  h5u_write_d1(c, g, "path_length", s->path_length, (hsize_t)s->n);
-  if (s->kc_active) h5u_write_d1(c, g, "kc_active", s->kc_active, (hsize_t)s->n);
-  h5u_write_num_attr(c, g, "mean_kc_active", s->mean_kc_active);
+  /* one dataset per row of metrics.h, with its unit and meaning, and its mean as an attribute */
+#define DMN_EM_ROW(nm, field, mean, col, unit, doc) {#nm, #mean, unit, doc},
+  static const struct { const char *name, *mean, *unit, *doc; } row[DMN_EM_N] = {DMN_EVAL_METRICS(DMN_EM_ROW)};
+#undef DMN_EM_ROW
+  char names[256] = "";
+  for (int k = 0; k < DMN_EM_N && !c->failed; k++) {
+    h5u_write_d1(c, g, row[k].name, s->metric[k], (hsize_t)s->n);
+    hid_t ds = c->failed ? -1 : H5Dopen2(g, row[k].name, H5P_DEFAULT);
+    if (ds >= 0) {
+      h5u_write_str_attr(c, ds, "unit", row[k].unit);
+      h5u_write_str_attr(c, ds, "doc", row[k].doc);
+      H5Dclose(ds);
+    }
+    h5u_write_num_attr(c, g, row[k].mean, s->metric_mean[k]);
+    snprintf(names + strlen(names), sizeof names - strlen(names), "%s%s", k ? "," : "", row[k].name);
+  }
+  h5u_write_str_attr(c, g, "metrics", names); /* what analysis/report.py tables */
   h5u_write_num_attr(c, g, "success_rate", s->success_rate);
   h5u_write_num_attr(c, g, "median_final_distance", s->median_final);
-  h5u_write_num_attr(c, g, "mean_final_distance", s->mean_final);
-  h5u_write_num_attr(c, g, "mean_distance", s->mean_mean_distance);
-  h5u_write_num_attr(c, g, "mean_path_length", s->mean_path);
   h5u_write_num_attr(c, g, "success_radius_mm", DMN_SUCCESS_RADIUS_MM);
   if (g >= 0) H5Gclose(g);
 }
@@ -127,7 +136,7 @@ int io_write_results_extra(const char *path, const DmnModel *m, const DmnEvalSum
 static void json_eval(FILE *fp, const char *name, const DmnEvalSummary *s, int last) {
   fprintf(fp, "    \"%s\": {\"episodes\": %d, \"success_rate\": %.6g, \"median_final_distance\": %.6g, \"mean_final_distance\": %.6g, "
               "\"mean_distance_to_goal\": %.6g, \"total_distance_traveled\": %.6g}%s\n",
-          name, s->n, s->success_rate, s->median_final, s->mean_final, s->mean_mean_distance, s->mean_path, last ? "" : ",");
+          name, s->n, s->success_rate, s->median_final, s->mean_final_distance, s->mean_mean_distance, s->mean_path_length, last ? "" : ",");
 }
 
 int io_write_training_json(const char *path, const DmnTrainState *st, const DmnEvalSummary *tr, const DmnEvalSummary *in,
@@ -167,7 +176,7 @@ int io_write_training_json(const char *path, const DmnTrainState *st, const DmnE
   }
   fprintf(fp, "  \"final_metrics\": {\n");
   fprintf(fp, "    \"final_distance_to_goal\": %.6g,\n    \"mean_distance_to_goal\": %.6g,\n    \"total_distance_traveled\": %.6g,\n",
-          tr->mean_final, tr->mean_mean_distance, tr->mean_path);
+          tr->mean_final_distance, tr->mean_mean_distance, tr->mean_path_length);
   fprintf(fp, "    \"success_rate\": %.6g,\n", tr->success_rate);
   fprintf(fp, "    \"trained_is_average\": %s,\n", st->avg.data ? "true" : "false");
   json_eval(fp, "trained", tr, 0);

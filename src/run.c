@@ -308,9 +308,9 @@ PetscErrorCode run_simulate(const DmnConfig *cfg, const CliOptions *o, int *exit
       if (rc) {
         fprintf(stderr, "dmn_mpi: error: %s\n", err);
       } else {
-        double mean_final = 0, rates[DMN_NLAYER] = {0}, kc_act = 0;
+        double mean_final_distance = 0, rates[DMN_NLAYER] = {0}, kc_act = 0;
         for (long e = 0; e < n_ep; e++) {
-          mean_final += all[e].metrics.final_distance / n_ep;
+          mean_final_distance += all[e].metrics.final_distance / n_ep;
           kc_act += all[e].metrics.kc_active_fraction / n_ep;
           for (int l = 0; l < DMN_NLAYER; l++) rates[l] += all[e].rate_hz[l] / n_ep;
         }

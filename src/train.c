@@ -36,7 +36,7 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
   DMN_MPI(MPI_Comm_size(comm, &size));
   memset(out, 0, sizeof(*out));
   out->n = n;
-  enum { NB = 4 + DMN_NLOSS_TERM };
+  enum { NB = DMN_EM_N + DMN_NLOSS_TERM };
   double *buf = calloc(NB * (size_t)n, sizeof(double));
   DmnDerived d;
   DmnTape own_t;
@@ -61,13 +61,12 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
       fail = 1;
       break;
     }
-    buf[e] = tp->metrics.final_distance;
-    buf[n + e] = tp->metrics.mean_distance;
-    buf[2 * n + e] = tp->metrics.path_length;
-    buf[3 * n + e] = tp->metrics.kc_active_fraction;
+    double mv[DMN_EM_N];
+    eval_metrics_of(&tp->metrics, mv);
+    for (int k = 0; k < DMN_EM_N; k++) buf[k * n + e] = mv[k];
     const DmnLoss *L = &tp->loss;
     const double lt[DMN_NLOSS_TERM] = {L->nav, L->energy, L->sparse, L->rate, L->silent, L->end};
-    for (int j = 0; j < DMN_NLOSS_TERM; j++) buf[(4 + j) * n + e] = lt[j];
+    for (int j = 0; j < DMN_NLOSS_TERM; j++) buf[(DMN_EM_N + j) * n + e] = lt[j];
     if (mine && e < n_traj) record_from_tape(m, tp, e, &mine[e / size]);
   }
   DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, &fail, 1, MPI_INT, MPI_MAX, comm));
@@ -80,17 +79,13 @@ PetscErrorCode train_evaluate_set(const DmnModel *m, const DmnParams *p, MPI_Com
   if (!fail) {
     /* each slot was filled by exactly one rank, the rest are zero: a sum gathers them */
     DMN_MPI(MPI_Allreduce(MPI_IN_PLACE, buf, NB * n, MPI_DOUBLE, MPI_SUM, comm));
-    out->final_distance = malloc(sizeof(double) * (size_t)n);
-    out->mean_distance = malloc(sizeof(double) * (size_t)n);
-    out->path_length = malloc(sizeof(double) * (size_t)n);
-    memcpy(out->final_distance, buf, sizeof(double) * (size_t)n);
-    memcpy(out->mean_distance, buf + n, sizeof(double) * (size_t)n);
-    memcpy(out->path_length, buf + 2 * n, sizeof(double) * (size_t)n);
-    out->kc_active = malloc(sizeof(double) * (size_t)n);
-    memcpy(out->kc_active, buf + 3 * n, sizeof(double) * (size_t)n);
+    for (int k = 0; k < DMN_EM_N; k++) {
+      out->metric[k] = malloc(sizeof(double) * (size_t)n);
+      memcpy(out->metric[k], buf + (size_t)k * n, sizeof(double) * (size_t)n);
+    }
     out->loss_term = malloc(sizeof(double) * (size_t)n * DMN_NLOSS_TERM);
     for (int e = 0; e < n; e++)
-      for (int j = 0; j < DMN_NLOSS_TERM; j++) out->loss_term[e * DMN_NLOSS_TERM + j] = buf[(4 + j) * n + e];
+      for (int j = 0; j < DMN_NLOSS_TERM; j++) out->loss_term[e * DMN_NLOSS_TERM + j] = buf[(DMN_EM_N + j) * n + e];
     eval_summary_finish(out);
   }
   free(buf);
@@ -124,13 +119,13 @@ PetscErrorCode train_evaluate_radii(const DmnModel *m, const DmnParams *p, MPI_C
     *failed |= f;
     if (!rank && !f)
       printf("  %7.1f mm%-14s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", radii[k], "", 100 * s.success_rate, s.median_final, s.mean_mean_distance,
-             s.mean_path);
+             s.mean_path_length);
     if (out && !f) {
       out->radius[out->n] = radii[k];
       out->success_rate[out->n] = s.success_rate;
       out->median_final[out->n] = s.median_final;
       out->mean_distance[out->n] = s.mean_mean_distance;
-      out->path_length[out->n] = s.mean_path;
+      out->path_length[out->n] = s.mean_path_length;
       out->episodes = s.n;
       out->n++;
     }
@@ -155,7 +150,7 @@ void train_print_eval_table_best(const DmnEvalSummary *tr, const DmnEvalSummary 
   for (int k = 0; k < 4; k++)
     if (s[k] && s[k]->n)
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", name[k], 100 * s[k]->success_rate, s[k]->median_final,
-             s[k]->mean_mean_distance, s[k]->mean_path);
+             s[k]->mean_mean_distance, s[k]->mean_path_length);
   fflush(stdout);
 }
 
@@ -392,11 +387,11 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
       printf("\nLesion study (sweep task %d: condition %s, seed %ld): starting parameters from --init\n", c->sweep_index,
              c->sweep_index >= 0 ? config_sweep_name(c) : "-", c->sim_seed);
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "intact circuit", 100 * intact.success_rate, intact.median_final,
-             intact.mean_mean_distance, intact.mean_path);
+             intact.mean_mean_distance, intact.mean_path_length);
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned", 100 * in.success_rate, in.median_final, in.mean_mean_distance,
-             in.mean_path);
+             in.mean_path_length);
       printf("  %-24s %8.1f%% %11.2f mm %11.2f mm %9.2f mm\n", "lesioned, retrained", 100 * trs.success_rate, trs.median_final,
-             trs.mean_mean_distance, trs.mean_path);
+             trs.mean_mean_distance, trs.mean_path_length);
     }
     train_print_eval_table_best(&trs, &in, &ctl, bs, st ? st->best_update : 0,
                                 st && st->avg.data ? "trained (average)" : NULL);
@@ -411,7 +406,7 @@ PetscErrorCode train_report(const DmnModel *m, const DmnParams *p, const DmnPara
   if (!f1 && !f2 && !f3 && !rank) {
     printf("\nFinal Trajectory Metrics (trained, held-out mean):\n  final_distance_to_goal: %.4f\n  mean_distance_to_goal: %.4f\n"
            "  total_distance_traveled: %.4f\n",
-           trs.mean_final, trs.mean_mean_distance, trs.mean_path);
+           trs.mean_final_distance, trs.mean_mean_distance, trs.mean_path_length);
     snprintf(path, sizeof path, "%s/results.h5", o->run_dir);
     const DmnEvalSummary *ip = o->intact ? &intact : NULL;
     int rc = io_write_results(path, m, st, &trs, &in, &ctl, ip, bs, &radii, traj, n_traj, evo, yaml, err);

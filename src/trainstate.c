@@ -45,24 +45,24 @@ static int cmp_double(const void *a, const void *b) {
 
 void eval_summary_finish(DmnEvalSummary *s) {
   int n = s->n, ok = 0;
-  double sf = 0, sm = 0, sp = 0, sk = 0;
+  double sum[DMN_EM_N] = {0};
   double *sorted = malloc(sizeof(double) * (size_t)(n ? n : 1));
   for (int i = 0; i < n; i++) {
     ok += s->final_distance[i] < DMN_SUCCESS_RADIUS_MM;
-    sf += s->final_distance[i];
-    sm += s->mean_distance[i];
-    sp += s->path_length[i];
-    sk += s->kc_active ? s->kc_active[i] : 0;
+    for (int k = 0; k < DMN_EM_N; k++) sum[k] += s->metric[k] ? s->metric[k][i] : 0;
     sorted[i] = s->final_distance[i];
   }
   qsort(sorted, (size_t)n, sizeof(double), cmp_double);
   s->success_rate = n ? (double)ok / n : 0;
   s->median_final = n ? (n % 2 ? sorted[n / 2] : 0.5 * (sorted[n / 2 - 1] + sorted[n / 2])) : 0;
-  s->mean_final = n ? sf / n : 0;
-  s->mean_mean_distance = n ? sm / n : 0;
-  s->mean_path = n ? sp / n : 0;
-  s->mean_kc_active = n ? sk / n : 0;
+  for (int k = 0; k < DMN_EM_N; k++) s->metric_mean[k] = n ? sum[k] / n : 0;
   free(sorted);
+}
+
+void eval_metrics_of(const DmnMetrics *m, double out[DMN_EM_N]) {
+#define DMN_EM_VALUE(name, field, mean, col, unit, doc) out[DMN_EM_##name] = m->field;
+  DMN_EVAL_METRICS(DMN_EM_VALUE)
+#undef DMN_EM_VALUE
 }
 
 static double *dup_doubles(const double *a, size_t n) {
@@ -75,18 +75,12 @@ static double *dup_doubles(const double *a, size_t n) {
 void eval_summary_copy(const DmnEvalSummary *s, DmnEvalSummary *out) {
   const size_t n = (size_t)s->n;
   *out = *s;
-  out->final_distance = dup_doubles(s->final_distance, n);
-  out->mean_distance = dup_doubles(s->mean_distance, n);
-  out->path_length = dup_doubles(s->path_length, n);
-  out->kc_active = dup_doubles(s->kc_active, n);
+  for (int k = 0; k < DMN_EM_N; k++) out->metric[k] = dup_doubles(s->metric[k], n);
   out->loss_term = dup_doubles(s->loss_term, n * DMN_NLOSS_TERM);
 }
 
 void eval_summary_free(DmnEvalSummary *s) {
-  free(s->final_distance);
-  free(s->mean_distance);
-  free(s->path_length);
-  free(s->kc_active);
+  for (int k = 0; k < DMN_EM_N; k++) free(s->metric[k]);
   free(s->loss_term);
   memset(s, 0, sizeof(*s));
 }

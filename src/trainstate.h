@@ -6,6 +6,8 @@
 #define DMN_TRAINSTATE_H
 
 #include "model.h"
+#include "loss.h"
+#include "metrics.h"
 
 /* clang-format off */
 #define DMN_HISTORY_COLUMNS(X) \
@@ -61,14 +63,28 @@ typedef struct DmnTrainState {
 double history_missing_value(int column);
 
 /* Evaluation over a fixed set of held-out start poses. */
+#define DMN_EM_ARRAY(name, field, mean, col, unit, doc) double *name;
+#define DMN_EM_MEAN(name, field, mean, col, unit, doc) double mean_##name;
 typedef struct DmnEvalSummary {
   int n;
-  double *final_distance, *mean_distance, *path_length; /* (n) mm */
-  double *kc_active;         /* (n) fraction of KCs active per 100 ms window */
+  union { /* (n) per episode, one array per row of metrics.h: final_distance, mean_distance, ... */
+    struct {
+      DMN_EVAL_METRICS(DMN_EM_ARRAY)
+    };
+    double *metric[DMN_EM_N];
+  };
+  union { /* their means over the episodes: mean_final_distance, mean_mean_distance, ... */
+    struct {
+      DMN_EVAL_METRICS(DMN_EM_MEAN)
+    };
+    double metric_mean[DMN_EM_N];
+  };
   double *loss_term;         /* (n x DMN_NLOSS_TERM) nav, energy, sparse, rate, silent, end (weighted) */
   double success_rate;       /* final distance < 5 mm (MODEL §8: fixed) */
-  double median_final, mean_final, mean_mean_distance, mean_path, mean_kc_active;
+  double median_final;
 } DmnEvalSummary;
+#undef DMN_EM_ARRAY
+#undef DMN_EM_MEAN
 
 #define DMN_SUCCESS_RADIUS_MM 5.0
 
@@ -85,6 +101,8 @@ void history_push(DmnHistory *h, const double row[DMN_NHCOL], const double group
 void history_reserve(DmnHistory *h, long n);
 void history_free(DmnHistory *h);
 void eval_summary_finish(DmnEvalSummary *s); /* fills the scalar fields from the arrays */
+/* An episode's metrics in metrics.h's order. */
+void eval_metrics_of(const DmnMetrics *m, double out[DMN_EM_N]);
 void eval_summary_free(DmnEvalSummary *s);
 void eval_summary_copy(const DmnEvalSummary *s, DmnEvalSummary *out); /* a deep copy */
 

@@ -20,7 +20,7 @@ build() { # name sources... -- libs...
   local name=$1; shift
   "$CC" "${FLAGS[@]}" -o "$OUT/$name" "$@"
 }
-build fuzz_config "$ROOT/tests/fuzz/fuzz_config.c" "$ROOT/src/config.c" "$ROOT/src/util.c" -lyaml -lm
+build fuzz_config "$ROOT/tests/fuzz/fuzz_config.c" "$ROOT/src/config.c" "$ROOT/src/config_parse.c" "$ROOT/src/util.c" -lyaml -lm
 build fuzz_csv "$ROOT/tests/fuzz/fuzz_csv.c" "$ROOT/src/csv.c" "$ROOT/src/util.c" -lz -lm
 build fuzz_select "$ROOT/tests/fuzz/fuzz_select.c" "$ROOT/src/select.c" "$ROOT/src/util.c" -lm
 # seed corpora (read only) and a fresh working corpus per harness

@@ -254,7 +254,7 @@ static void test_trainstate(void) {
   const double fd[4] = {8.0, 1.0, 3.0, 20.0};
   memcpy(s.final_distance, fd, sizeof fd);
   eval_summary_finish(&s);
-  CHECK(s.success_rate == 0.5 && s.median_final == 5.5 && s.mean_final == 8.0, "summary: 2 of 4 under 5 mm, median 5.5, mean 8");
+  CHECK(s.success_rate == 0.5 && s.median_final == 5.5 && s.mean_final_distance == 8.0, "summary: 2 of 4 under 5 mm, median 5.5, mean 8");
   DmnEvalSummary c;
   eval_summary_copy(&s, &c);
   s.final_distance[0] = -1;
