@@ -303,9 +303,10 @@ void bodyeval_free(DmnBodyComparison *c) {
 /* ---- calibration --------------------------------------------------------- */
 
 /* Constant drives the bodies walk with: straight at four strengths, gentle
- * and sharp turns both ways, backward. */
-static const double calib_drive[][2] = {{1, 1},     {0.75, 0.75}, {0.5, 0.5}, {0.25, 0.25}, {1, 0.6}, {0.6, 1},
-                                        {1, 0.2},   {0.2, 1},     {0.8, 0.4}, {0.4, 0.8},  {-1, -1}, {-0.5, -0.5}};
+ * and sharp turns both ways, one side still, turning on the spot (one side
+ * backward: what a trained circuit does at rest), backward. */
+static const double calib_drive[][2] = {{1, 1},   {0.75, 0.75}, {0.5, 0.5}, {0.25, 0.25}, {1, 0.6},   {0.6, 1},    {1, 0.2},   {0.2, 1},   {0.8, 0.4},
+                                        {0.4, 0.8}, {0.5, 0},   {0, 0.5},   {0.5, -0.5}, {-0.5, 0.5}, {1, -1},     {-1, 1},    {-1, -1},   {-0.5, -0.5}};
 enum { N_CALIB = sizeof calib_drive / sizeof calib_drive[0] };
 #define CALIB_SETTLE_MS 500.0  /* the CPG magnitudes converge (20 /s) and the gait settles */
 #define CALIB_WINDOW_MS 1500.0 /* then speed and yaw rate are averaged over this */

@@ -53,6 +53,22 @@ void config_defaults(DmnConfig *cfg) {
   }
 }
 
+/* ---- names the parser and the printer share ------------------------------ */
+
+const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle", "randomize"};
+/* Same order as DmnLayer / DmnProj (connectome.h); a unit test checks it. */
+const char *const config_layer_names[6] = {"ORN", "PN", "KC", "MBON", "DN", "APL"};
+const char *const config_proj_names[5] = {"orn_to_pn", "pn_to_kc", "kc_to_mbon", "mbon_to_dn", "pn_to_dn"};
+
+void config_set_name_from_path(DmnConfig *cfg, const char *path) {
+  snprintf(cfg->path, sizeof cfg->path, "%s", path);
+  const char *base = strrchr(path, '/');
+  base = base ? base + 1 : path;
+  snprintf(cfg->name, sizeof cfg->name, "%s", base);
+  char *dot = strrchr(cfg->name, '.');
+  if (dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml"))) *dot = 0;
+}
+
 /* ---- lookup and "did you mean" ------------------------------------------- */
 
 static int edit_distance(const char *a, const char *b) {

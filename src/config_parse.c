@@ -30,10 +30,6 @@ static const char *node_kind(const yaml_node_t *n) {
 
 /* ---- the lesions: list ------------------------------------------------------ */
 
-const char *const dmn_lesion_kinds[DMN_NLESION_KIND] = {"ablate", "silence", "drop", "scale", "shuffle", "randomize"};
-/* Same order as DmnLayer / DmnProj (connectome.h); a unit test checks it. */
-const char *const config_layer_names[6] = {"ORN", "PN", "KC", "MBON", "DN", "APL"};
-const char *const config_proj_names[5] = {"orn_to_pn", "pn_to_kc", "kc_to_mbon", "mbon_to_dn", "pn_to_dn"};
 
 static int name_index(const char *const *names, int n, const char *s) {
   for (int i = 0; i < n; i++)
@@ -559,14 +555,6 @@ done:
   return rc;
 }
 
-void config_set_name_from_path(DmnConfig *cfg, const char *path) {
-  snprintf(cfg->path, sizeof cfg->path, "%s", path);
-  const char *base = strrchr(path, '/');
-  base = base ? base + 1 : path;
-  snprintf(cfg->name, sizeof cfg->name, "%s", base);
-  char *dot = strrchr(cfg->name, '.');
-  if (dot && (!strcmp(dot, ".yaml") || !strcmp(dot, ".yml"))) *dot = 0;
-}
 
 int config_load_file(DmnConfig *cfg, const char *path, char err[DMN_ERR_MAX]) {
   config_defaults(cfg);
