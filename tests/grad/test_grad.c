@@ -10,14 +10,11 @@
 #include "evolve.h"
 #include "gradcheck.h"
 #include "util.h"
+#include "../fixture.h"
 
+/* the tiny circuit (tests/fixture.h) in smooth mode (MODEL §2) */
 static void small_circuit(DmnConfig *c, int T) {
-  config_defaults(c);
-  c->circuit_n_orn = c->circuit_n_pn = 10;
-  c->circuit_n_kc = 40;
-  c->circuit_kc_claws = 3;
-  c->circuit_n_mbon = 6;
-  c->circuit_n_dn = 4;
+  fixture_tiny(c);
   c->sim_steps = T;
   c->circuit_spike_fn = DMN_SPIKE_SIGMOID;
   c->circuit_detach_reset = 0;

@@ -13,6 +13,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "../fixture.h"
 #include "../harness.h"
 #include "config.h"
 #include "connectome.h"
@@ -293,14 +294,7 @@ static void test_errors(void) {
 }
 
 /* Lesions on the synthetic circuit: exact counts, seeds, degrees. */
-static void small(DmnConfig *c) {
-  config_defaults(c);
-  c->circuit_n_orn = c->circuit_n_pn = 10;
-  c->circuit_n_kc = 40;
-  c->circuit_kc_claws = 3;
-  c->circuit_n_mbon = 6;
-  c->circuit_n_dn = 4;
-}
+static void small(DmnConfig *c) { fixture_tiny(c); }
 
 static int parse(DmnConfig *c, const char *yaml) {
   char err[DMN_ERR_MAX];

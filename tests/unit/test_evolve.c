@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "../fixture.h"
 #include "../harness.h"
 #include "connectome.h"
 #include "evolve.h"
@@ -28,8 +29,7 @@ static int rows_ok(const DmnConnectome *c, int q, int same_side) {
 
 int main(void) {
   DmnConfig cfg;
-  config_defaults(&cfg);
-  cfg.circuit_n_kc = 400;
+  fixture_small(&cfg, 400, 0);
   char err[DMN_ERR_MAX];
   DmnConnectome base;
   CHECK(connectome_build_synthetic(&cfg, &base, err) == 0, "%s", err);

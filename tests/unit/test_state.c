@@ -13,6 +13,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "../fixture.h"
 #include "../harness.h"
 #include "config.h"
 #include "io.h"
@@ -26,9 +27,7 @@
 static PetscErrorCode small_model(DmnModel *m, DmnParams *p) {
   PetscFunctionBeginUser;
   DmnConfig c;
-  config_defaults(&c);
-  c.circuit_n_kc = 200;
-  c.sim_steps = 100;
+  fixture_small(&c, 200, 100);
   char err[DMN_ERR_MAX];
   PetscCall(model_build(&c, NULL, m, err));
   params_alloc(m, p);
