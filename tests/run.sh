@@ -17,6 +17,9 @@ ctest --test-dir "$ROOT/build" --output-on-failure -j 2
 echo "== unit tests under AddressSanitizer + UBSan (-Werror)"
 BUILD_DIR=$ROOT/build-strict bash "$ROOT/jobs/build.sh" -DDMN_STRICT=ON
 ASAN_OPTIONS=detect_leaks=1 ctest --test-dir "$ROOT/build-strict" --output-on-failure -L unit
+if [ -x "$ROOT/build-strict/tests/test_nmf" ]; then # the NeuroMechFly body (MuJoCo itself is not instrumented)
+  ASAN_OPTIONS=detect_leaks=1 "$ROOT/build-strict/tests/test_nmf" "$ROOT/configs/bodies/neuromechfly" | grep -E "FAIL|ERROR|Sanitizer|passed"
+fi
 
 echo "== unit tests under valgrind (MPI-free)"
 for t in test_body test_kernels test_evolve test_train; do
