@@ -314,6 +314,31 @@ def run_figures(g, out, made, title):
     fig_learning(g, out, made, title)
     fig_decodability(g, cfg, out, made, title)
     fig_evolution(g, out, made, title)
+    metrics_table(g, out, made)
+
+
+def metrics_table(g, out, made):
+    """metrics.md: every per-episode metric the file lists (the `metrics`
+    attribute of each /evaluation/<set>, written from src/metrics.h), mean
+    and 95 % CI per evaluation set -- a metric added to the table appears
+    here without touching this script."""
+    if "evaluation" not in g:
+        return
+    rows = []
+    for name, s in g["evaluation"].items():
+        if not isinstance(s, h5py.Group) or "metrics" not in s.attrs:
+            continue
+        for m in text(s.attrs["metrics"]).split(","):
+            if m in s:
+                mean, hw = ci95(s[m][:])
+                unit = text(s[m].attrs.get("unit", ""))
+                rows.append(f"| {name} | {m} | {mean:.4g} ± {hw:.2g} {unit} | {text(s[m].attrs.get('doc', ''))} |")
+    if not rows:
+        return
+    path = os.path.join(out, "metrics.md")
+    with open(path, "w") as fh:
+        fh.write("| evaluation | metric | mean ± 95 % CI | meaning |\n|---|---|---|---|\n" + "\n".join(rows) + "\n")
+    made.append(path)
 
 
 def ci95(x):
