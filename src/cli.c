@@ -305,7 +305,7 @@ int cli_main(int argc, char **argv) {
   signal(SIGXFSZ, SIG_IGN);
   /* MPI errors come back to the caller, and DMN_MPI (par.h) reports them
    * with the call and the line before aborting every rank */
-  MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN);
+  DMN_MPI(MPI_Comm_set_errhandler(MPI_COMM_WORLD, MPI_ERRORS_RETURN));
   if (episode_register_events()) return 1;
   int rank;
   DMN_MPI(MPI_Comm_rank(MPI_COMM_WORLD, &rank));
