@@ -30,7 +30,7 @@ void bodyeval_options(const DmnConfig *cfg, NmfOptions *o) {
   o->noslip_iterations = (int)cfg->body_nmf_noslip_iterations;
   o->njmax = (int)cfg->body_nmf_njmax;
   o->nconmax = (int)cfg->body_nmf_nconmax;
-  o->sensors = (int)cfg->body_nmf_sensors;
+  o->sensors = (int)cfg->body_nmf_sensors; /* the ENUM's order antennae|palps|reduced is NMF_SENSE_*'s */
   o->ant_x = cfg->sensing_antenna_x;
   o->ant_y = cfg->sensing_antenna_y;
 }

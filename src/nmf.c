@@ -229,9 +229,9 @@ NmfBody *nmf_open(const NmfOptions *o, char *err, size_t n_err) {
     return NULL;
   }
   if (o->noslip_iterations >= 0) b->m->opt.noslip_iterations = o->noslip_iterations;
-  /* fewer constraint and contact slots than the scene's 4096 shrink mjData's
-   * arena (700 MB) to what walking uses (at most 48 contacts seen); the
-   * stack scales with them */
+  /* constraint and contact slots other than the scene's (1000 / 200; walking
+   * uses at most ~50 contacts): the stack, which holds njmax^2-sized
+   * matrices, scales with njmax both ways */
   if (o->njmax > 0 || o->nconmax > 0) {
     int nj = o->njmax > 0 ? o->njmax : b->m->njmax, nc = o->nconmax > 0 ? o->nconmax : b->m->nconmax;
     double scale = (double)nj / b->m->njmax;
@@ -239,7 +239,7 @@ NmfBody *nmf_open(const NmfOptions *o, char *err, size_t n_err) {
     b->m->nconmax = nc;
     long ns = (long)(b->m->nstack * scale * scale) + 1000L * b->m->nv;
     if (ns < 100000) ns = 100000;
-    if (ns < b->m->nstack) b->m->nstack = (int)ns;
+    b->m->nstack = ns > 2000000000L ? 2000000000 : (int)ns;
   }
   b->d = mj_makeData(b->m);
   if (!b->d) {
@@ -418,7 +418,6 @@ int nmf_step(NmfBody *b, const double d_in[2], char *err, size_t n_err) {
   dpsi -= 2 * M_PI * floor((dpsi + M_PI) / (2 * M_PI));
   b->psi += dpsi;
   b->psi_prev_raw = raw;
-  (void)err;
   return 0;
 }
 
