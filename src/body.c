@@ -15,6 +15,8 @@ void body_model_init(BodyModel *b, const DmnConfig *c) {
   b->L = c->body_lift;
   b->eta = c->body_traction;
   b->turn_gain = c->body_turn_gain;
+  b->spot_threshold = c->body_spot_turn_threshold;
+  b->spot_width = c->body_spot_turn_width;
   b->eps = 1e-6;
   b->h = 0.9;
   b->L1 = 0.35;
@@ -91,17 +93,47 @@ void body_model_free(BodyModel *b) {
   b->n_tab = 0;
 }
 
-/* The drive each side's legs see: the mean of the two drives plus
- * turn_gain times half their difference (body.turn_gain; 1: d itself, and
- * the same bits as before the gain existed). */
+/* The drive each side's legs see: the mean m of the two drives plus
+ * turn_gain times their half-difference D (body.turn_gain; gain 1 and no
+ * threshold: d itself, the same bits as before the gain existed).
+ *
+ * NeuroMechFly does not turn on the spot with small opposite drives: its
+ * legs push against each other ((0.2, -0.2) turns at 0.006 rad/s, (1, -1)
+ * at 3.3; src/MODEL.md §5).  The spot-turn threshold tau makes the reduced
+ * body do the same, smoothly so the gradient passes:
+ *   D = delta - tau tanh(delta / tau) sech^2(m / w),  delta = (dL - dR)/2,
+ * a soft dead zone |delta| < tau that fades once the fly walks forward
+ * (mean drive m beyond the width w), where NeuroMechFly turns freely. */
+typedef struct LegDrive {
+  double e[2];        /* the legs' drive, left and right */
+  double dD_dm, dD_dh; /* partials of D by the mean and the half-difference */
+} LegDrive;
+
+static void leg_drive_full(const BodyModel *b, const double d[2], LegDrive *o) {
+  const double mean = 0.5 * (d[0] + d[1]), half = 0.5 * (d[0] - d[1]);
+  double D = half;
+  o->dD_dm = 0.0, o->dD_dh = 1.0;
+  if (b->spot_threshold > 0) {
+    const double tau = b->spot_threshold, w = b->spot_width;
+    const double th = tanh(half / tau), tm = tanh(mean / w), gate = 1.0 - tm * tm; /* sech^2(m / w) */
+    D = half - tau * th * gate;
+    o->dD_dh = 1.0 - (1.0 - th * th) * gate;
+    o->dD_dm = tau * th * 2.0 * gate * tm / w;
+  }
+  o->e[0] = mean + b->turn_gain * D;
+  o->e[1] = mean - b->turn_gain * D;
+}
+
+static int leg_drive_is_identity(const BodyModel *b) { return b->turn_gain == 1.0 && b->spot_threshold <= 0; }
+
 static void leg_drive(const BodyModel *b, const double d[2], double e[2]) {
-  if (b->turn_gain == 1.0) {
+  if (leg_drive_is_identity(b)) {
     e[0] = d[0], e[1] = d[1];
     return;
   }
-  const double mean = 0.5 * (d[0] + d[1]), half = 0.5 * b->turn_gain * (d[0] - d[1]);
-  e[0] = mean + half;
-  e[1] = mean - half;
+  LegDrive o;
+  leg_drive_full(b, d, &o);
+  e[0] = o.e[0], e[1] = o.e[1];
 }
 
 void body_feet(const BodyModel *b, int t, const double d_in[2], double r[2 * DMN_LEGS]) {
@@ -121,8 +153,8 @@ void body_feet(const BodyModel *b, int t, const double d_in[2], double r[2 * DMN
 void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const double d_r[2 * DMN_LEGS], double d_d_out[2]) {
   double d[2], d_e[2] = {0.0, 0.0};
   leg_drive(b, d_in, d);
-  /* adjoint of the legs' drive e; with turn_gain 1 it is d's own */
-  double *d_d = b->turn_gain == 1.0 ? d_d_out : d_e;
+  /* adjoint of the legs' drive e; without gain or threshold it is d's own */
+  double *d_d = leg_drive_is_identity(b) ? d_d_out : d_e;
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);
@@ -132,10 +164,13 @@ void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const d
     double d_q1 = rho * (-sin(q1) * d_r[2 * i] + cos(q1) * d_r[2 * i + 1]);
     d_d[b->drive_of_leg[i]] += d_q1 * b->side_sign[i] * b->A * co;
   }
-  if (d_d == d_e) { /* e = mean +- g half-difference: de/dd = [[1+g, 1-g], [1-g, 1+g]] / 2 */
-    const double g = b->turn_gain, sum = 0.5 * (d_e[0] + d_e[1]), diff = 0.5 * g * (d_e[0] - d_e[1]);
-    d_d_out[0] += sum + diff;
-    d_d_out[1] += sum - diff;
+  if (d_d == d_e) { /* e = m +- g D(m, half): back to m and half, then to d = (m + half, m - half) */
+    LegDrive o;
+    leg_drive_full(b, d_in, &o);
+    const double g_diff = b->turn_gain * (d_e[0] - d_e[1]);
+    const double d_m = d_e[0] + d_e[1] + g_diff * o.dD_dm, d_h = g_diff * o.dD_dh;
+    d_d_out[0] += 0.5 * (d_m + d_h);
+    d_d_out[1] += 0.5 * (d_m - d_h);
   }
 }
 

@@ -15,6 +15,7 @@ typedef struct BodyModel {
   double omega;      /* CPG phase advance per step, rad */
   double A, L, eta;  /* coxa yaw amplitude, femur lift, traction */
   double turn_gain;  /* gain on the drives' difference as the legs see it (body.turn_gain) */
+  double spot_threshold, spot_width; /* soft dead zone of turning on the spot (body.spot_turn_threshold, _width; 0: none) */
   double eps;        /* regulariser of the 3x3 normal equations, mm^2 */
   double h, L1, L2, L3, q2_0, q3_0;
   double ax[DMN_LEGS], ay[DMN_LEGS], q1_0[DMN_LEGS], offset[DMN_LEGS], side_sign[DMN_LEGS];

@@ -305,8 +305,9 @@ void bodyeval_free(DmnBodyComparison *c) {
 /* Constant drives the bodies walk with: straight at four strengths, gentle
  * and sharp turns both ways, one side still, turning on the spot (one side
  * backward: what a trained circuit does at rest), backward. */
-static const double calib_drive[][2] = {{1, 1},   {0.75, 0.75}, {0.5, 0.5}, {0.25, 0.25}, {1, 0.6},   {0.6, 1},    {1, 0.2},   {0.2, 1},   {0.8, 0.4},
-                                        {0.4, 0.8}, {0.5, 0},   {0, 0.5},   {0.5, -0.5}, {-0.5, 0.5}, {1, -1},     {-1, 1},    {-1, -1},   {-0.5, -0.5}};
+static const double calib_drive[][2] = {{1, 1},     {0.75, 0.75}, {0.5, 0.5},   {0.25, 0.25}, {1, 0.6}, {0.6, 1},  {1, 0.2},
+                                        {0.2, 1},   {0.8, 0.4},   {0.4, 0.8},   {0.5, 0},     {0, 0.5}, {0.25, -0.25}, {-0.25, 0.25},
+                                        {0.5, -0.5}, {-0.5, 0.5}, {1, -1},      {-1, 1},      {-1, -1}, {-0.5, -0.5}};
 enum { N_CALIB = sizeof calib_drive / sizeof calib_drive[0] };
 #define CALIB_SETTLE_MS 500.0  /* the CPG magnitudes converge (20 /s) and the gait settles */
 #define CALIB_WINDOW_MS 1500.0 /* then speed and yaw rate are averaged over this */
@@ -321,13 +322,15 @@ static void speed_and_yaw(const double *xy, const double *psi, int n, double dt_
 }
 
 typedef struct ReducedConst {
-  double amplitude, traction, turn_gain, cpg_freq;
+  double amplitude, traction, turn_gain, spot_threshold, spot_width, cpg_freq;
 } ReducedConst;
+enum { N_FIT = 5 }; /* fitted: amplitude, traction, turn gain, spot-turn threshold and width */
 
 /* The reduced body with constants k walking with constant drive d. */
 static void reduced_walk(const DmnConfig *cfg, const ReducedConst *k, const double d[2], double *v, double *w) {
   DmnConfig c = *cfg;
   c.body_amplitude = k->amplitude, c.body_traction = k->traction, c.body_turn_gain = k->turn_gain, c.body_cpg_freq = k->cpg_freq;
+  c.body_spot_turn_threshold = k->spot_threshold, c.body_spot_turn_width = k->spot_width;
   BodyModel b;
   body_model_init(&b, &c);
   const int settle = (int)(CALIB_SETTLE_MS / c.sim_dt + 0.5), n = (int)(CALIB_WINDOW_MS / c.sim_dt + 0.5) + 1;
@@ -370,10 +373,12 @@ typedef struct FitData {
   double v[N_CALIB], w[N_CALIB], sv, sw, cpg_freq;
 } FitData;
 
-static void fit_unpack(const FitData *f, const double x[3], ReducedConst *k) {
+static void fit_unpack(const FitData *f, const double x[N_FIT], ReducedConst *k) {
   k->amplitude = fmin(fmax(x[0], 0.01), 3.0);
   k->traction = fmin(fmax(x[1], 0.01), 1.0);
   k->turn_gain = fmin(fmax(x[2], 0.0), 10.0);
+  k->spot_threshold = fmin(fmax(x[3], 0.0), 2.0);
+  k->spot_width = fmin(fmax(x[4], 0.02), 3.0);
   k->cpg_freq = f->cpg_freq;
 }
 
@@ -395,16 +400,17 @@ static double const_error(const FitData *f, const ReducedConst *k, double *v_out
   return e;
 }
 
-static double fit_error(const FitData *f, const double x[3], double *v_out, double *w_out) {
+static double fit_error(const FitData *f, const double x[N_FIT], double *v_out, double *w_out) {
   ReducedConst k;
   fit_unpack(f, x, &k);
-  double out = fabs(x[0] - k.amplitude) + fabs(x[1] - k.traction) + fabs(x[2] - k.turn_gain);
+  double out = fabs(x[0] - k.amplitude) + fabs(x[1] - k.traction) + fabs(x[2] - k.turn_gain) + fabs(x[3] - k.spot_threshold) +
+               fabs(x[4] - k.spot_width);
   return const_error(f, &k, v_out, w_out) + 10 * out * out;
 }
 
-/* Nelder-Mead over (amplitude, traction, turn gain). */
-static void fit_nelder_mead(const FitData *f, double x[3], int iters) {
-  enum { D = 3 };
+/* Nelder-Mead over (amplitude, traction, turn gain, spot-turn threshold, width). */
+static void fit_nelder_mead(const FitData *f, double x[N_FIT], int iters) {
+  enum { D = N_FIT };
   double s[D + 1][D], fs[D + 1];
   for (int i = 0; i <= D; i++) {
     memcpy(s[i], x, sizeof(double) * D);
@@ -420,7 +426,7 @@ static void fit_nelder_mead(const FitData *f, double x[3], int iters) {
     int nh = lo;
     for (int i = 0; i <= D; i++)
       if (i != hi && fs[i] > fs[nh]) nh = i;
-    if (fs[hi] - fs[lo] < 1e-14 * (1 + fs[lo])) break;
+    if (fs[hi] - fs[lo] < 1e-10 * (1 + fs[lo])) break;
     double c[D] = {0}, xr[D], xe[D], xc[D];
     for (int i = 0; i <= D; i++)
       if (i != hi)
@@ -470,7 +476,8 @@ PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, cons
     }
   }
   FitData f = {.cfg = cfg};
-  const ReducedConst truth = {cfg->body_amplitude, cfg->body_traction, cfg->body_turn_gain, cfg->body_cpg_freq};
+  const ReducedConst truth = {cfg->body_amplitude,           cfg->body_traction,       cfg->body_turn_gain,
+                              cfg->body_spot_turn_threshold, cfg->body_spot_turn_width, cfg->body_cpg_freq};
   f.cpg_freq = vs_nmf ? cfg->body_nmf_cpg_freq : cfg->body_cpg_freq;
   if (!rank) {
     printf("Calibrating the reduced body against %s: %d constant drives, %.1f s each (speed and yaw rate over the last %.1f s)%s\n",
@@ -509,11 +516,19 @@ PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, cons
   /* every rank fits the same numbers the same way; rank 0 reports */
   DmnConfig def;
   config_defaults(&def);
-  double x[3] = {def.body_amplitude, def.body_traction, def.body_turn_gain};
+  /* from MODEL §5's constants with a small threshold: Nelder-Mead's first
+   * simplex scales each coordinate, so none may start at 0 */
+  double x[N_FIT] = {def.body_amplitude, def.body_traction, def.body_turn_gain, 0.2, def.body_spot_turn_width};
   /* before: the config's own reduced body (its frequency too) */
-  const ReducedConst before = vs_nmf ? truth : (ReducedConst){def.body_amplitude, def.body_traction, def.body_turn_gain, def.body_cpg_freq};
-  fit_nelder_mead(&f, x, 400);
-  fit_nelder_mead(&f, x, 400); /* a restart escapes a collapsed simplex */
+  const ReducedConst before = vs_nmf ? truth
+                                     : (ReducedConst){def.body_amplitude,           def.body_traction,       def.body_turn_gain,
+                                                      def.body_spot_turn_threshold, def.body_spot_turn_width, def.body_cpg_freq};
+  /* restarts escape a collapsed simplex; stop when one no longer improves */
+  for (int restart = 0, improved = 1; restart < 4 && improved; restart++) {
+    const double e_before = fit_error(&f, x, NULL, NULL);
+    fit_nelder_mead(&f, x, 600);
+    improved = fit_error(&f, x, NULL, NULL) < e_before * (1 - 1e-9);
+  }
   ReducedConst k;
   fit_unpack(&f, x, &k);
   double v0[N_CALIB], w0[N_CALIB], v1[N_CALIB], w1[N_CALIB];
@@ -528,15 +543,20 @@ PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, cons
     for (int i = 0; i < N_CALIB; i++)
       printf("  (%5.2f, %5.2f) %10.2f %10.3f %10.2f %10.3f %10.2f %10.3f\n", calib_drive[i][0], calib_drive[i][1], f.v[i], f.w[i], v0[i], w0[i],
              v1[i], w1[i]);
-    printf("\nFit (frequency set to the target's %.3g Hz): amplitude %.4f rad, traction %.4f, turn_gain %.4f\n", k.cpg_freq, k.amplitude,
-           k.traction, k.turn_gain);
+    printf("\nFit (frequency set to the target's %.3g Hz): amplitude %.4f rad, traction %.4f, turn_gain %.4f, spot_turn_threshold %.4f, "
+           "spot_turn_width %.4f\n",
+           k.cpg_freq, k.amplitude, k.traction, k.turn_gain, k.spot_threshold, k.spot_width);
     printf("Fit error: weighted relative squared error %.4f (%s: %.4f); rms speed error %.2f mm/s, rms yaw-rate error %.3f rad/s "
            "(backward drives weigh 1/4)\n",
            e1, vs_nmf ? "the config's reduced body" : "MODEL §5's constants", e0, rms_v, rms_w);
     if (!vs_nmf)
-      printf("Self-consistency: the config's constants amplitude %.4f, traction %.4f, turn_gain %.4f; recovered to %.2e, %.2e, %.2e\n",
-             truth.amplitude, truth.traction, truth.turn_gain, fabs(k.amplitude - truth.amplitude) / truth.amplitude,
-             fabs(k.traction - truth.traction) / truth.traction, fabs(k.turn_gain - truth.turn_gain) / fmax(truth.turn_gain, 1e-9));
+      printf("Self-consistency: the config's constants amplitude %.4f, traction %.4f, turn_gain %.4f, spot_turn_threshold %.4f, "
+             "spot_turn_width %.4f; recovered to %.2e, %.2e, %.2e, %.2e, %.2e\n",
+             truth.amplitude, truth.traction, truth.turn_gain, truth.spot_threshold, truth.spot_width,
+             fabs(k.amplitude - truth.amplitude) / truth.amplitude, fabs(k.traction - truth.traction) / truth.traction,
+             fabs(k.turn_gain - truth.turn_gain) / fmax(truth.turn_gain, 1e-9),
+             fabs(k.spot_threshold - truth.spot_threshold) / fmax(truth.spot_threshold, 1e-9),
+             fabs(k.spot_width - truth.spot_width) / truth.spot_width);
     printf("Walking took %.1f s on %d rank%s\n", walk_secs, size, size == 1 ? "" : "s");
     char tmp[DMN_STR_MAX + 8];
     snprintf(tmp, sizeof tmp, "%s.tmp", out_yaml);
@@ -557,8 +577,8 @@ PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, cons
       fprintf(fp, "#   drive (dL, dR): target mm/s rad/s | fitted mm/s rad/s\n");
       for (int i = 0; i < N_CALIB; i++)
         fprintf(fp, "#   (%5.2f, %5.2f): %7.2f %7.3f | %7.2f %7.3f\n", calib_drive[i][0], calib_drive[i][1], f.v[i], f.w[i], v1[i], w1[i]);
-      fprintf(fp, "body:\n  cpg_freq: %.6g\n  amplitude: %.6g\n  traction: %.6g\n  turn_gain: %.6g\n", k.cpg_freq, k.amplitude, k.traction,
-              k.turn_gain);
+      fprintf(fp, "body:\n  cpg_freq: %.6g\n  amplitude: %.6g\n  traction: %.6g\n  turn_gain: %.6g\n  spot_turn_threshold: %.6g\n  spot_turn_width: %.6g\n",
+              k.cpg_freq, k.amplitude, k.traction, k.turn_gain, k.spot_threshold, k.spot_width);
       ok = fclose(fp) == 0 && rename(tmp, out_yaml) == 0;
     }
     if (ok) printf("\u2713 Calibrated body constants written to %s\n", out_yaml);

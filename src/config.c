@@ -429,7 +429,14 @@ int config_validate(const DmnConfig *c, char err[DMN_ERR_MAX]) {
 static void value_text(const DmnConfig *cfg, const DmnConfigField *f, char *out, size_t n) {
   const void *p = field_cptr(cfg, f);
   switch (f->type) {
-  case DMN_T_DOUBLE: snprintf(out, n, "%.17g", *(const double *)p); break;
+  case DMN_T_DOUBLE: { /* the shortest text that reads back to the same bits: 0.3, not 0.29999999999999999 */
+    const double v = *(const double *)p;
+    for (int digits = 15; digits <= 17; digits++) {
+      snprintf(out, n, "%.*g", digits, v);
+      if (strtod(out, NULL) == v) break;
+    }
+    break;
+  }
   case DMN_T_INT: snprintf(out, n, "%ld", *(const long *)p); break;
   case DMN_T_BOOL: snprintf(out, n, "%s", *(const int *)p ? "true" : "false"); break;
   case DMN_T_ENUM: snprintf(out, n, "%s", config_enum_name(f->section, f->key, *(const int *)p)); break;
@@ -497,8 +504,9 @@ char *config_reference_markdown(void) {
     if (f->type == DMN_T_DOUBLE) snprintf(v, sizeof v, "%g", *(const double *)field_cptr(&def, f));
     describe_range(f, r, sizeof r, 0);
     const char *rr = r;
-    if (!strncmp(rr, "allowed: ", 9)) rr += 9;
-    else if (!strncmp(rr, "allowed ", 8)) rr += 8;
+    const size_t rn = strlen(rr);
+    if (rn >= 9 && !memcmp(rr, "allowed: ", 9)) rr += 9;
+    else if (rn >= 8 && !memcmp(rr, "allowed ", 8)) rr += 8;
     if (f->type == DMN_T_STRING) rr = "text";
     util_textf(&b, "| `%s.%s` | `%s` | %s | %s | %s |\n", f->section, f->key, v, rr, f->unit, f->doc);
   }

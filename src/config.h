@@ -94,6 +94,8 @@
   X(body, lift,         DOUBLE, 0.5,   "", 0.0, 3.0, "rad", "femur lift amplitude L") \
   X(body, traction,     DOUBLE, 1.0,   "", 0.0, 1.0, "", "traction eta (1 = no slip)") \
   X(body, turn_gain,    DOUBLE, 1.0,   "", 0.0, 10.0, "", "gain on the difference of the two drives as the legs see it: each side gets (dL + dR)/2 +- turn_gain (dL - dR)/2 (1 = MODEL §5 as in v2.1; --calibrate-body fits it to NeuroMechFly)") \
+  X(body, spot_turn_threshold, DOUBLE, 0.0, "", 0.0, 2.0, "", "soft dead zone of turning on the spot: each side's legs get (dL + dR)/2 +- turn_gain D, D = h - t tanh(h/t) sech^2(m/w), h = (dL - dR)/2, m = (dL + dR)/2, t this, w spot_turn_width (0 = none, MODEL §5; NeuroMechFly's small opposite drives do not turn it; --calibrate-body fits it)") \
+  X(body, spot_turn_width, DOUBLE, 0.3, "", 1e-3, 10.0, "", "mean forward drive over which the spot-turn threshold fades (walking forward, NeuroMechFly turns freely)") \
   X(body, kind,         ENUM,   0, "reduced|neuromechfly", 0, 0, "", "reduced = the differentiable tripod walker of MODEL §5 (training and evaluation); neuromechfly = the NeuroMechFly v2 body in MuJoCo, forward only: --evaluate CKPT runs the same starts in both bodies (src/MODEL.md §5b)") \
   X(body, nmf_dir,      STRING, 0, "", 0, 0, "", "folder of the NeuroMechFly body (mjcf/, mesh/, steps/); empty = the copy shipped in configs/bodies/neuromechfly; a relative path is relative to this file") \
   X(body, nmf_scene,    STRING, 0, "nmf_scene_floor.xml", 0, 0, "", "scene in nmf_dir/mjcf/: nmf_scene_floor.xml (leg-floor contacts) or nmf_scene_selfcol.xml (plus leg-leg collisions, 1.5-2x slower)") \

@@ -59,11 +59,11 @@ PY
 else bad "train + --evaluate --body neuromechfly" "$W/eval.log"; fi
 
 # self-consistency: the reduced body with known constants, fitted from MODEL §5's
-timeout 120 mpirun -n 2 "$DMN" --set body.amplitude=0.35 --set body.traction=0.8 --set body.turn_gain=0.6 --calibrate-body reduced \
-  --out "$W/cal_red" > "$W/cal_red.log" 2>&1
-if read -r a t g < <(sed -n 's/.*recovered to \([^,]*\), \([^,]*\), \(.*\)$/\1 \2 \3/p' "$W/cal_red.log") \
-  && awk -v a="$a" -v t="$t" -v g="$g" 'BEGIN { exit !(a < 1e-3 && t < 1e-3 && g < 1e-3) }'; then
-  ok "--calibrate-body reduced recovers amplitude 0.35, traction 0.8, turn_gain 0.6 (relative errors $a $t $g)"
+timeout 240 mpirun -n 2 "$DMN" --set body.amplitude=0.35 --set body.traction=0.8 --set body.turn_gain=0.6 --set body.spot_turn_threshold=0.3 \
+  --set body.spot_turn_width=0.4 --calibrate-body reduced --out "$W/cal_red" > "$W/cal_red.log" 2>&1
+if read -r a t g th w < <(sed -n 's/.*recovered to \([^,]*\), \([^,]*\), \([^,]*\), \([^,]*\), \(.*\)$/\1 \2 \3 \4 \5/p' "$W/cal_red.log") \
+  && awk -v a="$a" -v t="$t" -v g="$g" -v th="$th" -v w="$w" 'BEGIN { exit !(a < 1e-3 && t < 1e-3 && g < 1e-3 && th < 1e-3 && w < 1e-3) }'; then
+  ok "--calibrate-body reduced recovers amplitude 0.35, traction 0.8, turn_gain 0.6, spot-turn threshold 0.3 and width 0.4 (relative errors $a $t $g $th $w)"
 else bad "--calibrate-body reduced self-consistency" "$W/cal_red.log"; fi
 
 # against NeuroMechFly (no-slip solver off: 3.5x faster, tests/bench/README.md): a fit, better than before, usable as a base
@@ -71,8 +71,9 @@ if timeout 400 mpirun -n 2 "$DMN" --set body.nmf_noslip_iterations=0 --calibrate
   && read -r e1 e0 < <(sed -n 's/.*weighted relative squared error \([0-9.]*\) (the config.s reduced body: \([0-9.]*\)).*/\1 \2/p' "$W/cal_nmf.log") \
   && awk -v a="$e1" -v b="$e0" 'BEGIN { exit !(a < 0.5 * b) }' \
   && printf 'base: %s\n' "$W/cal_nmf/body_calibration.yaml" > "$W/use.yaml" \
-  && "$DMN" "$W/use.yaml" --print-config > "$W/use.out" 2>&1 && grep -q "turn_gain: 0\.[0-9]" "$W/use.out"; then
-  ok "--calibrate-body neuromechfly: error $e1 vs $e0 uncalibrated; $(grep -o 'amplitude [0-9.]* rad, traction [0-9.]*, turn_gain [0-9.]*' "$W/cal_nmf.log"); the snippet loads as a base"
+  && "$DMN" "$W/use.yaml" --print-config > "$W/use.out" 2>&1 && grep -q "turn_gain: 0\.[0-9]" "$W/use.out" \
+  && grep -q "spot_turn_threshold: 0\.[0-9]" "$W/use.out"; then
+  ok "--calibrate-body neuromechfly: error $e1 vs $e0 uncalibrated; $(grep -o 'amplitude [0-9.]* rad, traction [0-9.]*, turn_gain [0-9.]*, spot_turn_threshold [0-9.]*' "$W/cal_nmf.log"); the snippet loads as a base"
 else bad "--calibrate-body neuromechfly" "$W/cal_nmf.log"; cat "$W/use.out" 2> /dev/null | tail -3; fi
 
 # errors: one clear line, the right exit code, every rank gone

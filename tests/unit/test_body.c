@@ -127,8 +127,12 @@ int main(void) {
 
   /* per-step drive perturbations at and between tripod switches, 120 steps:
    * adjoint vs central differences of the final pose (N2: effect lives at switches) */
-  for (int gi = 0; gi < 2; gi++) { /* body.turn_gain 1 (MODEL §5) and a fitted 0.45 (--calibrate-body) */
-    bm.turn_gain = gi ? 0.45 : 1.0;
+  /* body.turn_gain 1 (MODEL §5), a fitted 0.45, and 0.5 with a spot-turn
+   * threshold (the drives below cross the dead zone and its fading edge) */
+  for (int gi = 0; gi < 3; gi++) {
+    bm.turn_gain = gi == 0 ? 1.0 : gi == 1 ? 0.45 : 0.5;
+    bm.spot_threshold = gi == 2 ? 0.35 : 0.0;
+    bm.spot_width = 0.3;
     enum { TT = 120 };
     double seq[2 * TT], dinit[2] = {0.2, -0.1}, out[3];
     BodyStep tp[TT];
@@ -167,7 +171,7 @@ int main(void) {
         seq[idx] = x0;
         double fd = (lp - lm) / (2 * h), e = fabs(fd - g_seq[idx]) / fmax(fabs(fd), 1e-3);
         if (e > worst) worst = e;
-        CHECK(e < 1e-6, "turn_gain %g, step %d side %d: adjoint %.10g fd %.10g", bm.turn_gain, steps[k], side, g_seq[idx], fd);
+        CHECK(e < 1e-6, "turn_gain %g, threshold %g, step %d side %d: adjoint %.10g fd %.10g", bm.turn_gain, bm.spot_threshold, steps[k], side, g_seq[idx], fd);
       }
     for (int side = 0; side < 2; side++) {
       double h = 1e-5, o[3], x0 = dinit[side], lp, lm;
@@ -181,9 +185,11 @@ int main(void) {
       double fd = (lp - lm) / (2 * h);
       CHECK(fabs(fd - g_init[side]) <= 1e-6 * fmax(fabs(fd), 1e-3), "d[-1] side %d: adjoint %.10g fd %.10g", side, g_init[side], fd);
     }
-    printf("  body adjoint over 120 steps, turn_gain %.2f: worst rel err %.2e\n", bm.turn_gain, worst);
+    printf("  body adjoint over 120 steps, turn_gain %.2f, spot-turn threshold %.2f: worst rel err %.2e\n", bm.turn_gain, bm.spot_threshold,
+           worst);
   }
   bm.turn_gain = 1.0;
+  bm.spot_threshold = 0.0;
 
   /* the arena clamp: a step that hits the wall passes no gradient in that axis */
   {
