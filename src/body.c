@@ -151,10 +151,11 @@ void body_feet(const BodyModel *b, int t, const double d_in[2], double r[2 * DMN
 }
 
 void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const double d_r[2 * DMN_LEGS], double d_d_out[2]) {
-  double d[2], d_e[2] = {0.0, 0.0};
-  leg_drive(b, d_in, d);
+  LegDrive o = {{d_in[0], d_in[1]}, 0.0, 1.0};
+  if (!leg_drive_is_identity(b)) leg_drive_full(b, d_in, &o);
+  const double *d = o.e;
   /* adjoint of the legs' drive e; without gain or threshold it is d's own */
-  double *d_d = leg_drive_is_identity(b) ? d_d_out : d_e;
+  double d_e[2] = {0.0, 0.0}, *d_d = leg_drive_is_identity(b) ? d_d_out : d_e;
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);
@@ -165,8 +166,6 @@ void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const d
     d_d[b->drive_of_leg[i]] += d_q1 * b->side_sign[i] * b->A * co;
   }
   if (d_d == d_e) { /* e = m +- g D(m, half): back to m and half, then to d = (m + half, m - half) */
-    LegDrive o;
-    leg_drive_full(b, d_in, &o);
     const double g_diff = b->turn_gain * (d_e[0] - d_e[1]);
     const double d_m = d_e[0] + d_e[1] + g_diff * o.dD_dm, d_h = g_diff * o.dD_dh;
     d_d_out[0] += 0.5 * (d_m + d_h);

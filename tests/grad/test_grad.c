@@ -339,6 +339,17 @@ int main(int argc, char **argv) {
     PetscCall(check_fd("closed loop with loss.w_end = 2 over the last 30 % of the steps, T = 80", &c, 1, NULL));
   }
 
+  /* 5b''. the body calibrated to NeuroMechFly (configs/neuromechfly.yaml):
+   *        turn gain and spot-turn threshold in the closed loop, with a
+   *        forward motor bias so the drives sit where the dead zone fades */
+  {
+    small_circuit(&c, 80);
+    c.body_cpg_freq = 12, c.body_amplitude = 0.385, c.body_turn_gain = 0.545;
+    c.body_spot_turn_threshold = 0.605, c.body_spot_turn_width = 0.38;
+    c.init_motor_b = 0.3;
+    PetscCall(check_fd("closed loop in the calibrated body (turn gain 0.545, spot-turn threshold 0.605), T = 80", &c, 1, NULL));
+  }
+
   /* 5b'. the distance term normalised by the start distance
    *       (loss.nav_norm: start) and capped in slope beyond it (progress),
    *       starts drawn from a range of distances, in the closed loop */
