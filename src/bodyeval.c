@@ -303,8 +303,9 @@ void bodyeval_free(DmnBodyComparison *c) {
 /* ---- calibration --------------------------------------------------------- */
 
 /* Constant drives the bodies walk with: straight at four strengths, gentle
- * and sharp turns both ways, one side still, turning on the spot (one side
- * backward: what a trained circuit does at rest), backward. */
+ * and sharp turns both ways, one side still, turning on the spot at three
+ * strengths (one side backward: what a trained circuit does at rest; the
+ * weakest probe NeuroMechFly's dead zone), backward. */
 static const double calib_drive[][2] = {{1, 1},     {0.75, 0.75}, {0.5, 0.5},   {0.25, 0.25}, {1, 0.6}, {0.6, 1},  {1, 0.2},
                                         {0.2, 1},   {0.8, 0.4},   {0.4, 0.8},   {0.5, 0},     {0, 0.5}, {0.25, -0.25}, {-0.25, 0.25},
                                         {0.5, -0.5}, {-0.5, 0.5}, {1, -1},      {-1, 1},      {-1, -1}, {-0.5, -0.5}};
