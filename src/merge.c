@@ -153,7 +153,8 @@ int main(int argc, char **argv) {
             "Usage: dmn_merge OUT.h5 RUN_DIR... (each RUN_DIR holds a results.h5, or is one)\n"
             "Merges sweep conditions: /summary (one row per condition) and /runs/NN_<name>/.\n"
             "Exit 0 all merged, 3 some inputs missing or unreadable (named; the rest merged),\n"
-            "2 bad usage or mismatched model versions (nothing written).\n");
+            "2 bad usage or mismatched model versions (nothing written).  Runs of different dmn\n"
+            "releases merge when their model contract (src/MODEL.md version) is the same.\n");
     return argc < 3 ? 2 : 0;
   }
   H5Eset_auto2(H5E_DEFAULT, NULL, NULL); /* our messages, not HDF5's stack dumps */
@@ -161,7 +162,7 @@ int main(int argc, char **argv) {
   int n_in = argc - 2, n = 0, bad = 0;
   Row *rows = calloc((size_t)n_in, sizeof(Row));
   hid_t *files = calloc((size_t)n_in, sizeof(hid_t));
-  char version[128] = "", contract[128] = "", first[PATH_LEN] = "";
+  char version[128] = "", contract[128] = "", first[PATH_LEN] = "", versions[512] = ""; /* versions: every dmn release merged */
   for (int i = 0; i < n_in; i++) {
     Row *r = &rows[n];
     const char *arg = argv[i + 2];
@@ -194,13 +195,18 @@ int main(int argc, char **argv) {
       snprintf(version, sizeof version, "%s", v);
       snprintf(contract, sizeof contract, "%s", mc);
       snprintf(first, sizeof first, "%s", r->path);
-    } else if (strcmp(version, v) || strcmp(contract, mc)) {
+    } else if (strcmp(contract, mc)) {
       fprintf(stderr, "dmn_merge: error: %s was written by dmn %s (%s), %s by dmn %s (%s): results of different model versions are not merged\n",
               r->path, v, mc, first, version, contract);
       H5Fclose(f);
       for (int k = 0; k < n; k++) H5Fclose(files[k]);
       return 2;
+    } else if (!strstr(versions, v)) {
+      /* the same model contract from another release (a sweep finished
+       * after an upgrade): comparable by the contract, so merged, and said */
+      fprintf(stderr, "dmn_merge: note: %s was written by dmn %s, %s by dmn %s; the same model (%s): merged\n", r->path, v, first, version, mc);
     }
+    if (!strstr(versions, v)) snprintf(versions + strlen(versions), sizeof versions - strlen(versions), "%s%s", versions[0] ? ", " : "", v);
     read_str_attr(f, "sweep_name", r->name, sizeof r->name);
     read_str_attr(f, "config_name", r->config, sizeof r->config);
     double idx = read_num_attr(f, "sweep_index"), seed = read_num_attr(f, "seed");
@@ -240,7 +246,7 @@ int main(int argc, char **argv) {
     fprintf(stderr, "dmn_merge: error: cannot create %s (directory writable?)\n", tmp);
     return 2;
   }
-  write_attr_s(o, "dmn_version", version);
+  write_attr_s(o, "dmn_version", versions);
   write_attr_s(o, "model_contract", contract);
   write_attr_d(o, "n_runs", n);
   write_attr_d(o, "n_inputs", n_in);

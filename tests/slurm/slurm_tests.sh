@@ -167,10 +167,18 @@ if [ $rc -eq 3 ] && grep -q "02_broken/results.h5: not a readable HDF5 file" mer
 else echo "rc=$rc" >> merge.err; bad "dmn_merge partial" merge.err; fi
 # a results file of another model version is refused, nothing written
 cp -r "$W/sweep/01_kc_mbon_half" part/04_other
-/usr/bin/python3 -c "import h5py; f = h5py.File('part/04_other/results.h5', 'r+'); f.attrs['dmn_version'] = '9.9.9'"
+/usr/bin/python3 -c "import h5py; f = h5py.File('part/04_other/results.h5', 'r+'); f.attrs['model_contract'] = 'src/MODEL.md v9.9'"
 "$MERGE" mism.h5 part/00_intact part/04_other > /dev/null 2> mism.err; rc=$?
-[ $rc -eq 2 ] && grep -q "written by dmn 9.9.9" mism.err && [ ! -e mism.h5 ] && ok "dmn_merge refuses mixed model versions (exit 2)" \
+[ $rc -eq 2 ] && grep -q "written by dmn .* (src/MODEL.md v9.9)" mism.err && [ ! -e mism.h5 ] && ok "dmn_merge refuses mixed model versions (exit 2)" \
   || { echo "rc=$rc" >> mism.err; bad "dmn_merge mismatch" mism.err; }
+# another dmn release of the same model merges, says so, and records both releases
+cp -r "$W/sweep/01_kc_mbon_half" part/05_release
+/usr/bin/python3 -c "import h5py; f = h5py.File('part/05_release/results.h5', 'r+'); f.attrs['dmn_version'] = '9.9.9'"
+"$MERGE" rel.h5 part/00_intact part/05_release > /dev/null 2> rel.err; rc=$?
+[ $rc -eq 0 ] && grep -q "written by dmn 9.9.9.*the same model" rel.err \
+  && /usr/bin/python3 -c "import h5py, sys; v = h5py.File('rel.h5', 'r').attrs['dmn_version']; v = v.decode() if isinstance(v, bytes) else v; sys.exit(0 if '9.9.9' in v and ', ' in v else 1)" \
+  && ok "dmn_merge merges another dmn release of the same model (a note; both releases recorded)" \
+  || { echo "rc=$rc" >> rel.err; bad "dmn_merge across releases" rel.err; }
 # the analysis on a single run too
 /usr/bin/python3 "$SRC/analysis/report.py" "$W/train/results.h5" --out run_report > rr.out 2>&1 \
   && [ -s run_report/trajectory.png ] && [ -s run_report/neural_activity.png ] && [ -s run_report/odor_response.png ] \
