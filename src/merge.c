@@ -147,6 +147,14 @@ static void fmt_metric(char *buf, size_t n, double v, int pct) {
   else snprintf(buf, n, "%.2f", v);
 }
 
+/* Whether item is one of the entries of a ", "-separated list. */
+static int in_list(const char *list, const char *item) {
+  const size_t n = strlen(item);
+  for (const char *p = list; (p = strstr(p, item)) != NULL; p += n)
+    if ((p == list || p[-1] == ' ') && (p[n] == '\0' || p[n] == ',')) return 1;
+  return 0;
+}
+
 int main(int argc, char **argv) {
   if (argc < 3 || !strcmp(argv[1], "--help") || !strcmp(argv[1], "-h")) {
     fprintf(argc < 3 ? stderr : stdout,
@@ -201,12 +209,12 @@ int main(int argc, char **argv) {
       H5Fclose(f);
       for (int k = 0; k < n; k++) H5Fclose(files[k]);
       return 2;
-    } else if (!strstr(versions, v)) {
+    } else if (!in_list(versions, v)) {
       /* the same model contract from another release (a sweep finished
        * after an upgrade): comparable by the contract, so merged, and said */
       fprintf(stderr, "dmn_merge: note: %s was written by dmn %s, %s by dmn %s; the same model (%s): merged\n", r->path, v, first, version, mc);
     }
-    if (!strstr(versions, v)) snprintf(versions + strlen(versions), sizeof versions - strlen(versions), "%s%s", versions[0] ? ", " : "", v);
+    if (!in_list(versions, v)) snprintf(versions + strlen(versions), sizeof versions - strlen(versions), "%s%s", versions[0] ? ", " : "", v);
     read_str_attr(f, "sweep_name", r->name, sizeof r->name);
     read_str_attr(f, "config_name", r->config, sizeof r->config);
     double idx = read_num_attr(f, "sweep_index"), seed = read_num_attr(f, "seed");
@@ -306,7 +314,7 @@ int main(int argc, char **argv) {
     return 2;
   }
   /* the table */
-  printf("Merged %d of %d runs into %s (dmn %s, %s)\n", n, n_in, out, version, contract);
+  printf("Merged %d of %d runs into %s (dmn %s, %s)\n", n, n_in, out, versions, contract);
   printf("  %3s  %-22s %-9s %-9s %-9s  %-11s %-11s %-11s\n", "idx", "condition", "intact", "lesioned", "retrained", "final intact",
          "final les.", "final retr.");
   for (int i = 0; i < n; i++) {
