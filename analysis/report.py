@@ -468,18 +468,18 @@ def sweep_report(f, out, made):
     # figure 2: held-out success over (re)training episodes per condition
     if any(len(r["curve"]) > 1 for r in rows):
         fig, ax = plt.subplots(figsize=(9, 5.5))
-        cmap = plt.get_cmap("tab10")
-        for i, r in enumerate(rows):
-            if len(r["curve"]) < 2:
-                continue
+        drawn = [r for r in rows if len(r["curve"]) > 1]
+        # one colour per drawn curve (not per condition index: two of 12 conditions would share one)
+        cmap = plt.get_cmap("tab10" if len(drawn) <= 10 else "tab20")
+        for i, r in enumerate(drawn):
             ex = np.array([p[0] for p in r["curve"]], float)
             m = np.array([100 * p[1][0] for p in r["curve"]])
             lo = np.array([100 * p[1][1] for p in r["curve"]])
             hi = np.array([100 * p[1][2] for p in r["curve"]])
-            ax.plot(ex, m, "o-", color=cmap(i % 10), label=r["condition"])
-            ax.fill_between(ex, lo, hi, color=cmap(i % 10), alpha=0.15)
+            ax.plot(ex, m, "o-", color=cmap(i), label=r["condition"])
+            ax.fill_between(ex, lo, hi, color=cmap(i), alpha=0.15)
             if r["intact"]:
-                ax.axhline(100 * r["intact"]["success"][0], color=cmap(i % 10), ls=":", lw=0.8)
+                ax.axhline(100 * r["intact"]["success"][0], color=cmap(i), ls=":", lw=0.8)
         ax.set_xscale("symlog", linthresh=100)
         ax.set(xlabel="(re)training episodes (0 = starting parameters on the condition's circuit)", ylabel="held-out success (%)",
                ylim=(-2, 102), xlim=(-5, None), title=f"Held-out success over (re)training: mean, 95% CI over {nseeds} seeds and the "
