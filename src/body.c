@@ -151,11 +151,12 @@ void body_feet(const BodyModel *b, int t, const double d_in[2], double r[2 * DMN
 }
 
 void body_feet_backward(const BodyModel *b, int t, const double d_in[2], const double d_r[2 * DMN_LEGS], double d_d_out[2]) {
+  const int identity = leg_drive_is_identity(b);
   LegDrive o = {{d_in[0], d_in[1]}, 0.0, 1.0};
-  if (!leg_drive_is_identity(b)) leg_drive_full(b, d_in, &o);
+  if (!identity) leg_drive_full(b, d_in, &o);
   const double *d = o.e;
   /* adjoint of the legs' drive e; without gain or threshold it is d's own */
-  double d_e[2] = {0.0, 0.0}, *d_d = leg_drive_is_identity(b) ? d_d_out : d_e;
+  double d_e[2] = {0.0, 0.0}, *d_d = identity ? d_d_out : d_e;
   for (int i = 0; i < DMN_LEGS; i++) {
     double lt[TAB_W];
     leg_terms(b, t, i, lt);

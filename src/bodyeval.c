@@ -409,8 +409,9 @@ static double fit_error(const FitData *f, const double x[N_FIT], double *v_out, 
   return const_error(f, &k, v_out, w_out) + 10 * out * out;
 }
 
-/* Nelder-Mead over (amplitude, traction, turn gain, spot-turn threshold, width). */
-static void fit_nelder_mead(const FitData *f, double x[N_FIT], int iters) {
+/* Nelder-Mead over (amplitude, traction, turn gain, spot-turn threshold,
+ * width); returns the error at the x it leaves. */
+static double fit_nelder_mead(const FitData *f, double x[N_FIT], int iters) {
   enum { D = N_FIT };
   double s[D + 1][D], fs[D + 1];
   for (int i = 0; i <= D; i++) {
@@ -457,6 +458,7 @@ static void fit_nelder_mead(const FitData *f, double x[N_FIT], int iters) {
   for (int i = 1; i <= D; i++)
     if (fs[i] < fs[lo]) lo = i;
   memcpy(x, s[lo], sizeof(double) * D);
+  return fs[lo];
 }
 
 PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, const char *out_yaml, MPI_Comm comm, int *exit_code) {
@@ -525,10 +527,11 @@ PetscErrorCode bodyeval_calibrate(const DmnConfig *cfg, const char *target, cons
                                      : (ReducedConst){def.body_amplitude,           def.body_traction,       def.body_turn_gain,
                                                       def.body_spot_turn_threshold, def.body_spot_turn_width, def.body_cpg_freq};
   /* restarts escape a collapsed simplex; stop when one no longer improves */
+  double e_fit = fit_error(&f, x, NULL, NULL);
   for (int restart = 0, improved = 1; restart < 4 && improved; restart++) {
-    const double e_before = fit_error(&f, x, NULL, NULL);
-    fit_nelder_mead(&f, x, 600);
-    improved = fit_error(&f, x, NULL, NULL) < e_before * (1 - 1e-9);
+    const double e_before = e_fit;
+    e_fit = fit_nelder_mead(&f, x, 600);
+    improved = e_fit < e_before * (1 - 1e-9);
   }
   ReducedConst k;
   fit_unpack(&f, x, &k);

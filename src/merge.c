@@ -199,6 +199,7 @@ int main(int argc, char **argv) {
       bad++;
       continue;
     }
+    const int new_release = !in_list(versions, v);
     if (!version[0]) {
       snprintf(version, sizeof version, "%s", v);
       snprintf(contract, sizeof contract, "%s", mc);
@@ -209,12 +210,12 @@ int main(int argc, char **argv) {
       H5Fclose(f);
       for (int k = 0; k < n; k++) H5Fclose(files[k]);
       return 2;
-    } else if (!in_list(versions, v)) {
+    } else if (new_release) {
       /* the same model contract from another release (a sweep finished
        * after an upgrade): comparable by the contract, so merged, and said */
       fprintf(stderr, "dmn_merge: note: %s was written by dmn %s, %s by dmn %s; the same model (%s): merged\n", r->path, v, first, version, mc);
     }
-    if (!in_list(versions, v)) snprintf(versions + strlen(versions), sizeof versions - strlen(versions), "%s%s", versions[0] ? ", " : "", v);
+    if (new_release) snprintf(versions + strlen(versions), sizeof versions - strlen(versions), "%s%s", versions[0] ? ", " : "", v);
     read_str_attr(f, "sweep_name", r->name, sizeof r->name);
     read_str_attr(f, "config_name", r->config, sizeof r->config);
     double idx = read_num_attr(f, "sweep_index"), seed = read_num_attr(f, "seed");
