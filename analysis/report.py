@@ -378,10 +378,15 @@ def seed_runs(f):
     idx = s["index"][:]
     runs = f["runs"]
     keys = sorted(runs.keys())
-    groups = {}
+    groups, used = {}, set()
     for i, c in enumerate(cond):
-        key = [k for k in keys if k.startswith(f"{idx[i]:02d}_")]
+        # dmn_merge names each run NN_<condition>, and NN_<condition>_<k> when
+        # that name is taken: sweeps merged together can share an index, so
+        # match the condition too, and take each run once
+        name = f"{idx[i]:02d}_{c}"
+        key = [k for k in keys if k not in used and (k == name or (k.startswith(name + "_") and k[len(name) + 1:].isdigit()))]
         if key:
+            used.add(key[0])
             groups.setdefault(c, []).append(runs[key[0]])
     return list(groups.items())
 
@@ -495,7 +500,7 @@ def sweep_report(f, out, made):
     lines = [",".join(hdr)]
     # one column per (re)training point any condition has; "-" where a condition was not evaluated there
     points = sorted({p[0] for r in rows for p in r["curve"]} - {0})
-    md = ["| condition | seeds | intact | lesioned (0 episodes) | " + " | ".join(f"after {x}" for x in points) + " |", ""]
+    md = ["| " + " | ".join(["condition", "seeds", "intact", "lesioned (0 episodes)"] + [f"after {x}" for x in points]) + " |", ""]
     md[1] = "|" + "---|" * (md[0].count("|") - 1)
     for r in rows:
         vals = [str(r["index"]), r["condition"], str(r["seeds"])]

@@ -123,6 +123,24 @@ if [ "$NP" = 2 ] && [ -d "$SHARED/flywire_v783" ]; then
      && grep -aq "pn_to_kc    data" "$W/fw/results.h5" && grep -aq "pn_to_kc    data" "$W/fw/checkpoint.h5"; then
     ok "configs/flywire_right.yaml trains 8 episodes at 2 ranks; /connectome/summary in results.h5 and checkpoint.h5"
   else bad "flywire_right training" "$W/fw.out"; fi
+  # analysis/kc_classes.py on that fly: the three KC classes with their sizes,
+  # and class rates that add up to the layer rate dmn recorded (rates_hz)
+  if [ -s "$W/fw/checkpoint.h5" ] && timeout 120 $RUN "$SRC/configs/flywire_right.yaml" --set connectome.path="$SHARED/flywire_v783" \
+       --set sim.steps=300 --simulate --episodes 2 --init "$W/fw/checkpoint.h5" --out "$W/fwsim" > "$W/fwsim.out" 2>&1 \
+     && /usr/bin/python3 "$SRC/analysis/kc_classes.py" "$W/fwsim/simulation_data.h5" "$W/fw/checkpoint.h5" > "$W/kcc.out" 2>&1 \
+     && /usr/bin/python3 - "$W/kcc.out" "$W/fwsim/simulation_data.h5" > "$W/kcc.chk" 2>&1 <<'PY'
+import sys, h5py, numpy as np
+rows = {l.split("|")[1].strip(): [c.strip() for c in l.split("|")[2:-1]] for l in open(sys.argv[1]) if l.startswith("| ") and "KCs" not in l}
+assert {k: int(v[0]) for k, v in rows.items()} == {"gamma": 1271, "alpha/beta": 860, "alpha'/beta'": 466}, rows
+f = h5py.File(sys.argv[2], "r")
+dmn = np.mean([f[e]["rates_hz"][2] for e in f if e.startswith("episode_")])
+ours = sum(int(v[0]) * float(v[3]) for v in rows.values()) / 2597
+assert dmn > 0.1 and abs(ours - dmn) < 0.01 + 0.01 * dmn, (ours, dmn)
+assert abs(sum(float(v[4].rstrip(" %")) for v in rows.values()) - 100) <= 2
+print("KC rate %.3f Hz from the classes, %.3f Hz recorded" % (ours, dmn))
+PY
+  then ok "analysis/kc_classes.py: γ 1271, α/β 860, α′/β′ 466 KCs; $(cat "$W/kcc.chk")"
+  else bad "analysis/kc_classes.py on the FlyWire fly" "$W/kcc.out"; cat "$W/kcc.chk" "$W/fwsim.out" 2> /dev/null | tail -5; fi
 fi
 
 echo "cli_np$NP: $pass passed, $fail failed"

@@ -179,6 +179,27 @@ cp -r "$W/sweep/01_kc_mbon_half" part/05_release
   && /usr/bin/python3 -c "import h5py, sys; v = h5py.File('rel.h5', 'r').attrs['dmn_version']; v = v.decode() if isinstance(v, bytes) else v; sys.exit(0 if '9.9.9' in v and ', ' in v else 1)" \
   && ok "dmn_merge merges another dmn release of the same model (a note; both releases recorded)" \
   || { echo "rc=$rc" >> rel.err; bad "dmn_merge across releases" rel.err; }
+# two sweeps merged into one report can share a sweep index: each condition
+# keeps its own run (report.py once took the first run of that index for both)
+cp -r "$W/sweep/01_kc_mbon_half" part/06_other
+# (its lesioned final distances shifted by 1 mm, so the two runs surely differ)
+/usr/bin/python3 -c "import h5py; f = h5py.File('part/06_other/results.h5', 'r+'); f.attrs['sweep_index'] = 0.0; f.attrs['sweep_name'] = 'other_sweep'
+d = f['evaluation/initial/final_distance']; d[...] = d[...] + 1.0"
+"$MERGE" coll.h5 part/00_intact part/06_other > coll.out 2>&1 && /usr/bin/python3 "$SRC/analysis/report.py" coll.h5 --out coll_report > coll_rep.out 2>&1 \
+  && /usr/bin/python3 - coll_report/summary.csv part/00_intact/results.h5 part/06_other/results.h5 >> coll_rep.out 2>&1 <<'PY'
+import csv, sys, h5py, numpy as np
+rows = {r["condition"]: r for r in csv.DictReader(open(sys.argv[1]))}
+assert set(rows) == {"intact", "other_sweep"}, rows.keys()
+for name, path in [("intact", sys.argv[2]), ("other_sweep", sys.argv[3])]:
+    want = h5py.File(path, "r")["evaluation/initial/final_distance"][:].mean()
+    got = float(rows[name]["lesioned_final_mm"])
+    assert abs(got - want) < 1e-3, (name, got, want)
+a, b = (float(rows[n]["lesioned_final_mm"]) for n in ("intact", "other_sweep"))
+assert abs(abs(a - b) - 1.0) < 1e-3, (a, b)
+print("colliding index: each condition reports its own run")
+PY
+grep -q "each condition reports its own run" coll_rep.out && ok "dmn_merge + report.py: two sweeps sharing an index keep their own runs" \
+  || bad "merged sweeps sharing an index" coll_rep.out
 # the analysis on a single run too
 /usr/bin/python3 "$SRC/analysis/report.py" "$W/train/results.h5" --out run_report > rr.out 2>&1 \
   && [ -s run_report/trajectory.png ] && [ -s run_report/neural_activity.png ] && [ -s run_report/odor_response.png ] \
