@@ -67,7 +67,8 @@ def main(argv):
     mbon_partners = np.bincount(col[alive], minlength=n_kc)
     pk = "connectome/pn_to_kc/"
     row_ptr, pk_alive = dataset(sim, pk + "row_ptr", sim_path), dataset(sim, pk + "alive", sim_path).astype(bool)
-    pn_partners = np.add.reduceat(pk_alive.astype(int), row_ptr[:-1]) * (np.diff(row_ptr) > 0)
+    kc_of_synapse = np.repeat(np.arange(len(row_ptr) - 1), np.diff(row_ptr))  # CSR rows are KCs (empty rows too)
+    pn_partners = np.bincount(kc_of_synapse[pk_alive], minlength=n_kc)
 
     spikes, seconds = np.zeros(n_kc), 0.0
     dt_s = float(sim.attrs.get("dt_ms", 1.0)) * 1e-3
